@@ -1,0 +1,1 @@
+"""peakday's load drills: Locust replays a scenario against real checkout endpoints."""

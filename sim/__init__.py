@@ -1,0 +1,1 @@
+"""peakday's simulator: the scenario language, the peak-day model and its results."""

@@ -1,0 +1,305 @@
+"""The scenario: one validated object that the simulator and the load drills both read.
+
+Key names follow ``reference-scenario.yaml``. Times are seconds, clock times are seconds since
+midnight, fractions are plain floats: units are resolved here, once. Sections a scenario may
+leave out (``promotions``, ``payments``, ``support``, ``slo``) are ``None`` and switch that part
+of the model off; ``inventory``, ``sizing`` and ``drill`` fall back to defaults. Checks that
+relate several fields live in :mod:`sim.scenario.checks`, so each can name the exact field.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .distributions import Constant, Kind
+from .types import (
+    ClockTime,
+    Count,
+    CountDist,
+    Duration,
+    Fraction,
+    Money,
+    MoneyDist,
+    PositiveDuration,
+    PositiveInt,
+    Rate,
+    TimeDist,
+)
+from .units import DAY
+
+Endpoint = Literal["home", "product", "cart", "checkout", "pay", "support"]
+"""The platform's endpoints, one per journey step (plus support tickets)."""
+ENDPOINTS: tuple[Endpoint, ...] = ("home", "product", "cart", "checkout", "pay", "support")
+
+
+class Section(BaseModel):
+    """Base of every section: unknown keys are errors, values are immutable once validated."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Clock(Section):
+    start: datetime = datetime.fromisoformat("2026-11-11T00:00:00+08:00")
+    """Simulated wall clock at time 0; clock times of day are read in its time zone."""
+    duration: PositiveDuration = 86_400.0
+    """Longer than a day repeats the daily curve, phases and schedules every day."""
+
+    @property
+    def start_time_of_day(self) -> float:
+        """Seconds since local midnight at which the simulation starts."""
+        return self.start.hour * 3600.0 + self.start.minute * 60.0 + self.start.second
+
+    def offset(self, time_of_day: float) -> float:
+        """Seconds after the start of the first occurrence of a clock time (``24:00`` = end)."""
+        since = time_of_day - self.start_time_of_day
+        return since if since >= 0 else since + DAY
+
+
+class Traffic(Section):
+    sessions_per_min: dict[ClockTime, Rate] = Field(min_length=1)
+    """New sessions per minute at clock times; linear between points, flat outside them."""
+    phases: dict[str, tuple[ClockTime, ClockTime]] = {}
+    """Named windows [from, to) used by reports and per-phase figures."""
+
+
+class Retry(Section):
+    max_attempts: PositiveInt = 1
+    """Attempts in all, the first included: 1 means no retry."""
+    backoff: Duration = 0.0
+
+
+class Funnel(Section):
+    """Conditional step probabilities: P(cart | viewed), P(checkout | cart), P(pay | checkout)."""
+
+    cart: Fraction = 0.0
+    checkout: Fraction = 0.0
+    pay: Fraction = 0.0
+
+
+class Segment(Section):
+    share: Fraction
+    product_views: CountDist = Constant(0.0, Kind.COUNT)
+    funnel: Funnel = Funnel()
+    basket_value: MoneyDist | None = None
+    """Currency value of an order; absent means the price of the SKU bought."""
+
+
+class Customers(Section):
+    think_time: TimeDist = Constant(0.0)
+    client_timeout: PositiveDuration | None = None
+    """A response slower than this is an error the shopper sees; absent waits forever."""
+    retry: Retry = Retry()
+    segments: dict[str, Segment] = Field(min_length=1)
+
+
+class Sku(Section):
+    id: str = Field(min_length=1)
+    stock: Count
+    price: Money = 0.0
+    popularity: float = Field(default=1.0, ge=0)
+    """Relative weight of this SKU when a shopper picks a product to view."""
+
+
+class Catalog(Section):
+    skus: list[Sku] = Field(min_length=1)
+    per_user_limit: PositiveInt | None = None
+
+
+class FlashSku(Section):
+    id: str = Field(min_length=1)
+    stock: Count
+    price: Money = 0.0
+
+
+class FlashSale(Section):
+    name: str
+    sku: FlashSku
+    start: ClockTime
+    end: ClockTime
+    per_user_limit: PositiveInt | None = 1
+    audience: Count = 0
+    """Extra sessions that come for this deal, arriving after ``start``."""
+    arrival_spread: TimeDist = Constant(0.0)
+    bot_share: Fraction = 0.0
+
+
+class Coupon(Section):
+    name: str
+    kind: Literal["threshold", "percent", "free_shipping"]
+    threshold: Money = 0.0
+    off: Money = 0.0
+    """Amount off (threshold coupons) or the shipping fee absorbed (free_shipping)."""
+    percent: Fraction = 0.0
+    take_rate: Fraction
+
+
+class Promotions(Section):
+    flash_sales: list[FlashSale] = []
+    coupons: list[Coupon] = []
+
+
+class Inventory(Section):
+    strategy: Literal["row_lock", "atomic_counter", "sharded"] = "row_lock"
+    lock_hold: Duration = 0.004
+    shards: PositiveInt = 8
+    reservation_ttl: PositiveDuration = 900.0
+
+
+class Channel(Section):
+    share: Fraction
+    latency: TimeDist
+    failure_rate: Fraction = 0.0
+
+
+class Outage(Section):
+    channel: str
+    from_: ClockTime = Field(alias="from")
+    to: ClockTime
+    failure_rate: Fraction = 1.0
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class PaymentRetry(Retry):
+    switch_channel_after: PositiveInt | None = None
+    """Consecutive failures on one channel after which the shopper tries another."""
+
+
+class Payments(Section):
+    channels: dict[str, Channel] = Field(min_length=1)
+    outages: list[Outage] = []
+    timeout: PositiveDuration = 10.0
+    retry: PaymentRetry = PaymentRetry()
+
+
+class EndpointDemand(Section):
+    service: TimeDist
+    """Time one request holds a worker (before lock waits or payment latency)."""
+
+
+class Admission(Section):
+    max_queue: Count | None = None
+    """Requests waiting beyond this are shed (503); absent is unbounded."""
+    queue_timeout: PositiveDuration | None = None
+    """A request waiting longer than this is shed; absent waits forever."""
+
+
+class Autoscaling(Section):
+    enabled: bool = False
+    min: PositiveInt = 1
+    max: PositiveInt = 1
+    target_utilization: Fraction = 0.65
+    interval: PositiveDuration = 60.0
+    warmup: Duration = 180.0
+
+
+class Platform(Section):
+    instances: PositiveInt
+    workers_per_instance: PositiveInt = 1
+    endpoints: dict[Endpoint, EndpointDemand] = Field(min_length=1)
+    admission: Admission = Admission()
+    autoscaling: Autoscaling = Autoscaling()
+
+
+class Contacts(Section):
+    per_order: Fraction = 0.0
+    per_payment_failure: Fraction = 0.0
+    per_flash_sale_miss: Fraction = 0.0
+    baseline_per_hour: Rate = 0.0
+    after_order: TimeDist = Constant(3600.0)
+    """Delay between an order and the contact it causes."""
+
+
+class Support(Section):
+    contacts: Contacts = Contacts()
+    bot_deflection: Fraction = 0.0
+    handle_time: TimeDist
+    patience: TimeDist | None = None
+    """Waiting customers abandon after this; absent means they never abandon."""
+    agents: dict[ClockTime, Count] = Field(min_length=1)
+    """Agents on shift from each clock time on (a step schedule)."""
+
+
+class SupportSlo(Section):
+    service_level: Fraction = 0.8
+    answer_within: PositiveDuration = 20.0
+    max_abandon: Fraction = 1.0
+
+
+class Slo(Section):
+    latency_p99: dict[Endpoint | Literal["default"], PositiveDuration] = {}
+    error_rate: Fraction = 1.0
+    support: SupportSlo | None = None
+    oversell: Count = 0
+
+
+class ServerSizing(Section):
+    per: PositiveDuration = 3600.0
+    min: PositiveInt = 1
+    max: PositiveInt = 400
+    cost_per_instance_hour: Money = 0.0
+
+
+class AgentSizing(Section):
+    per: PositiveDuration = 1800.0
+    shrinkage: Fraction = 0.0
+    cost_per_agent_hour: Money = 0.0
+
+
+class Sizing(Section):
+    servers: ServerSizing = ServerSizing()
+    agents: AgentSizing = AgentSizing()
+    replications: PositiveInt = 5
+    confidence: Fraction = 0.95
+
+
+class Abort(Section):
+    error_rate: Fraction = 0.25
+    for_: PositiveDuration = Field(default=20.0, alias="for")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+DEFAULT_DRILL_ENDPOINTS: dict[Endpoint, str] = {
+    "home": "GET /",
+    "product": "GET /products/{sku}",
+    "cart": "POST /cart",
+    "checkout": "POST /orders",
+    "pay": "POST /orders/{order_id}/pay",
+    "support": "POST /support/tickets",
+}
+
+
+class Drill(Section):
+    window: tuple[ClockTime, ClockTime] | None = None
+    """Part of the day to replay; absent replays the whole clock."""
+    compress: float = Field(default=1.0, ge=1.0)
+    scale: float = Field(default=1.0, gt=0)
+    allowed_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
+    abort: Abort = Abort()
+    max_duration: PositiveDuration = 1800.0
+    """Hard cap on a drill's real running time."""
+    max_requests: PositiveInt = 2_000_000
+    """Hard cap on the requests a drill sends."""
+    endpoints: dict[Endpoint, str] = dict(DEFAULT_DRILL_ENDPOINTS)
+
+
+class Scenario(Section):
+    name: str = Field(min_length=1)
+    description: str = ""
+    seed: int = Field(default=0, ge=0)
+    clock: Clock = Clock()
+    traffic: Traffic
+    customers: Customers
+    catalog: Catalog | None = None
+    promotions: Promotions | None = None
+    inventory: Inventory = Inventory()
+    payments: Payments | None = None
+    platform: Platform
+    support: Support | None = None
+    slo: Slo | None = None
+    sizing: Sizing = Sizing()
+    drill: Drill = Drill()

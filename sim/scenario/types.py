@@ -1,0 +1,107 @@
+"""Pydantic field types for the scenario's human units and distributions.
+
+Each type parses the human spelling (``90s``, ``"20:00"``, ``0.5%``, ``lognormal(...)``) into
+seconds, fractions or a :class:`~sim.scenario.distributions.Distribution`, serialises back to
+that spelling, and publishes a JSON Schema string pattern so editors can complete and check
+scenario files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, PlainSerializer, PlainValidator, ValidationInfo, WithJsonSchema
+
+from . import distributions as dists
+from .units import (
+    CLOCK_HINT,
+    DURATION_HINT,
+    FRACTION_HINT,
+    UnitError,
+    format_clock,
+    format_duration,
+    parse_clock,
+    parse_duration,
+    parse_fraction,
+)
+
+
+def _positive_duration(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise UnitError(f"must be longer than 0, got {value!r} ({DURATION_HINT})")
+    return seconds
+
+
+def _non_negative_duration(value: object) -> float:
+    seconds = parse_duration(value)
+    if seconds < 0:
+        raise UnitError(f"must not be negative, got {value!r} ({DURATION_HINT})")
+    return seconds
+
+
+_DURATION_SCHEMA = {"type": "string", "pattern": r"^\s*\d+(\.\d*)?\s*(us|ms|s|min|m|h|d)\s*$",
+                    "description": DURATION_HINT}
+_CLOCK_SCHEMA = {"type": "string", "pattern": r"^\s*\d{1,2}:\d{2}(:\d{2})?\s*$",
+                 "description": CLOCK_HINT}
+_FRACTION_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1},
+                              {"type": "string", "pattern": r"^\s*[\d.]+\s*%\s*$"}],
+                    "description": FRACTION_HINT}
+_DIST_SCHEMA = {"anyOf": [{"type": "string", "pattern": r"^\s*[a-z_]+\s*\(.*\)\s*$"},
+                          {"type": "number", "minimum": 0}],
+                "description": dists.HINT}
+
+Duration = Annotated[
+    float,
+    PlainValidator(_non_negative_duration),
+    PlainSerializer(format_duration),
+    WithJsonSchema(_DURATION_SCHEMA),
+]
+"""A non-negative duration in seconds (``0`` allowed)."""
+
+PositiveDuration = Annotated[
+    float,
+    PlainValidator(_positive_duration),
+    PlainSerializer(format_duration),
+    WithJsonSchema(_DURATION_SCHEMA),
+]
+"""A duration in seconds that must be > 0 (timeouts, intervals)."""
+
+ClockTime = Annotated[
+    float, PlainValidator(parse_clock), PlainSerializer(format_clock), WithJsonSchema(_CLOCK_SCHEMA)
+]
+"""A time of day as seconds since midnight; ``"24:00"`` is 86400."""
+
+Fraction = Annotated[
+    float, PlainValidator(parse_fraction), WithJsonSchema(_FRACTION_SCHEMA)
+]
+"""A probability or share in [0, 1]; ``"0.5%"`` is 0.005."""
+
+Count = Annotated[int, Field(ge=0)]
+PositiveInt = Annotated[int, Field(ge=1)]
+Money = Annotated[float, Field(ge=0)]
+Rate = Annotated[float, Field(ge=0)]
+
+
+def _dist_type(kind: dists.Kind) -> Any:
+    def validate(value: object, info: ValidationInfo) -> dists.Distribution:
+        if isinstance(value, dists.Distribution):
+            return value
+        base_dir = (info.context or {}).get("base_dir")
+        return dists.parse(value, kind, Path(base_dir) if base_dir else None)
+
+    return Annotated[
+        dists.Distribution,
+        PlainValidator(validate),
+        PlainSerializer(str),
+        WithJsonSchema(_DIST_SCHEMA),
+    ]
+
+
+TimeDist = _dist_type(dists.Kind.TIME)
+"""A distribution of durations (seconds); parameters need units: ``exponential(mean=8s)``."""
+CountDist = _dist_type(dists.Kind.COUNT)
+"""A distribution of counts: ``geometric(mean=3)``."""
+MoneyDist = _dist_type(dists.Kind.MONEY)
+"""A distribution of currency amounts: ``lognormal(mean=180, cv=1.0)``."""
