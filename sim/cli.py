@@ -1,7 +1,7 @@
 """The ``peakday`` command: parse, call the library, render. Nothing else lives here.
 
-Exit status: 0 success, 1 a run that completed but failed its SLOs or thresholds, 2 bad input
-(scenario errors, unreadable folders, unsafe targets). Scenario errors print one
+Exit status: 0 success; 1 a run that completed but failed its SLOs (``simulate --check``);
+2 bad input (scenario errors, unwritable or unreadable folders). Scenario errors print one
 ``FILE:LINE: path: message`` line each, never a traceback.
 """
 
@@ -15,7 +15,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from .console import print_summary, run_progress
+from .results import RESULTS, ResultsError, csv_bytes, json_bytes, run_id, write_atomically
+from .run import run
 from .scenario import Scenario, ScenarioError, load_scenario
+from .summary import build_series, build_summary
 
 app = typer.Typer(
     help="peakday: simulate a promotion's peak day, size servers and staff, drill the checkout.",
@@ -23,8 +27,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-out = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+console = Console(highlight=False, soft_wrap=True)
 
 SetOption = Annotated[
     list[str] | None,
@@ -46,7 +50,7 @@ def _overrides(ctx: typer.Context, local: list[str] | None) -> list[str]:
 
 def _bad_input(lines: list[str]) -> typer.Exit:
     for line in lines:
-        err.print(line, markup=False)
+        err_console.print(line, markup=False)
     return typer.Exit(2)
 
 
@@ -72,7 +76,7 @@ def validate(
         except ScenarioError as exc:
             problems.extend(exc.errors)
             continue
-        out.print(f"{path}: ok ({scenario.name})", markup=False)
+        console.print(f"{path}: ok ({scenario.name})", markup=False)
     if problems:
         raise _bad_input(problems)
 
@@ -84,3 +88,44 @@ def schema() -> None:
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     document["title"] = "peakday scenario"
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
+
+
+@app.command()
+def simulate(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Scenario file.")],
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
+    replications: Annotated[int, typer.Option(min=1, help="Independent replications.")] = 1,
+    jobs: Annotated[int | None, typer.Option(min=1, help="Processes (default: all cores).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Results folder (default: results/<run-id>).")]
+    = None,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 when an SLO is not met.")]
+    = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the results path.")]
+    = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print summary.json to stdout.")]
+    = False,
+    overrides: SetOption = None,
+) -> None:
+    """Run the peak-day model; write summary.json and timeseries.csv; print a summary."""
+    scenario = load_or_exit(file, _overrides(ctx, overrides))
+    directory = out or RESULTS / run_id(scenario.name)
+    with run_progress(scenario, replications, enabled=not (quiet or as_json)) as progress:
+        result = run(scenario, replications=replications, seed=seed, jobs=jobs,
+                     progress=progress)
+    summary = build_summary(result)
+    header, rows = build_series(result)
+    try:
+        write_atomically(directory, {"summary.json": json_bytes(summary),
+                                     "timeseries.csv": csv_bytes(header, rows)})
+    except ResultsError as exc:
+        raise _bad_input([str(exc)]) from None
+    if as_json:
+        sys.stdout.write(json_bytes(summary).decode())
+    elif quiet:
+        console.print(str(directory), markup=False)
+    else:
+        print_summary(console, summary)
+        console.print(f"\nResults: {directory}/", markup=False)
+    if check and not summary["slo"]["met"]:
+        raise typer.Exit(1)

@@ -66,6 +66,10 @@ def _window(s: Scenario, path: Path, start: float, end: float,
 
 
 def _clock_times(s: Scenario) -> Iterator[Problem]:
+    if s.clock.warmup >= s.clock.duration:
+        yield (("clock", "warmup"), f"{format_duration(s.clock.warmup)} leaves nothing to "
+                                    f"measure (shorter than duration "
+                                    f"{format_duration(s.clock.duration)})")
     for key in s.traffic.sessions_per_min:
         yield from _within_clock(s, ("traffic", "sessions_per_min", format_clock(key)), key)
     for name, (start, end) in s.traffic.phases.items():

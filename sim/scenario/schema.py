@@ -9,7 +9,7 @@ relate several fields live in :mod:`sim.scenario.checks`, so each can name the e
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,11 +46,24 @@ class Clock(Section):
     """Simulated wall clock at time 0; clock times of day are read in its time zone."""
     duration: PositiveDuration = 86_400.0
     """Longer than a day repeats the daily curve, phases and schedules every day."""
+    warmup: Duration = 0.0
+    """Statistics ignore this first stretch (the model starts empty); for steady-state runs."""
 
     @property
     def start_time_of_day(self) -> float:
         """Seconds since local midnight at which the simulation starts."""
         return self.start.hour * 3600.0 + self.start.minute * 60.0 + self.start.second
+
+    def local(self, offset: float) -> datetime:
+        """The simulated wall-clock time ``offset`` seconds after the start."""
+        return self.start + timedelta(seconds=offset)
+
+    def label(self, offset: float) -> str:
+        """``HH:MM`` for people; multi-day runs prefix the day (``d2 20:00``)."""
+        moment = self.local(offset)
+        day = (moment.date() - self.start.date()).days
+        return moment.strftime("%H:%M") if self.duration <= DAY else f"d{day + 1} " + \
+            moment.strftime("%H:%M")
 
     def offset(self, time_of_day: float) -> float:
         """Seconds after the start of the first occurrence of a clock time (``24:00`` = end)."""

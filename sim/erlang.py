@@ -1,0 +1,131 @@
+"""Queueing formulas: Erlang B, Erlang C (M/M/c) and Erlang A (M/M/c+M).
+
+Used as starting points for sizing and as the yardstick the tests hold the simulator to.
+Erlang B uses the stable recursion B(k) = a B(k-1) / (k + a B(k-1)); Erlang A solves the
+birth-death chain of M/M/c+M directly (truncated where the tail is negligible), so it needs no
+special functions and is exact to floating-point precision for the sizes that matter here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+def erlang_b(servers: int, load: float) -> float:
+    """Blocking probability of M/M/c/c with offered load ``load`` Erlangs."""
+    b = 1.0
+    for k in range(1, servers + 1):
+        b = load * b / (k + load * b)
+    return b
+
+
+def erlang_c(servers: int, load: float) -> float:
+    """Probability that an arrival waits in M/M/c (``load`` < ``servers``)."""
+    if load >= servers:
+        return 1.0
+    b = erlang_b(servers, load)
+    rho = load / servers
+    return b / (1 - rho + rho * b)
+
+
+@dataclass(frozen=True)
+class MMc:
+    """Steady-state figures of M/M/c with arrival rate ``lam`` and service rate ``mu``."""
+
+    servers: int
+    lam: float
+    mu: float
+
+    @property
+    def load(self) -> float:
+        return self.lam / self.mu
+
+    @property
+    def utilization(self) -> float:
+        return self.load / self.servers
+
+    @property
+    def p_wait(self) -> float:
+        return erlang_c(self.servers, self.load)
+
+    @property
+    def mean_wait(self) -> float:
+        """Wq: mean time in queue."""
+        return self.p_wait / (self.servers * self.mu - self.lam)
+
+    @property
+    def mean_response(self) -> float:
+        """W = Wq + 1/mu: mean time in system."""
+        return self.mean_wait + 1 / self.mu
+
+    def service_level(self, within: float) -> float:
+        """P(wait <= within)."""
+        return 1 - self.p_wait * math.exp(-(self.servers * self.mu - self.lam) * within)
+
+
+@dataclass(frozen=True)
+class ErlangA:
+    """M/M/c+M: customers abandon after an exponential patience with rate ``theta``.
+
+    Solved on the birth-death chain: state n (customers in system) moves up at ``lam`` and down
+    at ``min(n, c) mu + max(n - c, 0) theta``. Waiting-time figures follow from the state seen
+    on arrival (PASTA) and the exponential race between service start and abandonment.
+    """
+
+    servers: int
+    lam: float
+    mu: float
+    theta: float
+
+    def _probabilities(self) -> list[float]:
+        c, lam, mu, theta = self.servers, self.lam, self.mu, self.theta
+        weights = [1.0]
+        n = 0
+        while True:
+            n += 1
+            rate_down = min(n, c) * mu + max(n - c, 0) * theta
+            weights.append(weights[-1] * lam / rate_down)
+            if n > c and weights[-1] < 1e-16 * sum(weights):
+                break
+        total = sum(weights)
+        return [w / total for w in weights]
+
+    @property
+    def p_wait(self) -> float:
+        """Probability an arrival finds all agents busy."""
+        return sum(self._probabilities()[self.servers:])
+
+    def _per_queue_position(self):
+        """For an arrival finding n >= c: (probability, rate ahead of it, abandonment)."""
+        c, mu, theta = self.servers, self.mu, self.theta
+        for n, p in enumerate(self._probabilities()):
+            if n >= c:
+                yield n - c, p, c * mu, theta
+
+    @property
+    def p_abandon(self) -> float:
+        """Share of arrivals who abandon before service."""
+        total = 0.0
+        for ahead, p, service_rate, theta in self._per_queue_position():
+            # Reach service when `ahead + 1` departures happen before own patience expires.
+            served = 1.0
+            for k in range(ahead + 1):
+                served *= (service_rate + k * theta) / (service_rate + (k + 1) * theta)
+            total += p * (1 - served)
+        return total
+
+    @property
+    def mean_wait_answered(self) -> float:
+        """ASA: mean wait of the customers who are answered (abandoners excluded)."""
+        numerator = denominator = 0.0
+        for ahead, p, service_rate, theta in self._per_queue_position():
+            served, wait = 1.0, 0.0
+            for k in range(ahead + 1):
+                rate = service_rate + (k + 1) * theta
+                wait += 1 / rate
+                served *= (service_rate + k * theta) / rate
+            numerator += p * served * wait
+            denominator += p * served
+        p_answered_without_wait = 1 - self.p_wait
+        return numerator / (denominator + p_answered_without_wait)

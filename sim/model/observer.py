@@ -1,0 +1,172 @@
+"""What one replication measures: latencies, outcomes and the per-minute series.
+
+The hot path (:meth:`Observer.record`) appends a latency to a list and bumps a counter. Once a
+simulated minute, :meth:`Observer.tick` bins the minute's latencies (numpy), adds them to the
+whole-run and per-phase histograms, and appends one row to the series. The model never prints
+and never touches files: the :class:`Observation` it returns is plain data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import simpy
+
+from ..metrics import Histogram
+from ..scenario.schema import ENDPOINTS, Scenario
+from ..scenario.units import DAY
+from .platform import SHED, TIMEOUT, Servers
+
+MINUTE = 60.0
+
+
+@dataclass
+class Observation:
+    """Everything one replication measured; picklable, merged across replications by run.py."""
+
+    counters: dict[str, float]
+    latency: dict[str, Histogram]
+    """Whole-run latency per endpoint and ``all`` (client-observed, seconds)."""
+    phase_latency: dict[str, dict[str, Histogram]]
+    hourly_latency: list[dict[str, Histogram]]
+    """Latency per hour of the run (after warm-up) and endpoint."""
+    series: dict[str, np.ndarray]
+    """One value per simulated minute, keyed by timeseries column."""
+    extra: dict[str, object] = field(default_factory=dict)
+    """Sections other modules add (inventory, payments, support)."""
+
+
+class Observer:
+    """Collects measurements during one replication."""
+
+    def __init__(self, env: simpy.Environment, scenario: Scenario,
+                 progress: Callable[[float], None] | None = None):
+        self.env = env
+        self.scenario = scenario
+        self._progress = progress
+        n = len(ENDPOINTS)
+        self._buffers: list[list[float]] = [[] for _ in range(n)]
+        self._errors = [[0] * n for _ in range(3)]
+        """Per outcome (OK unused, TIMEOUT, SHED) and endpoint, this minute."""
+        self.warmup = scenario.clock.warmup
+        self.totals = {e: Histogram() for e in (*ENDPOINTS, "all")}
+        self.hourly: list[dict[str, Histogram]] = []
+        """Latency per endpoint and hour: SLOs are judged hour by hour."""
+        self.phases = {name: {e: Histogram() for e in (*ENDPOINTS, "all")}
+                       for name in scenario.traffic.phases}
+        self._phase_windows = [
+            (name, scenario.clock.offset(start) % DAY, scenario.clock.offset(start) % DAY
+             + ((end - start) % DAY or DAY))
+            for name, (start, end) in scenario.traffic.phases.items()
+        ]
+        self.rows: dict[str, list[float]] = {}
+        self.active = 0
+        """Sessions in progress now."""
+        self.servers: Servers | None = None
+        self.session_count: Callable[[], int] = lambda: 0
+        self._last = {"busy": 0.0, "capacity": 0.0, "sessions": 0}
+        self.timeouts = 0
+        self.shed = 0
+        self.responses = 0
+
+    # -- hot path -------------------------------------------------------------------------
+    def record(self, endpoint: int, latency: float, outcome: int) -> None:
+        self._buffers[endpoint].append(latency)
+        if outcome:
+            self._errors[outcome][endpoint] += 1
+
+    def change_active(self, delta: int) -> None:
+        self.active += delta
+
+    # -- once a minute --------------------------------------------------------------------
+    def ticker(self):
+        """A SimPy process: close a minute every simulated minute."""
+        while True:
+            yield self.env.timeout(MINUTE)
+            self.tick()
+
+    @property
+    def minutes(self) -> int:
+        """Minutes closed so far."""
+        return len(self.rows.get("minute", ()))
+
+    def tick(self) -> None:
+        now = self.env.now
+        start = self.minutes * MINUTE
+        measured = start >= self.warmup
+        targets = [self.totals]
+        if measured:
+            targets += [self.phases[name] for name in self._phases_at(start)]
+            hour = int(start // 3600)
+            while len(self.hourly) <= hour:
+                self.hourly.append({})
+            targets.append(self.hourly[hour])
+        row: dict[str, float] = {"minute": self.minutes}
+        minute_all = Histogram()
+        requests = timeouts = shed = 0
+        for index, endpoint in enumerate(ENDPOINTS):
+            buffer = self._buffers[index]
+            hist = Histogram()
+            hist.add_values(np.asarray(buffer))
+            buffer.clear()
+            n = hist.count
+            t, s = self._errors[TIMEOUT][index], self._errors[SHED][index]
+            self._errors[TIMEOUT][index] = self._errors[SHED][index] = 0
+            requests, timeouts, shed = requests + n, timeouts + t, shed + s
+            row[f"requests_{endpoint}"] = n
+            row[f"p99_ms_{endpoint}"] = hist.quantile(0.99) * 1000
+            if n:
+                minute_all.merge(hist)
+                if measured:
+                    for target in targets:
+                        target.setdefault(endpoint, Histogram()).merge(hist)
+        if measured:
+            for target in targets:
+                target.setdefault("all", Histogram()).merge(minute_all)
+            self.responses += requests
+            self.timeouts += timeouts
+            self.shed += shed
+        sessions = self.session_count()
+        row.update({
+            "arrivals": sessions - self._last["sessions"],
+            "active_sessions": self.active,
+            "requests": requests,
+            "p50_ms": minute_all.quantile(0.5) * 1000,
+            "p99_ms": minute_all.quantile(0.99) * 1000,
+            "errors": timeouts + shed,
+            "timeouts": timeouts,
+            "shed": shed,
+        })
+        self._last["sessions"] = sessions
+        servers = self.servers
+        if servers is not None:
+            servers._advance()
+            busy = servers.busy_area - self._last["busy"]
+            capacity = servers.capacity_area - self._last["capacity"]
+            self._last["busy"], self._last["capacity"] = servers.busy_area, servers.capacity_area
+            row.update({
+                "instances": servers.instances,
+                "warming": servers.warming,
+                "queue": servers.queued,
+                "utilization": busy / capacity if capacity else 0.0,
+            })
+        for key, value in row.items():
+            self.rows.setdefault(key, []).append(value)
+        if self._progress is not None:
+            self._progress(now)
+
+    def _phases_at(self, t: float) -> list[str]:
+        into = t % DAY
+        return [name for name, start, end in self._phase_windows
+                if start <= into < end or start <= into + DAY < end]
+
+    def observation(self, counters: dict[str, float]) -> Observation:
+        return Observation(
+            counters=counters,
+            latency=self.totals,
+            phase_latency=self.phases,
+            hourly_latency=self.hourly,
+            series={k: np.asarray(v, dtype=float) for k, v in self.rows.items()},
+        )

@@ -1,0 +1,157 @@
+"""Replications -> the results contract: ``summary.json`` figures and the minute series.
+
+Pure functions of a :class:`~sim.run.RunResult`. A figure is a plain number for one
+replication and ``{"mean": m, "ci95": [lo, hi]}`` for several. Numbers are rounded to six
+significant digits so that files are readable and byte-identical for one seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from .metrics import Histogram
+from .model.observer import MINUTE, Observation
+from .run import RunResult, mean_ci
+from .scenario.schema import ENDPOINTS
+from .slo import evaluate
+
+Figure = float | dict[str, object] | None
+
+
+def tidy(value: float) -> float | None:
+    """Six significant digits; NaN and infinities become null (valid JSON)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(f"{value:.6g}")
+
+
+def figure(values: list[float]) -> Figure:
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return None
+    if len(values) == 1:
+        return tidy(finite[0])
+    mean, low, high = mean_ci(finite)
+    return {"mean": tidy(mean), "ci95": [tidy(low), tidy(high)]}
+
+
+def _each(result: RunResult, pick: Callable[[Observation], float]) -> Figure:
+    return figure([pick(obs) for obs in result.observations])
+
+
+def _ratio(obs: Observation, numerator: str, denominator: str) -> float:
+    total = obs.counters[denominator]
+    return obs.counters[numerator] / total if total else 0.0
+
+
+def _latency(result: RunResult, pick: Callable[[Observation], dict[str, Histogram]]) -> dict:
+    section = {}
+    for endpoint in (*ENDPOINTS, "all"):
+        hists = [pick(obs).get(endpoint) for obs in result.observations]
+        if not any(h is not None and h.count for h in hists):
+            continue
+        stats = [h.stats_ms() if h is not None else {} for h in hists]
+        section[endpoint] = {key: figure([s.get(key, math.nan) for s in stats])
+                             for key in ("mean", "p50", "p95", "p99")}
+    return section
+
+
+def build_summary(result: RunResult) -> dict:
+    """The ``summary.json`` document."""
+    scenario = result.scenario
+    count = lambda key: _each(result, lambda o: o.counters[key])  # noqa: E731
+    series = lambda key, fn: _each(result, lambda o: fn(o.series[key]))  # noqa: E731
+    measured = [o.series["minute"] * MINUTE >= scenario.clock.warmup for o in result.observations]
+    summary = {
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "seed": result.seed,
+        "replications": len(result.observations),
+        "clock": {"start": scenario.clock.start.isoformat(), "duration_s": scenario.clock.duration,
+                  "warmup_s": scenario.clock.warmup},
+        "sessions": count("sessions"),
+        "requests": count("requests"),
+        "orders": count("orders"),
+        "gmv": count("gmv"),
+        "retries": count("retries"),
+        "lost_sales": {"count": count("lost_sales"), "value": count("lost_sales_value"),
+                       "by_stage": {stage: count(f"gave_up_{stage}")
+                                    for stage in ("cart", "checkout", "pay")}},
+        "latency_ms": _latency(result, lambda o: o.latency),
+        "error_rate": _each(result, lambda o: _ratio(o, "errors", "requests")),
+        "timeout_rate": _each(result, lambda o: _ratio(o, "timeouts", "requests")),
+        "shed_rate": _each(result, lambda o: _ratio(o, "shed", "requests")),
+        "platform": {
+            "utilization": _each(result, lambda o: _ratio(o, "busy_worker_seconds",
+                                                          "capacity_worker_seconds")),
+            "peak_utilization": figure([float(np.max(o.series["utilization"][m], initial=0))
+                                        for o, m in zip(result.observations, measured,
+                                                        strict=True)]),
+            "peak_instances": series("instances", lambda s: float(np.max(s, initial=0))),
+            "instance_hours": count("instance_hours"),
+            "peak_requests_per_s": series("requests", lambda s: float(np.max(s, initial=0))
+                                          / MINUTE),
+            "mean_in_system": count("mean_in_system"),
+        },
+        "phases": {
+            name: {"latency_ms": _latency(result, lambda o, n=name: o.phase_latency[n])}
+            for name in scenario.traffic.phases
+        },
+        "conservation": {
+            "requests_in_flight_at_end": count("requests_in_flight_at_end"),
+            "sessions_in_progress_at_end": _each(
+                result, lambda o: o.counters["sessions"] - o.counters["sessions_finished"]),
+        },
+        "slo": evaluate(result),
+    }
+    return summary
+
+
+SERIES_COLUMNS = ("arrivals", "active_sessions", "requests", "p50_ms", "p99_ms", "errors",
+                  "timeouts", "shed", "instances", "warming", "queue", "utilization")
+BANDED = ("p99_ms", "utilization", "errors", "instances")
+"""Columns that get 95% bands (``_lo``/``_hi``) when there are several replications."""
+
+
+def build_series(result: RunResult) -> tuple[list[str], list[list[object]]]:
+    """Header and rows of ``timeseries.csv``: the mean over replications per minute."""
+    scenario = result.scenario
+    observations = result.observations
+    present = [e for e in ENDPOINTS if e in scenario.platform.endpoints]
+    columns = [*SERIES_COLUMNS, *(f"requests_{e}" for e in present),
+               *(f"p99_ms_{e}" for e in present)]
+    columns = [c for c in columns if c in observations[0].series]
+    stacked = {c: np.vstack([o.series[c] for o in observations]) for c in columns}
+    banded = [c for c in BANDED if c in stacked and len(observations) > 1]
+    header = ["minute", "time", *columns, *(f"{c}_{end}" for c in banded for end in ("lo", "hi"))]
+    rows = []
+    minutes = len(observations[0].series["minute"])
+    for m in range(minutes):
+        stamp = scenario.clock.local(m * MINUTE).isoformat(timespec="minutes")
+        row: list[object] = [m, stamp]
+        row += [_cell(_nanmean(stacked[c][:, m])) for c in columns]
+        for c in banded:
+            values = stacked[c][:, m]
+            finite = values[np.isfinite(values)]
+            if len(finite) > 1:
+                _, low, high = mean_ci(list(finite))
+                row += [_cell(low), _cell(high)]
+            else:
+                row += ["", ""]
+        rows.append(row)
+    return header, rows
+
+
+def _nanmean(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if len(finite) else math.nan
+
+
+def _cell(value: float) -> object:
+    tidied = tidy(value)
+    if tidied is None:
+        return ""
+    return int(tidied) if tidied.is_integer() else tidied
