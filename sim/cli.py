@@ -16,7 +16,15 @@ import typer
 from rich.console import Console
 
 from .console import print_summary, run_progress
-from .results import RESULTS, ResultsError, csv_bytes, json_bytes, run_id, write_atomically
+from .results import (
+    RESULTS,
+    ResultsError,
+    check_writable,
+    csv_bytes,
+    json_bytes,
+    run_id,
+    write_atomically,
+)
 from .run import run
 from .scenario import Scenario, ScenarioError, load_scenario
 from .summary import build_series, build_summary
@@ -110,6 +118,10 @@ def simulate(
     """Run the peak-day model; write summary.json and timeseries.csv; print a summary."""
     scenario = load_or_exit(file, _overrides(ctx, overrides))
     directory = out or RESULTS / run_id(scenario.name)
+    try:
+        check_writable(directory)
+    except ResultsError as exc:
+        raise _bad_input([str(exc)]) from None
     with run_progress(scenario, replications, enabled=not (quiet or as_json)) as progress:
         result = run(scenario, replications=replications, seed=seed, jobs=jobs,
                      progress=progress)

@@ -17,7 +17,7 @@ FLOOR = 1e-6
 """Latencies below 1 microsecond share the first bucket (reported as 0)."""
 RATIO = 1.02
 """Bucket growth factor: a bucket's middle is within sqrt(1.02) - 1 < 1% of any value in it."""
-BUCKETS = int(math.ceil(math.log(1e4 / FLOOR) / math.log(RATIO))) + 1
+BUCKETS = math.ceil(math.log(1e4 / FLOOR) / math.log(RATIO)) + 1
 """Enough buckets for latencies up to 10,000 s; anything longer lands in the last one."""
 _LOG_RATIO = math.log(RATIO)
 _MIDDLES = FLOOR * RATIO ** (np.arange(BUCKETS) + 0.5)

@@ -45,11 +45,11 @@ def csv_bytes(header: list[str], rows: list[list[object]]) -> bytes:
 def write_atomically(directory: Path, files: dict[str, bytes]) -> Path:
     """Create (or replace) ``directory`` holding exactly ``files``, all or nothing."""
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
     temporary = directory.parent / f".{directory.name}.tmp-{os.getpid()}"
     old = directory.parent / f".{directory.name}.old-{os.getpid()}"
     shutil.rmtree(temporary, ignore_errors=True)
     try:
+        directory.parent.mkdir(parents=True, exist_ok=True)
         temporary.mkdir()
         for name, content in files.items():
             (temporary / name).write_bytes(content)
@@ -63,6 +63,12 @@ def write_atomically(directory: Path, files: dict[str, bytes]) -> Path:
         raise ResultsError(f"{directory}: cannot write results: {exc.strerror or exc}") from None
     shutil.rmtree(old, ignore_errors=True)
     return directory
+
+
+def check_writable(directory: Path) -> None:
+    """Fail before a long run, not after it, when its results could not be written."""
+    write_atomically(Path(directory).parent / f".{Path(directory).name}.probe", {})
+    shutil.rmtree(Path(directory).parent / f".{Path(directory).name}.probe")
 
 
 def read_json(directory: Path, name: str) -> dict:

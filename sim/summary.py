@@ -101,7 +101,10 @@ def build_summary(result: RunResult) -> dict:
             for name in scenario.traffic.phases
         },
         "conservation": {
-            "requests_in_flight_at_end": count("requests_in_flight_at_end"),
+            "requests_submitted": count("requests_submitted"),
+            "requests_answered": count("requests"),
+            "requests_unanswered_at_end": count("requests_unanswered_at_end"),
+            "requests_in_server_at_end": count("requests_in_server_at_end"),
             "sessions_in_progress_at_end": _each(
                 result, lambda o: o.counters["sessions"] - o.counters["sessions_finished"]),
         },

@@ -48,7 +48,8 @@ def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
     final = _counters(observer, servers, shoppers)
     measured = duration - scenario.clock.warmup
     counters = {key: value - at_warmup.get(key, 0) for key, value in final.items()}
-    counters["requests_in_flight_at_end"] = servers.busy + servers.queued
+    counters["requests_in_server_at_end"] = servers.busy + servers.queued
+    counters["requests_unanswered_at_end"] = servers.unanswered
     counters["mean_in_system"] = counters.pop("system_seconds") / measured
     counters["measured_seconds"] = measured
     return observer.observation(counters)
@@ -62,6 +63,7 @@ def _counters(observer: Observer, servers: Servers, shoppers: Shoppers) -> dict[
         "sessions": tally.sessions,
         "sessions_finished": tally.finished,
         "requests": observer.responses,
+        "requests_submitted": servers.submitted,
         "timeouts": observer.timeouts,
         "shed": observer.shed,
         "errors": observer.timeouts + observer.shed,

@@ -80,6 +80,10 @@ class Servers:
         """Integral of serving workers over time."""
         self.instance_area = 0.0
         """Integral of paid instances (serving + warming) over time (instance-seconds)."""
+        self.submitted = 0
+        """Requests received so far."""
+        self.unanswered = 0
+        """Requests whose client has no answer yet: each ends exactly once for its client."""
         self.system_area = 0.0
         """Integral of requests in the system (in service or queued): L in Little's law."""
         self._last = 0.0
@@ -101,6 +105,8 @@ class Servers:
     def submit(self, request: Request) -> None:
         """A request arrives: start it, queue it, or shed it."""
         request.t0 = self.env.now
+        self.submitted += 1
+        self.unanswered += 1
         if self.busy < self.capacity:
             self._start(request)
         elif self.max_queue is not None and self.queued >= self.max_queue:
@@ -169,6 +175,7 @@ class Servers:
 
     def _respond(self, request: Request, outcome: int) -> None:
         request.client_waiting = False
+        self.unanswered -= 1
         self._record(request.endpoint, self.env.now - request.t0, outcome)
         request.client.on_response(request, outcome)
 

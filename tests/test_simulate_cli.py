@@ -1,0 +1,72 @@
+"""`peakday simulate`: the results contract, determinism, and clean failures."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from sim.cli import app
+
+from .conftest import SCENARIOS
+
+
+def simulate(runner, out, *args):
+    return runner.invoke(app, ["simulate", str(SCENARIOS / "small-shop.yaml"), "--quiet",
+                               "--out", str(out), *args])
+
+
+def test_results_follow_the_contract(runner, tmp_path):
+    result = simulate(runner, tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    for key in ("scenario", "seed", "replications", "sessions", "requests", "orders", "gmv",
+                "latency_ms", "error_rate", "shed_rate", "platform", "slo"):
+        assert key in summary, key
+    assert set(summary["latency_ms"]["all"]) == {"mean", "p50", "p95", "p99"}
+    assert summary["latency_ms"]["all"]["p50"] <= summary["latency_ms"]["all"]["p99"]
+    assert summary["sessions"] > 0 and summary["orders"] > 0
+    assert isinstance(summary["slo"]["met"], bool)
+    with (tmp_path / "run" / "timeseries.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 24 * 60
+    for column in ("arrivals", "active_sessions", "requests", "p99_ms", "errors", "shed",
+                   "instances", "utilization"):
+        assert column in rows[0], column
+    assert sum(int(r["arrivals"]) for r in rows) == summary["sessions"]
+    assert not list(tmp_path.glob(".*")), "no temporary folders left behind"
+
+
+def test_replications_carry_confidence_intervals(runner, tmp_path):
+    result = simulate(runner, tmp_path / "run", "--replications", "3", "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    sessions = summary["sessions"]
+    assert sessions["ci95"][0] <= sessions["mean"] <= sessions["ci95"][1]
+    assert summary["replications"] == 3
+
+
+def test_same_seed_same_bytes_whatever_the_jobs(runner, tmp_path):
+    one = simulate(runner, tmp_path / "a", "--replications", "2", "--jobs", "1")
+    two = simulate(runner, tmp_path / "b", "--replications", "2", "--jobs", "2")
+    other = simulate(runner, tmp_path / "c", "--replications", "2", "--jobs", "1", "--seed", "8")
+    assert one.exit_code == two.exit_code == other.exit_code == 0
+    for name in ("summary.json", "timeseries.csv"):
+        a = (tmp_path / "a" / name).read_bytes()
+        assert a == (tmp_path / "b" / name).read_bytes(), name
+        assert a != (tmp_path / "c" / name).read_bytes(), name
+
+
+def test_bad_scenario_writes_nothing(runner, tmp_path):
+    result = runner.invoke(app, ["simulate", str(SCENARIOS / "flash-sale.yaml"), "--out",
+                                 str(tmp_path / "run"), "--set", "platform.instances=-1"])
+    assert result.exit_code == 2
+    assert "platform.instances" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_unwritable_results_folder_is_a_clean_error(runner, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = simulate(runner, blocker / "run")
+    assert result.exit_code == 2
+    assert "cannot write results" in result.output and "Traceback" not in result.output
