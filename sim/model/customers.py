@@ -9,6 +9,7 @@ itself slower.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable
 
 import numpy as np
@@ -17,6 +18,7 @@ import simpy
 from ..scenario.schema import ENDPOINTS, Scenario
 from .platform import OK, Request, Servers
 from .streams import Pool, Uniforms
+from .wakeup import later
 
 HOME, PRODUCT, CART, CHECKOUT, PAY = (ENDPOINTS.index(e)
                                       for e in ("home", "product", "cart", "checkout", "pay"))
@@ -27,19 +29,15 @@ STAGES = ("browse", "cart", "checkout", "pay")
 class Session:
     """One shopper's visit: the steps planned up front, walked one request at a time."""
 
-    __slots__ = ("attempt", "owner", "position", "steps", "value")
+    __slots__ = ("attempt", "position", "steps", "value")
 
-    def __init__(self, owner: Shoppers, steps: list[int], value: float):
-        self.owner = owner
+    def __init__(self, steps: list[int], value: float):
         self.steps = steps
         """Endpoint index of each step, in order."""
         self.position = 0
         self.attempt = 1
         self.value = value
         """Basket value: GMV if the session pays, a lost sale if it gives up after the cart."""
-
-    def on_response(self, request: Request, outcome: int) -> None:
-        self.owner.step_done(self, outcome)
 
 
 class Tally:
@@ -63,16 +61,17 @@ class Shoppers:
     """Starts sessions and moves them along their steps."""
 
     def __init__(self, env: simpy.Environment, scenario: Scenario, servers: Servers,
-                 rng: np.random.Generator, on_active: Callable[[int], None]):
+                 rng: np.random.Generator):
         self.env = env
         self.servers = servers
         self.tally = Tally()
-        self._on_active = on_active
         customers = scenario.customers
         segments = list(customers.segments.values())
-        self._shares = np.cumsum([s.share for s in segments])
-        self._shares[-1] = 1.0
-        self._views = [Pool(s.product_views, rng) for s in segments]
+        shares = np.cumsum([s.share for s in segments]).tolist()
+        self._shares = [*shares[:-1], 1.0]
+        """Cumulative segment shares, for picking a segment with one uniform draw."""
+        self._views = [None if s.product_views.is_zero else Pool(s.product_views, rng)
+                       for s in segments]
         self._funnel = [(s.funnel.cart, s.funnel.checkout, s.funnel.pay) for s in segments]
         self._value = [self._value_source(s.basket_value, scenario, rng) for s in segments]
         self._think = Pool(customers.think_time, rng)
@@ -92,15 +91,16 @@ class Shoppers:
         prices = [s.price for s in skus]
         if weights.sum() == 0:
             weights[:] = 1
-        cumulative = np.cumsum(weights / weights.sum())
+        cumulative = np.cumsum(weights / weights.sum()).tolist()
         uniform = Uniforms(rng)
-        return lambda: prices[min(int(np.searchsorted(cumulative, uniform())), len(prices) - 1)]
+        return lambda: prices[min(bisect_right(cumulative, uniform()), len(prices) - 1)]
 
     def arrive(self) -> None:
         """A new session starts: plan its steps and send its first request."""
         u = self._uniform
-        segment = int(np.searchsorted(self._shares, u(), side="right"))
-        steps = [HOME] + [PRODUCT] * int(self._views[segment]())
+        segment = bisect_right(self._shares, u()) if len(self._shares) > 1 else 0
+        views = self._views[segment]
+        steps = [HOME] + [PRODUCT] * int(views()) if views is not None else [HOME]
         p_cart, p_checkout, p_pay = self._funnel[segment]
         value = 0.0
         if p_cart and u() < p_cart:
@@ -110,23 +110,22 @@ class Shoppers:
                 steps.append(CHECKOUT)
                 if p_pay and u() < p_pay:
                     steps.append(PAY)
-        session = Session(self, steps, value)
         self.tally.sessions += 1
-        self._on_active(1)
-        self.servers.submit(Request(HOME, session))
+        self.servers.submit(Request(HOME, self.step_done, Session(steps, value)))
 
-    def step_done(self, session: Session, outcome: int) -> None:
+    def step_done(self, request: Request, outcome: int) -> None:
+        session: Session = request.owner
         if outcome == OK:
             session.position += 1
             session.attempt = 1
             if session.position == len(session.steps):
                 self._finish(session, paid=session.steps[-1] == PAY)
             else:
-                self.env.timeout(self._think(), session).callbacks.append(self._send)
+                later(self.env, self._think(), self._send, session)
         elif session.attempt < self._max_attempts:
             session.attempt += 1
             self.tally.retries += 1
-            self.env.timeout(self._backoff, session).callbacks.append(self._send)
+            later(self.env, self._backoff, self._send, session)
         else:
             stage = _stage(session.steps[session.position])
             self.tally.gave_up[stage] += 1
@@ -136,7 +135,7 @@ class Shoppers:
 
     def _send(self, event: simpy.Event) -> None:
         session: Session = event._value
-        self.servers.submit(Request(session.steps[session.position], session))
+        self.servers.submit(Request(session.steps[session.position], self.step_done, session))
 
     def _finish(self, session: Session, paid: bool) -> None:
         tally = self.tally
@@ -144,7 +143,6 @@ class Shoppers:
         if paid:
             tally.orders += 1
             tally.gmv += session.value
-        self._on_active(-1)
 
 
 def _stage(endpoint: int) -> int:

@@ -18,6 +18,7 @@ from .customers import STAGES, Shoppers
 from .observer import MINUTE, Observation, Observer
 from .platform import Servers
 from .streams import spawn_streams
+from .wakeup import later
 
 CHUNK = 3600.0
 """Arrival times are drawn an hour at a time: memory stays flat however long the run."""
@@ -30,13 +31,14 @@ def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
     streams = spawn_streams(seed)
     observer = Observer(env, scenario, progress)
     servers = Servers(env, scenario.platform, scenario.customers.client_timeout,
-                      streams["service"], observer.record)
-    shoppers = Shoppers(env, scenario, servers, streams["journeys"], observer.change_active)
+                      streams["service"], observer.latencies, observer.errors)
+    shoppers = Shoppers(env, scenario, servers, streams["journeys"])
+    tally = shoppers.tally
     observer.servers = servers
-    observer.session_count = lambda: shoppers.tally.sessions
+    observer.sessions = lambda: (tally.sessions, tally.sessions - tally.finished)
     curve = RateCurve(scenario.traffic.sessions_per_min, scenario.clock)
     duration = scenario.clock.duration
-    env.process(_arrivals(env, curve, duration, streams["arrivals"], shoppers.arrive))
+    _Arrivals(env, curve, duration, streams["arrivals"], shoppers.arrive)
     env.process(observer.ticker())
     at_warmup: dict[str, float] = {}
     if scenario.clock.warmup:
@@ -57,7 +59,7 @@ def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
 
 def _counters(observer: Observer, servers: Servers, shoppers: Shoppers) -> dict[str, float]:
     """Running totals; those at the end of warm-up are subtracted from those at the end."""
-    servers._advance()
+    servers.sync()
     tally = shoppers.tally
     return {
         "sessions": tally.sessions,
@@ -80,13 +82,29 @@ def _counters(observer: Observer, servers: Servers, shoppers: Shoppers) -> dict[
     }
 
 
-def _arrivals(env: simpy.Environment, curve: RateCurve, duration: float,
-              rng: np.random.Generator, arrive: Callable[[], None]):
-    """A SimPy process that starts each session at its drawn arrival time."""
-    start = 0.0
-    while start < duration:
-        end = min(start + CHUNK, duration)
-        for t in curve.arrivals(start, end, rng).tolist():
-            yield env.timeout(t - env.now)
-            arrive()
-        start = end
+class _Arrivals:
+    """Starts each session at its drawn arrival time: one scheduled callback per session."""
+
+    def __init__(self, env: simpy.Environment, curve: RateCurve, duration: float,
+                 rng: np.random.Generator, arrive: Callable[[], None]):
+        self.env, self.curve, self.duration, self.rng, self.arrive = (
+            env, curve, duration, rng, arrive)
+        self.times: list[float] = []
+        self.index = 0
+        self.drawn_until = 0.0
+        self._next()
+
+    def _next(self) -> None:
+        while self.index == len(self.times):
+            if self.drawn_until >= self.duration:
+                return
+            end = min(self.drawn_until + CHUNK, self.duration)
+            self.times = self.curve.arrivals(self.drawn_until, end, self.rng).tolist()
+            self.index = 0
+            self.drawn_until = end
+        later(self.env, self.times[self.index] - self.env.now, self._fire)
+        self.index += 1
+
+    def _fire(self, _event: object) -> None:
+        self.arrive()
+        self._next()

@@ -47,8 +47,9 @@ class Observer:
         self.scenario = scenario
         self._progress = progress
         n = len(ENDPOINTS)
-        self._buffers: list[list[float]] = [[] for _ in range(n)]
-        self._errors = [[0] * n for _ in range(3)]
+        self.latencies: list[list[float]] = [[] for _ in range(n)]
+        """Per endpoint, this minute's latencies: the platform appends, :meth:`tick` bins."""
+        self.errors = [[0] * n for _ in range(3)]
         """Per outcome (OK unused, TIMEOUT, SHED) and endpoint, this minute."""
         self.warmup = scenario.clock.warmup
         self.totals = {e: Histogram() for e in (*ENDPOINTS, "all")}
@@ -62,23 +63,13 @@ class Observer:
             for name, (start, end) in scenario.traffic.phases.items()
         ]
         self.rows: dict[str, list[float]] = {}
-        self.active = 0
-        """Sessions in progress now."""
         self.servers: Servers | None = None
-        self.session_count: Callable[[], int] = lambda: 0
+        self.sessions: Callable[[], tuple[int, int]] = lambda: (0, 0)
+        """Sessions started so far, and sessions in progress now."""
         self._last = {"busy": 0.0, "capacity": 0.0, "sessions": 0}
         self.timeouts = 0
         self.shed = 0
         self.responses = 0
-
-    # -- hot path -------------------------------------------------------------------------
-    def record(self, endpoint: int, latency: float, outcome: int) -> None:
-        self._buffers[endpoint].append(latency)
-        if outcome:
-            self._errors[outcome][endpoint] += 1
-
-    def change_active(self, delta: int) -> None:
-        self.active += delta
 
     # -- once a minute --------------------------------------------------------------------
     def ticker(self):
@@ -107,13 +98,13 @@ class Observer:
         minute_all = Histogram()
         requests = timeouts = shed = 0
         for index, endpoint in enumerate(ENDPOINTS):
-            buffer = self._buffers[index]
+            buffer = self.latencies[index]
             hist = Histogram()
             hist.add_values(np.asarray(buffer))
             buffer.clear()
             n = hist.count
-            t, s = self._errors[TIMEOUT][index], self._errors[SHED][index]
-            self._errors[TIMEOUT][index] = self._errors[SHED][index] = 0
+            t, s = self.errors[TIMEOUT][index], self.errors[SHED][index]
+            self.errors[TIMEOUT][index] = self.errors[SHED][index] = 0
             requests, timeouts, shed = requests + n, timeouts + t, shed + s
             row[f"requests_{endpoint}"] = n
             row[f"p99_ms_{endpoint}"] = hist.quantile(0.99) * 1000
@@ -128,10 +119,10 @@ class Observer:
             self.responses += requests
             self.timeouts += timeouts
             self.shed += shed
-        sessions = self.session_count()
+        sessions, active = self.sessions()
         row.update({
             "arrivals": sessions - self._last["sessions"],
-            "active_sessions": self.active,
+            "active_sessions": active,
             "requests": requests,
             "p50_ms": minute_all.quantile(0.5) * 1000,
             "p99_ms": minute_all.quantile(0.99) * 1000,
@@ -142,7 +133,7 @@ class Observer:
         self._last["sessions"] = sessions
         servers = self.servers
         if servers is not None:
-            servers._advance()
+            servers.sync()
             busy = servers.busy_area - self._last["busy"]
             capacity = servers.capacity_area - self._last["capacity"]
             self._last["busy"], self._last["capacity"] = servers.busy_area, servers.capacity_area

@@ -14,13 +14,13 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
-from typing import Protocol
 
 import numpy as np
 import simpy
 
 from ..scenario.schema import ENDPOINTS, Platform
 from .streams import Pool
+from .wakeup import later
 
 OK, TIMEOUT, SHED = 0, 1, 2
 OUTCOMES = ("ok", "timeout", "shed")
@@ -28,20 +28,18 @@ QUEUED, RUNNING, DONE, DROPPED = 0, 1, 2, 3
 _EPS = 1e-9
 
 
-class Client(Protocol):
-    def on_response(self, request: Request, outcome: int) -> None:
-        """Called once per request, when the client learns how it ended."""
-
-
 class Request:
     """One HTTP request to the platform, as the server and its client see it."""
 
-    __slots__ = ("client", "client_waiting", "endpoint", "state", "t0")
+    __slots__ = ("client_waiting", "endpoint", "on_done", "owner", "state", "t0")
 
-    def __init__(self, endpoint: int, client: Client):
+    def __init__(self, endpoint: int, on_done: Callable[[Request, int], None], owner: object):
         self.endpoint = endpoint
         """Index into ``ENDPOINTS``."""
-        self.client = client
+        self.on_done = on_done
+        """Called once, with the request and its outcome, when the client learns how it ended."""
+        self.owner = owner
+        """Whose request this is (a shopper's session), for ``on_done``."""
         self.client_waiting = True
         """False once the client has its answer (it may still be in the server)."""
         self.state = QUEUED
@@ -52,8 +50,8 @@ class Servers:
     """Workers = serving instances x workers per instance, one FIFO queue in front."""
 
     def __init__(self, env: simpy.Environment, spec: Platform, client_timeout: float | None,
-                 rng: np.random.Generator,
-                 record: Callable[[int, float, int], None]):
+                 rng: np.random.Generator, latencies: list[list[float]],
+                 errors: list[list[int]]):
         self.env = env
         self.spec = spec
         self.per_instance = spec.workers_per_instance
@@ -73,9 +71,11 @@ class Servers:
         self._wait_limit = min(waits) if waits else None
         self._service = [Pool(spec.endpoints[e].service, rng) if e in spec.endpoints else None
                          for e in ENDPOINTS]
-        self._record = record
-        self.busy_area = 0.0
-        """Integral of busy workers over time (worker-seconds)."""
+        self._latencies = latencies
+        """Per endpoint, client-observed latencies not yet binned (the observer's buffers)."""
+        self._errors = errors
+        """Per outcome and endpoint, errors not yet counted (the observer's counters)."""
+        self._started_at = self._finished_at = self._entered_at = self._left_at = 0.0
         self.capacity_area = 0.0
         """Integral of serving workers over time."""
         self.instance_area = 0.0
@@ -84,71 +84,87 @@ class Servers:
         """Requests received so far."""
         self.unanswered = 0
         """Requests whose client has no answer yet: each ends exactly once for its client."""
-        self.system_area = 0.0
-        """Integral of requests in the system (in service or queued): L in Little's law."""
-        self._last = 0.0
+        self._last_capacity = 0.0
         if spec.autoscaling.enabled:
             env.process(self._autoscale())
 
     # -- accounting ------------------------------------------------------------------------
-    def _advance(self) -> None:
+    # Time integrals without per-event bookkeeping: the busy-worker integral up to now is
+    # (sum of finish times) + busy x now - (sum of start times), and likewise for requests in
+    # the system. Each start or finish then costs one addition.
+    @property
+    def busy_area(self) -> float:
+        """Integral of busy workers over time (worker-seconds) up to now."""
+        return self._finished_at + self.busy * self.env.now - self._started_at
+
+    @property
+    def system_area(self) -> float:
+        """Integral of requests in the system (in service or queued): L in Little's law."""
+        return self._left_at + (self.busy + self.queued) * self.env.now - self._entered_at
+
+    def _advance_capacity(self) -> None:
+        """Integrate serving and paid capacity up to now (called before either changes)."""
         now = self.env.now
-        span = now - self._last
+        span = now - self._last_capacity
         if span:
-            self.busy_area += self.busy * span
             self.capacity_area += self.capacity * span
             self.instance_area += (self.instances + self.warming) * span
-            self.system_area += (self.busy + self.queued) * span
-            self._last = now
+            self._last_capacity = now
+
+    def sync(self) -> None:
+        """Bring the capacity integrals up to now, before reading them."""
+        self._advance_capacity()
 
     # -- requests --------------------------------------------------------------------------
     def submit(self, request: Request) -> None:
         """A request arrives: start it, queue it, or shed it."""
-        request.t0 = self.env.now
+        now = request.t0 = self.env.now
         self.submitted += 1
         self.unanswered += 1
         if self.busy < self.capacity:
+            self._entered_at += now
             self._start(request)
         elif self.max_queue is not None and self.queued >= self.max_queue:
             request.state = DROPPED
             self._respond(request, SHED)
         else:
-            self._advance()
+            self._entered_at += now
             self.queue.append(request)
             self.queued += 1
             if self._wait_limit is not None:
-                self.env.timeout(self._wait_limit, request).callbacks.append(self._waited)
+                later(self.env, self._wait_limit, self._waited, request)
 
     def _waited(self, event: simpy.Event) -> None:
         """A queued request reached the client's timeout or the queue timeout."""
         request: Request = event._value
         if request.state != QUEUED:
             return
-        waited = self.env.now - request.t0
+        now = self.env.now
+        waited = now - request.t0
         if self.queue_timeout is not None and waited >= self.queue_timeout - _EPS:
-            self._advance()
             request.state = DROPPED
             self.queued -= 1
+            self._left_at += now
             if request.client_waiting:
                 self._respond(request, SHED)
             return
         if request.client_waiting:
             self._respond(request, TIMEOUT)
         if self.queue_timeout is not None:
-            remaining = self.queue_timeout - waited
-            self.env.timeout(remaining, request).callbacks.append(self._waited)
+            later(self.env, self.queue_timeout - waited, self._waited, request)
 
     def _start(self, request: Request) -> None:
-        self._advance()
+        now = self.env.now
+        self._started_at += now
         self.busy += 1
         request.state = RUNNING
         service = self._service[request.endpoint]()
         limit = self.client_timeout
-        if request.client_waiting and limit is not None:
-            late = self.env.now + service - request.t0 - limit
+        if limit is not None and request.client_waiting:
+            late = now + service - request.t0 - limit
             if late > 0:
-                self.env.timeout(service - late, request).callbacks.append(self._gave_up)
-        self.env.timeout(service, request).callbacks.append(self._finish)
+                later(self.env, service - late, self._gave_up, request)
+        later(self.env, service, self._finish, request)
 
     def _gave_up(self, event: simpy.Event) -> None:
         request: Request = event._value
@@ -157,27 +173,32 @@ class Servers:
 
     def _finish(self, event: simpy.Event) -> None:
         request: Request = event._value
-        self._advance()
+        now = self.env.now
+        self._finished_at += now
+        self._left_at += now
         self.busy -= 1
         request.state = DONE
         if request.client_waiting:
             self._respond(request, OK)
-        self._pull()
+        if self.queue:
+            self._pull()
 
     def _pull(self) -> None:
         queue = self.queue
         while queue and self.busy < self.capacity:
             request = queue.popleft()
             if request.state == QUEUED:
-                self._advance()
                 self.queued -= 1
                 self._start(request)
 
     def _respond(self, request: Request, outcome: int) -> None:
         request.client_waiting = False
         self.unanswered -= 1
-        self._record(request.endpoint, self.env.now - request.t0, outcome)
-        request.client.on_response(request, outcome)
+        endpoint = request.endpoint
+        self._latencies[endpoint].append(self.env.now - request.t0)
+        if outcome:
+            self._errors[outcome][endpoint] += 1
+        request.on_done(request, outcome)
 
     # -- autoscaling -----------------------------------------------------------------------
     def _autoscale(self):
@@ -186,7 +207,7 @@ class Servers:
         last_busy, last_capacity = 0.0, 0.0
         while True:
             yield self.env.timeout(auto.interval)
-            self._advance()
+            self.sync()
             busy, capacity = self.busy_area - last_busy, self.capacity_area - last_capacity
             last_busy, last_capacity = self.busy_area, self.capacity_area
             utilization = busy / capacity if capacity else 1.0
@@ -197,14 +218,14 @@ class Servers:
             if desired > self.instances + self.warming:
                 launch = desired - self.instances - self.warming
                 self.warming += launch
-                self.env.timeout(auto.warmup, launch).callbacks.append(self._warmed)
+                later(self.env, auto.warmup, self._warmed, launch)
             elif desired < self.instances and not self.warming:
                 self.instances = desired
                 self.capacity = desired * self.per_instance
 
     def _warmed(self, event: simpy.Event) -> None:
         launched: int = event._value
-        self._advance()
+        self.sync()
         self.warming -= launched
         self.instances += launched
         self.capacity = self.instances * self.per_instance
