@@ -42,6 +42,21 @@ def _num(value: object, fmt: str = ",.0f", unit: str = "") -> str:
     return f"{value:{fmt}}{unit}"
 
 
+def describe(violation: dict) -> str:
+    """One violation in words: what, how much, against which limit."""
+    v = violation
+    metric = v["metric"]
+    if metric == "latency_p99":
+        return f"{v['endpoint']} p99 {v['value_ms']:,.0f} ms > {v['limit_ms']:,.0f} ms"
+    if metric == "error_rate":
+        return f"error rate {v['value']:.2%} > {v['limit']:.2%}"
+    if metric == "support_service_level":
+        return f"support service level {v['value']:.0%} < {v['limit']:.0%}"
+    if metric == "support_abandon_rate":
+        return f"support abandonment {v['value']:.1%} > {v['limit']:.1%}"
+    return f"{v['endpoint']} oversold {v['value']:g} units (limit {v['limit']})"
+
+
 def print_summary(console: Console, summary: dict) -> None:
     """Verdict first, then the key figures a planner asks for."""
     slo = summary["slo"]
@@ -52,11 +67,9 @@ def print_summary(console: Console, summary: dict) -> None:
     else:
         console.print(f"[bold red]SLOs not met[/]: {len(slo['violations'])} violation(s).")
         for v in slo["violations"][:8]:
-            if v["metric"] == "latency_p99":
-                what = f"{v['endpoint']} p99 {v['value_ms']:,.0f} ms > {v['limit_ms']:,.0f} ms"
-            else:
-                what = f"error rate {v['value']:.2%} > {v['limit']:.2%}"
-            console.print(f"  {v['from']}–{v['to']}  {what} (over by {v['over_by']})")
+            what = describe(v)
+            window = f"{v['from']}–{v['to']}  " if v["from"] else ""
+            console.print(f"  {window}{what} (over by {v['over_by']})")
         if len(slo["violations"]) > 8:
             console.print(f"  … and {len(slo['violations']) - 8} more in summary.json")
     table = Table(title=f"{summary['scenario']} — {summary['replications']} replication(s), "
@@ -70,7 +83,7 @@ def print_summary(console: Console, summary: dict) -> None:
         ("Requests", _num(summary["requests"])),
         ("Orders", _num(summary["orders"])),
         ("GMV", _num(summary["gmv"])),
-        ("Lost sales (gave up after errors)", _num(summary["lost_sales"]["count"])),
+        ("Lost sales (all causes)", _num(summary["lost_sales"]["count"])),
         ("Lost sales value", _num(summary["lost_sales"]["value"])),
         ("Error rate", _num(summary["error_rate"], ".3%")),
         ("Shed rate", _num(summary["shed_rate"], ".3%")),
@@ -82,6 +95,14 @@ def print_summary(console: Console, summary: dict) -> None:
         ("Peak instances", _num(platform["peak_instances"])),
         ("Instance-hours", _num(platform["instance_hours"], ",.1f")),
     ]
+    for sale in summary.get("flash_sales", []):
+        rows.append((f"Flash sale {sale['name']!r} sold out at",
+                     sale["sold_out_at"] or "not sold out"))
+    support = summary.get("support")
+    if support:
+        rows += [("Support contacts", _num(support["contacts"])),
+                 ("Support service level", _num(support["service_level"], ".1%")),
+                 ("Support abandoned", _num(support["abandon_rate"], ".1%"))]
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 HOUR = 3600.0
 
 
-def evaluate(result: RunResult) -> dict:
+def evaluate(result: RunResult, summary: dict) -> dict:
+    """Every SLO of the scenario, judged on the run; ``summary`` supplies the sections."""
     scenario = result.scenario
     slo = scenario.slo
     if slo is None:
@@ -51,7 +52,37 @@ def evaluate(result: RunResult) -> dict:
     if slo.error_rate < 1:
         checked.append("error_rate")
         violations += _error_rate(result, slo.error_rate)
+    if slo.support is not None and summary.get("support"):
+        checked += ["support_service_level", "support_abandon_rate"]
+        violations += _support(summary["support"]["intervals"], slo.support)
+    checked.append("oversell")
+    for sku, figures in summary.get("inventory", {}).items():
+        oversold = figures["oversold"]
+        worst = oversold["ci95"][1] if isinstance(oversold, dict) else oversold
+        if worst > slo.oversell:
+            violations.append({"metric": "oversell", "endpoint": sku, "from": "", "to": "",
+                               "value": worst, "limit": slo.oversell, "over_by": "n/a"})
     return {"met": not violations, "violations": violations, "checked": checked}
+
+
+def _support(intervals: list[dict], target) -> list[dict]:
+    """Service level and abandonment per staffing interval (intervals nobody called are fine)."""
+    found = []
+    for interval in intervals:
+        window = {"from": interval["from"], "to": interval["to"]}
+        if not interval["offered"]:
+            continue
+        level = interval["service_level"]
+        if level is not None and level < target.service_level:
+            found.append({"metric": "support_service_level", "endpoint": "support", **window,
+                          "value": round(level, 4), "limit": target.service_level,
+                          "over_by": f"{(target.service_level - level) * 100:.0f} points"})
+        abandon = interval["abandon_rate"]
+        if abandon is not None and abandon > target.max_abandon:
+            found.append({"metric": "support_abandon_rate", "endpoint": "support", **window,
+                          "value": round(abandon, 4), "limit": target.max_abandon,
+                          "over_by": f"{(abandon - target.max_abandon) * 100:.0f} points"})
+    return found
 
 
 def _error_rate(result: RunResult, limit: float) -> list[dict]:

@@ -13,9 +13,11 @@ from collections.abc import Callable
 import numpy as np
 
 from .metrics import Histogram
+from .model.customers import LOST_CAUSES
 from .model.observer import MINUTE, Observation
 from .run import RunResult, mean_ci
 from .scenario.schema import ENDPOINTS
+from .sections import flash_sale_section, inventory_section, payments_section, support_section
 from .slo import evaluate
 
 Figure = float | dict[str, object] | None
@@ -77,9 +79,15 @@ def build_summary(result: RunResult) -> dict:
         "orders": count("orders"),
         "gmv": count("gmv"),
         "retries": count("retries"),
-        "lost_sales": {"count": count("lost_sales"), "value": count("lost_sales_value"),
-                       "by_stage": {stage: count(f"gave_up_{stage}")
-                                    for stage in ("cart", "checkout", "pay")}},
+        "discounts": count("discounts"),
+        "net_gmv": _each(result, lambda o: o.counters["gmv"] - o.counters["discounts"]),
+        "lost_sales": {
+            "count": count("lost_sales"), "value": count("lost_sales_value"),
+            "by_cause": {cause: {"count": count(f"lost_{cause}"),
+                                 "value": count(f"lost_{cause}_value")} for cause in LOST_CAUSES},
+            "gave_up_by_stage": {stage: count(f"gave_up_{stage}")
+                                 for stage in ("browse", "cart", "checkout", "pay")},
+        },
         "latency_ms": _latency(result, lambda o: o.latency),
         "error_rate": _each(result, lambda o: _ratio(o, "errors", "requests")),
         "timeout_rate": _each(result, lambda o: _ratio(o, "timeouts", "requests")),
@@ -108,13 +116,22 @@ def build_summary(result: RunResult) -> dict:
             "sessions_in_progress_at_end": _each(
                 result, lambda o: o.counters["sessions"] - o.counters["sessions_finished"]),
         },
-        "slo": evaluate(result),
+        "inventory": inventory_section(result, figure),
+        "flash_sales": flash_sale_section(result, figure),
+        "coupons": {name: {key: figure([o.extra["coupons"][name][key]
+                                        for o in result.observations])
+                           for key in ("uses", "discount")}
+                    for name in result.observations[0].extra["coupons"]},
+        "payments": payments_section(result, figure),
+        "support": support_section(result, figure),
     }
+    summary["slo"] = evaluate(result, summary)
     return summary
 
 
 SERIES_COLUMNS = ("arrivals", "active_sessions", "requests", "p50_ms", "p99_ms", "errors",
-                  "timeouts", "shed", "instances", "warming", "queue", "utilization")
+                  "timeouts", "shed", "instances", "warming", "queue", "utilization",
+                  "payment_failures", "support_queue", "agents", "abandoned")
 BANDED = ("p99_ms", "utilization", "errors", "instances")
 """Columns that get 95% bands (``_lo``/``_hi``) when there are several replications."""
 
@@ -124,7 +141,8 @@ def build_series(result: RunResult) -> tuple[list[str], list[list[object]]]:
     scenario = result.scenario
     observations = result.observations
     present = [e for e in ENDPOINTS if e in scenario.platform.endpoints]
-    columns = [*SERIES_COLUMNS, *(f"requests_{e}" for e in present),
+    stock = [c for c in observations[0].series if c.startswith("stock_")]
+    columns = [*SERIES_COLUMNS, *stock, *(f"requests_{e}" for e in present),
                *(f"p99_ms_{e}" for e in present)]
     columns = [c for c in columns if c in observations[0].series]
     stacked = {c: np.vstack([o.series[c] for o in observations]) for c in columns}

@@ -1,10 +1,20 @@
 """Shoppers: sessions that walk their segment's funnel, one platform request per step.
 
 A session is home -> product views -> cart -> checkout -> pay, each step after a think time,
-each step conditional on the one before (the funnel). A failed step (timeout or 503) is retried
-after ``backoff`` up to ``max_attempts`` in all; then the shopper gives up, and a shopper who had
-put something in the cart is a lost sale. Every retry is a new request: a slow platform makes
-itself slower.
+each step conditional on the one before (the funnel). Checkout reserves a unit of the SKU in
+the cart (inventory.py) while holding its platform worker; pay goes through the payment
+gateway (payments.py) after the worker is released.
+
+Two kinds of failure, two kinds of retry:
+
+- the platform fails a step (timeout or 503): the shopper retries after ``customers.retry``
+  backoff up to ``max_attempts`` in all, then gives up (a lost sale if the cart was filled);
+- the gateway declines a payment: the shopper retries per ``payments.retry``, switching
+  channel after ``switch_channel_after`` failures on one; after the last failure the order is
+  lost and the reservation returns to stock when it expires.
+
+Flash-sale buyers (flash_sales.py) skip home and go straight to the deal; scalper bots among
+them skip think time, retry at once, and reuse identities to test the per-user limit.
 """
 
 from __future__ import annotations
@@ -16,34 +26,53 @@ import numpy as np
 import simpy
 
 from ..scenario.schema import ENDPOINTS, Scenario
+from .inventory import Inventory, Reservation, Stock
+from .payments import Gateway
 from .platform import OK, Request, Servers
 from .streams import Pool, Uniforms
+from .support import Support
 from .wakeup import later
 
 HOME, PRODUCT, CART, CHECKOUT, PAY = (ENDPOINTS.index(e)
                                       for e in ("home", "product", "cart", "checkout", "pay"))
 STAGES = ("browse", "cart", "checkout", "pay")
 """How far a session got: it viewed products only, or reached cart, checkout or pay."""
+_STAGE_OF = {CART: 1, CHECKOUT: 2, PAY: 3}
+LOST_CAUSES = ("errors", "sold_out", "payment_failed", "limit_exceeded", "sale_closed",
+               "reservation_expired")
+"""Why a sale was lost: gave up after platform errors, no stock, payment declined, over the
+per-user limit, checkout after the flash sale ended, or paid after the reservation expired."""
 
 
 class Session:
     """One shopper's visit: the steps planned up front, walked one request at a time."""
 
-    __slots__ = ("attempt", "position", "steps", "value")
+    __slots__ = ("attempt", "bot", "channel", "channel_failures", "pay_attempt", "position",
+                 "reservation", "sale", "shopper", "sku", "steps", "value")
 
-    def __init__(self, steps: list[int], value: float):
+    def __init__(self, steps: list[int], value: float, sku: Stock | None = None):
         self.steps = steps
         """Endpoint index of each step, in order."""
         self.position = 0
         self.attempt = 1
+        """Attempt at the current step (platform errors)."""
         self.value = value
-        """Basket value: GMV if the session pays, a lost sale if it gives up after the cart."""
+        """Basket value: GMV if the session pays, a lost sale if it fails after the cart."""
+        self.sku = sku
+        """What is in the cart (None when there is no inventory to reserve from)."""
+        self.shopper: int | None = None
+        """A reused identity (bots); None for a one-visit shopper."""
+        self.bot = False
+        self.sale: int | None = None
+        """Index of the flash sale this session came for."""
+        self.reservation: Reservation | None = None
+        self.channel = -1
+        self.channel_failures = 0
+        self.pay_attempt = 1
 
 
 class Tally:
-    """Counters of what sessions did; plain ints, summed at the end of a replication."""
-
-    __slots__ = ("finished", "gave_up", "gmv", "lost_value", "orders", "retries", "sessions")
+    """Counters of what sessions did; plain numbers, summed at the end of a replication."""
 
     def __init__(self) -> None:
         self.sessions = 0
@@ -52,19 +81,25 @@ class Tally:
         self.gmv = 0.0
         self.retries = 0
         self.gave_up = [0] * len(STAGES)
-        """Sessions that gave up after errors, by the stage they had reached."""
-        self.lost_value = 0.0
-        """Basket value of sessions that gave up at cart, checkout or pay."""
+        """Sessions that gave up after platform errors, by the stage they had reached."""
+        self.lost = dict.fromkeys(LOST_CAUSES, 0.0)
+        """Value of sales lost, by cause."""
+        self.lost_count = dict.fromkeys(self.lost, 0)
 
 
 class Shoppers:
     """Starts sessions and moves them along their steps."""
 
     def __init__(self, env: simpy.Environment, scenario: Scenario, servers: Servers,
-                 rng: np.random.Generator):
+                 rng: np.random.Generator, inventory: Inventory,
+                 gateway: Gateway | None, support: Support | None):
         self.env = env
         self.servers = servers
+        self.inventory = inventory
+        self.gateway = gateway
+        self.support = support
         self.tally = Tally()
+        self.scenario = scenario
         customers = scenario.customers
         segments = list(customers.segments.values())
         shares = np.cumsum([s.share for s in segments]).tolist()
@@ -73,77 +108,243 @@ class Shoppers:
         self._views = [None if s.product_views.is_zero else Pool(s.product_views, rng)
                        for s in segments]
         self._funnel = [(s.funnel.cart, s.funnel.checkout, s.funnel.pay) for s in segments]
-        self._value = [self._value_source(s.basket_value, scenario, rng) for s in segments]
+        self._basket = [None if s.basket_value is None else Pool(s.basket_value, rng)
+                        for s in segments]
         self._think = Pool(customers.think_time, rng)
         self._uniform = Uniforms(rng)
         self._max_attempts = customers.retry.max_attempts
         self._backoff = customers.retry.backoff
+        self._catalog: list[Stock] = []
+        self._prices: list[float] = []
+        self._popularity: list[float] = []
+        if scenario.catalog is not None:
+            skus = scenario.catalog.skus
+            self._catalog = [inventory.skus[s.id] for s in skus]
+            self._prices = [s.price for s in skus]
+            weights = np.array([s.popularity for s in skus], dtype=float)
+            weights = weights if weights.sum() > 0 else np.ones(len(skus))
+            self._popularity = np.cumsum(weights / weights.sum()).tolist()
+        self.bot_max_attempts: list[int] = []
+        self.sale_prices: list[float] = []
+        self.sale_stock: list[Stock] = []
+        self.sale_end: list[float] = []
+        self.sale_stats: list[dict[str, int]] = []
+        self._coupons = list(scenario.promotions.coupons) if scenario.promotions else []
+        self._coupon_uses = [0] * len(self._coupons)
+        self._coupon_discount = [0.0] * len(self._coupons)
 
-    @staticmethod
-    def _value_source(dist, scenario: Scenario, rng: np.random.Generator) -> Callable[[], float]:
-        """Basket value: the segment's distribution, else the price of a SKU by popularity."""
-        if dist is not None:
-            return Pool(dist, rng)
-        if scenario.catalog is None:
-            return float
-        skus = scenario.catalog.skus
-        weights = np.array([s.popularity for s in skus], dtype=float)
-        prices = [s.price for s in skus]
-        if weights.sum() == 0:
-            weights[:] = 1
-        cumulative = np.cumsum(weights / weights.sum()).tolist()
-        uniform = Uniforms(rng)
-        return lambda: prices[min(bisect_right(cumulative, uniform()), len(prices) - 1)]
+    def _apply_coupons(self, value: float) -> None:
+        """Each coupon is taken independently by its take rate, where the order qualifies."""
+        for i, coupon in enumerate(self._coupons):
+            if value < coupon.threshold or self._uniform() >= coupon.take_rate:
+                continue
+            discount = value * coupon.percent if coupon.kind == "percent" else coupon.off
+            self._coupon_uses[i] += 1
+            self._coupon_discount[i] += min(discount, value)
 
+    def coupon_figures(self) -> dict[str, dict[str, float]]:
+        return {c.name: {"uses": self._coupon_uses[i], "discount": self._coupon_discount[i]}
+                for i, c in enumerate(self._coupons)}
+
+    # -- starting sessions -------------------------------------------------------------------
     def arrive(self) -> None:
-        """A new session starts: plan its steps and send its first request."""
+        """A new session from the traffic curve: plan its steps, send its first request."""
         u = self._uniform
         segment = bisect_right(self._shares, u()) if len(self._shares) > 1 else 0
         views = self._views[segment]
         steps = [HOME] + [PRODUCT] * int(views()) if views is not None else [HOME]
         p_cart, p_checkout, p_pay = self._funnel[segment]
-        value = 0.0
+        value, sku = 0.0, None
         if p_cart and u() < p_cart:
             steps.append(CART)
-            value = self._value[segment]()
+            if self._catalog:
+                index = min(bisect_right(self._popularity, u()), len(self._catalog) - 1)
+                sku, value = self._catalog[index], self._prices[index]
+            basket = self._basket[segment]
+            if basket is not None:
+                value = basket()
             if p_checkout and u() < p_checkout:
                 steps.append(CHECKOUT)
                 if p_pay and u() < p_pay:
                     steps.append(PAY)
         self.tally.sessions += 1
-        self.servers.submit(Request(HOME, self.step_done, Session(steps, value)))
+        self.servers.submit(Request(HOME, self.step_done, Session(steps, value, sku)))
 
+    def add_flash_sale(self, stock: Stock, price: float, end: float, bot_max_attempts: int) -> int:
+        self.sale_stock.append(stock)
+        self.sale_prices.append(price)
+        self.sale_end.append(end)
+        self.bot_max_attempts.append(bot_max_attempts)
+        self.sale_stats.append({"buyers": 0, "bots": 0, "served": 0, "misses": 0,
+                                "sold_out": 0, "closed": 0, "limit_exceeded": 0})
+        return len(self.sale_stock) - 1
+
+    def arrive_for_sale(self, sale: int, bot: bool, identity: int | None) -> None:
+        """A flash-sale buyer: straight to the deal, cart, checkout and pay."""
+        session = Session([PRODUCT, CART, CHECKOUT, PAY], self.sale_prices[sale],
+                          self.sale_stock[sale])
+        session.sale, session.bot, session.shopper = sale, bot, identity
+        stats = self.sale_stats[sale]
+        stats["buyers"] += 1
+        stats["bots"] += bot
+        self.tally.sessions += 1
+        self.servers.submit(Request(PRODUCT, self.step_done, session))
+
+    # -- moving along ------------------------------------------------------------------------
     def step_done(self, request: Request, outcome: int) -> None:
         session: Session = request.owner
-        if outcome == OK:
-            session.position += 1
-            session.attempt = 1
-            if session.position == len(session.steps):
-                self._finish(session, paid=session.steps[-1] == PAY)
-            else:
-                later(self.env, self._think(), self._send, session)
-        elif session.attempt < self._max_attempts:
-            session.attempt += 1
-            self.tally.retries += 1
-            later(self.env, self._backoff, self._send, session)
+        if outcome != OK:
+            self._platform_error(session)
+            return
+        session.attempt = 1
+        step = session.steps[session.position]
+        if step == CHECKOUT and session.sku is not None:
+            result = request.result
+            if not isinstance(result, Reservation):
+                self._miss(session, result)
+                return
+            session.reservation = result
+        elif step == PAY and self.gateway is not None and not request.result:
+            self._payment_failed(session)
+            return
+        session.position += 1
+        if session.position == len(session.steps):
+            self._complete(session)
         else:
-            stage = _stage(session.steps[session.position])
-            self.tally.gave_up[stage] += 1
-            if stage:
-                self.tally.lost_value += session.value
-            self._finish(session, paid=False)
+            self._after(session, self._think() if not session.bot else 0.0)
+
+    def _after(self, session: Session, delay: float) -> None:
+        if delay:
+            later(self.env, delay, self._send, session)
+        else:
+            self._send_now(session)
 
     def _send(self, event: simpy.Event) -> None:
-        session: Session = event._value
-        self.servers.submit(Request(session.steps[session.position], self.step_done, session))
+        self._send_now(event._value)
 
-    def _finish(self, session: Session, paid: bool) -> None:
+    def _send_now(self, session: Session) -> None:
+        step = session.steps[session.position]
+        if step == CHECKOUT and session.sale is not None \
+                and self.env.now >= self.sale_end[session.sale]:
+            self._miss(session, "sale_closed")
+            return
+        request = Request(step, self.step_done, session)
+        if step == CHECKOUT:
+            request.payload = (session.sku, session.shopper, session.bot)
+        elif step == PAY and self.gateway is not None:
+            if session.channel < 0:
+                session.channel = self.gateway.choose()
+            request.payload = (session.channel, session.pay_attempt > 1)
+        self.servers.submit(request)
+
+    def _platform_error(self, session: Session) -> None:
+        limit = self.bot_max_attempts[session.sale] if session.bot else self._max_attempts
+        if session.attempt < limit:
+            session.attempt += 1
+            self.tally.retries += 1
+            self._after(session, 0.0 if session.bot else self._backoff)
+            return
+        stage = _STAGE_OF.get(session.steps[session.position], 0)
+        self.tally.gave_up[stage] += 1
+        if stage:
+            self._lose(session, "errors")
+        self._end(session)
+
+    def _payment_failed(self, session: Session) -> None:
+        retry = self.scenario.payments.retry if self.scenario.payments else None
+        if retry is not None and session.pay_attempt < retry.max_attempts:
+            session.pay_attempt += 1
+            session.channel_failures += 1
+            switch = retry.switch_channel_after
+            if switch is not None and session.channel_failures >= switch:
+                session.channel = self.gateway.choose(avoid=session.channel)
+                session.channel_failures = 0
+            self._after(session, retry.backoff)
+            return
+        self._lose(session, "payment_failed")
+        if self.support is not None:
+            self.support.maybe_contact("payment_failure",
+                                       self.support.spec.contacts.per_payment_failure)
+        self._end(session)
+
+    def _miss(self, session: Session, cause: str) -> None:
+        """Checkout found no stock, hit the per-user limit, or the sale had closed."""
+        self._lose(session, cause)
+        if session.sale is not None:
+            stats = self.sale_stats[session.sale]
+            stats["misses"] += 1
+            stats[cause if cause != "sale_closed" else "closed"] += 1
+            if self.support is not None:
+                self.support.maybe_contact("flash_sale_miss",
+                                           self.support.spec.contacts.per_flash_sale_miss)
+        self._end(session)
+
+    def _complete(self, session: Session) -> None:
+        """The last step succeeded: a paid order when the journey ended with pay."""
+        if session.steps[-1] != PAY:
+            self._end(session)
+            return
+        if session.reservation is None:
+            self._order(session)
+            return
+        self.inventory.sell(session.reservation, lambda sold: self._sold(session, sold))
+
+    def _sold(self, session: Session, sold: bool) -> None:
+        if sold:
+            self._order(session)
+        else:
+            self._lose(session, "reservation_expired")
+            self._end(session)
+
+    def _order(self, session: Session) -> None:
         tally = self.tally
-        tally.finished += 1
-        if paid:
-            tally.orders += 1
-            tally.gmv += session.value
+        tally.orders += 1
+        tally.gmv += session.value
+        if self._coupons:
+            self._apply_coupons(session.value)
+        if session.sale is not None:
+            self.sale_stats[session.sale]["served"] += 1
+        if self.support is not None:
+            self.support.after_order()
+        self._end(session)
+
+    def _lose(self, session: Session, cause: str) -> None:
+        self.tally.lost[cause] += session.value
+        self.tally.lost_count[cause] += 1
+
+    def _end(self, session: Session) -> None:
+        self.tally.finished += 1
 
 
-def _stage(endpoint: int) -> int:
-    return {CART: 1, CHECKOUT: 2, PAY: 3}.get(endpoint, 0)
+def checkout_work(inventory: Inventory) -> Callable[[Request, Callable[[], None]], None]:
+    """The part of a checkout that holds the worker: reserving stock under the SKU's lock."""
+
+    def work(request: Request, done: Callable[[], None]) -> None:
+        payload = request.payload
+        if payload is None or payload[0] is None:
+            done()
+            return
+        sku, shopper, bot = payload
+
+        def reserved(result: Reservation | str) -> None:
+            request.result = result
+            done()
+
+        inventory.reserve(sku, shopper, bot, reserved)
+
+    return work
+
+
+def pay_wait(gateway: Gateway) -> Callable[[Request, Callable[[], None]], None]:
+    """The part of a payment after the worker is released: waiting for the gateway."""
+
+    def wait(request: Request, done: Callable[[], None]) -> None:
+        channel, retry = request.payload
+
+        def answered(ok: bool) -> None:
+            request.result = ok
+            done()
+
+        gateway.charge(channel, retry, answered)
+
+    return wait

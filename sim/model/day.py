@@ -12,14 +12,19 @@ from collections.abc import Callable
 import numpy as np
 import simpy
 
-from ..scenario.schema import Scenario
+from ..scenario.schema import ENDPOINTS, Scenario
 from ..traffic import RateCurve
-from .customers import STAGES, Shoppers
+from .customers import CHECKOUT, PAY, STAGES, Shoppers, checkout_work, pay_wait
+from .flash_sales import schedule_flash_sales
+from .inventory import Inventory, Stock
 from .observer import MINUTE, Observation, Observer
-from .platform import Servers
-from .streams import spawn_streams
+from .payments import Gateway
+from .platform import Request, Servers
+from .streams import Uniforms, spawn_streams
+from .support import Support
 from .wakeup import later
 
+SUPPORT = ENDPOINTS.index("support")
 CHUNK = 3600.0
 """Arrival times are drawn an hour at a time: memory stays flat however long the run."""
 
@@ -32,7 +37,30 @@ def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
     observer = Observer(env, scenario, progress)
     servers = Servers(env, scenario.platform, scenario.customers.client_timeout,
                       streams["service"], observer.latencies, observer.errors)
-    shoppers = Shoppers(env, scenario, servers, streams["journeys"])
+    inventory = Inventory(env, scenario.inventory, Uniforms(streams["inventory"]))
+    if scenario.catalog is not None:
+        for sku in scenario.catalog.skus:
+            inventory.add(sku.id, sku.stock, scenario.catalog.per_user_limit)
+    gateway = None
+    if scenario.payments is not None:
+        gateway = Gateway(env, scenario.payments, scenario.clock, streams["payments"])
+        servers.attach(PAY, after=pay_wait(gateway))
+        observer.gauge("payment_failures", gateway.take_failures)
+    support = None
+    if scenario.support is not None:
+        support = Support(env, scenario, streams["support"],
+                          on_contact=lambda: servers.submit(Request(SUPPORT, _ignore, None)))
+        observer.gauge("support_queue", lambda: support.waiting)
+        observer.gauge("agents", lambda: support.agents)
+        observer.gauge("abandoned", support.take_abandoned)
+    shoppers = Shoppers(env, scenario, servers, streams["journeys"], inventory, gateway, support)
+    servers.attach(CHECKOUT, hold=checkout_work(inventory))
+    schedule_flash_sales(env, scenario, inventory, shoppers, streams["arrivals"])
+    for sku_id, stock in inventory.skus.items():
+        observer.gauge(f"stock_{sku_id}", lambda stock=stock: stock.available)
+    observer.on_minute.append(inventory.flush)
+    if gateway is not None:
+        observer.on_minute.append(gateway.flush)
     tally = shoppers.tally
     observer.servers = servers
     observer.sessions = lambda: (tally.sessions, tally.sessions - tally.finished)
@@ -54,7 +82,48 @@ def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
     counters["requests_unanswered_at_end"] = servers.unanswered
     counters["mean_in_system"] = counters.pop("system_seconds") / measured
     counters["measured_seconds"] = measured
-    return observer.observation(counters)
+    extra = {
+        "inventory": {sku_id: _stock_figures(stock) for sku_id, stock in inventory.skus.items()},
+        "flash_sales": _flash_sale_figures(scenario, shoppers),
+        "coupons": shoppers.coupon_figures(),
+    }
+    if gateway is not None:
+        extra["payments"] = {name: stats for name, stats in zip(gateway.names, gateway.stats,
+                                                                strict=True)}
+    if support is not None:
+        intervals = math.ceil(duration / support.per)
+        extra["support"] = {"by_source": dict(support.by_source),
+                            "intervals": support.finish(intervals),
+                            "agents_schedule": [support.agents_at(i * support.per)
+                                                for i in range(intervals)]}
+    return observer.observation(counters, extra)
+
+
+def _ignore(_request: Request, _outcome: int) -> None:
+    """A support ticket's platform request: its answer changes nothing in the queue model."""
+
+
+def _stock_figures(stock: Stock) -> dict[str, object]:
+    return {
+        "initial": stock.initial,
+        "available": stock.available,
+        "reserved": stock.reserved,
+        "sold": stock.sold,
+        "oversold": max(0, stock.sold + stock.reserved - stock.initial),
+        "sold_out_at": stock.sold_out_at,
+        "sold_out_misses": stock.sold_out_misses,
+        "limit_misses": stock.limit_misses,
+        "sold_to_bots": stock.sold_to_bots,
+        "lock_wait": stock.lock_wait_hist,
+    }
+
+
+def _flash_sale_figures(scenario: Scenario, shoppers: Shoppers) -> list[dict[str, object]]:
+    if scenario.promotions is None:
+        return []
+    return [{"name": sale.name, "sku": sale.sku.id, **stats}
+            for sale, stats in zip(scenario.promotions.flash_sales, shoppers.sale_stats,
+                                   strict=True)]
 
 
 def _counters(observer: Observer, servers: Servers, shoppers: Shoppers) -> dict[str, float]:
@@ -72,8 +141,11 @@ def _counters(observer: Observer, servers: Servers, shoppers: Shoppers) -> dict[
         "retries": tally.retries,
         "orders": tally.orders,
         "gmv": tally.gmv,
-        "lost_sales": sum(tally.gave_up[1:]),
-        "lost_sales_value": tally.lost_value,
+        "lost_sales": sum(tally.lost_count.values()),
+        "lost_sales_value": sum(tally.lost.values()),
+        **{f"lost_{cause}": n for cause, n in tally.lost_count.items()},
+        **{f"lost_{cause}_value": v for cause, v in tally.lost.items()},
+        "discounts": sum(c["discount"] for c in shoppers.coupon_figures().values()),
         "instance_hours": servers.instance_area / 3600.0,
         "busy_worker_seconds": servers.busy_area,
         "capacity_worker_seconds": servers.capacity_area,

@@ -15,8 +15,7 @@ import numpy as np
 import simpy
 
 from ..metrics import Histogram
-from ..scenario.schema import ENDPOINTS, Scenario
-from ..scenario.units import DAY
+from ..scenario.schema import ENDPOINTS, Clock, Scenario
 from .platform import SHED, TIMEOUT, Servers
 
 MINUTE = 60.0
@@ -57,16 +56,17 @@ class Observer:
         """Latency per endpoint and hour: SLOs are judged hour by hour."""
         self.phases = {name: {e: Histogram() for e in (*ENDPOINTS, "all")}
                        for name in scenario.traffic.phases}
-        self._phase_windows = [
-            (name, scenario.clock.offset(start) % DAY, scenario.clock.offset(start) % DAY
-             + ((end - start) % DAY or DAY))
-            for name, (start, end) in scenario.traffic.phases.items()
-        ]
+        self._phase_windows = {name: scenario.clock.window(start, end)
+                               for name, (start, end) in scenario.traffic.phases.items()}
         self.rows: dict[str, list[float]] = {}
         self.servers: Servers | None = None
         self.sessions: Callable[[], tuple[int, int]] = lambda: (0, 0)
         """Sessions started so far, and sessions in progress now."""
         self._last = {"busy": 0.0, "capacity": 0.0, "sessions": 0}
+        self.on_minute: list[Callable[[], None]] = []
+        """Called at the end of each minute (to bin buffered waits and latencies)."""
+        self.gauges: list[tuple[str, Callable[[], float]]] = []
+        """Extra columns read once a minute (stock per SKU, support queue, ...)."""
         self.timeouts = 0
         self.shed = 0
         self.responses = 0
@@ -143,18 +143,25 @@ class Observer:
                 "queue": servers.queued,
                 "utilization": busy / capacity if capacity else 0.0,
             })
+        for name, read in self.gauges:
+            row[name] = read()
+        for call in self.on_minute:
+            call()
         for key, value in row.items():
             self.rows.setdefault(key, []).append(value)
         if self._progress is not None:
             self._progress(now)
 
     def _phases_at(self, t: float) -> list[str]:
-        into = t % DAY
-        return [name for name, start, end in self._phase_windows
-                if start <= into < end or start <= into + DAY < end]
+        return [name for name, window in self._phase_windows.items() if Clock.inside(t, window)]
 
-    def observation(self, counters: dict[str, float]) -> Observation:
+    def gauge(self, name: str, read: Callable[[], float]) -> None:
+        """Add a column to the minute series, read by ``read()`` at the end of each minute."""
+        self.gauges.append((name, read))
+
+    def observation(self, counters: dict[str, float], extra: dict[str, object]) -> Observation:
         return Observation(
+            extra=extra,
             counters=counters,
             latency=self.totals,
             phase_latency=self.phases,

@@ -6,7 +6,9 @@ which is what lets a whole peak day of ~15 million requests run in about a minut
 
 A request ends exactly once for its client: ``OK``, ``TIMEOUT`` (slower than the client's
 timeout; the server keeps working on it, as real servers do, so retries add real load) or
-``SHED`` (queue full or waited past ``queue_timeout``: a 503).
+``SHED`` (queue full or waited past ``queue_timeout``: a 503). Latency is the platform's:
+from arrival to the answer, or, for a payment, to the moment the worker hands over to the
+payment provider (whose own latency is reported per channel).
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ from .wakeup import later
 OK, TIMEOUT, SHED = 0, 1, 2
 OUTCOMES = ("ok", "timeout", "shed")
 QUEUED, RUNNING, DONE, DROPPED = 0, 1, 2, 3
+Work = Callable[["Request", Callable[[], None]], None]
 _EPS = 1e-9
 
 
 class Request:
     """One HTTP request to the platform, as the server and its client see it."""
 
-    __slots__ = ("client_waiting", "endpoint", "on_done", "owner", "state", "t0")
+    __slots__ = ("client_waiting", "endpoint", "on_done", "owner", "payload", "result", "state",
+                 "t0")
 
     def __init__(self, endpoint: int, on_done: Callable[[Request, int], None], owner: object):
         self.endpoint = endpoint
@@ -40,6 +44,10 @@ class Request:
         """Called once, with the request and its outcome, when the client learns how it ended."""
         self.owner = owner
         """Whose request this is (a shopper's session), for ``on_done``."""
+        self.payload: object = None
+        """What the request carries to an endpoint's work (SKU to reserve, channel to pay)."""
+        self.result: object = None
+        """What that work answered (a reservation or "sold_out", payment ok or not)."""
         self.client_waiting = True
         """False once the client has its answer (it may still be in the server)."""
         self.state = QUEUED
@@ -71,6 +79,8 @@ class Servers:
         self._wait_limit = min(waits) if waits else None
         self._service = [Pool(spec.endpoints[e].service, rng) if e in spec.endpoints else None
                          for e in ENDPOINTS]
+        self._holds: list[Work | None] = [None] * len(ENDPOINTS)
+        self._afters: list[Work | None] = [None] * len(ENDPOINTS)
         self._latencies = latencies
         """Per endpoint, client-observed latencies not yet binned (the observer's buffers)."""
         self._errors = errors
@@ -87,6 +97,13 @@ class Servers:
         self._last_capacity = 0.0
         if spec.autoscaling.enabled:
             env.process(self._autoscale())
+
+    def attach(self, endpoint: int, hold: Work | None = None, after: Work | None = None) -> None:
+        """Give an endpoint extra work: ``hold`` runs after its service demand while the worker
+        is still held (a stock lock); ``after`` runs once the worker is released, before the
+        client gets its answer (a payment gateway). Each calls ``done()`` when finished."""
+        self._holds[endpoint] = hold
+        self._afters[endpoint] = after
 
     # -- accounting ------------------------------------------------------------------------
     # Time integrals without per-event bookkeeping: the busy-worker integral up to now is
@@ -159,27 +176,41 @@ class Servers:
         self.busy += 1
         request.state = RUNNING
         service = self._service[request.endpoint]()
+        hold = self._holds[request.endpoint]
         limit = self.client_timeout
         if limit is not None and request.client_waiting:
-            late = now + service - request.t0 - limit
-            if late > 0:
-                later(self.env, service - late, self._gave_up, request)
-        later(self.env, service, self._finish, request)
+            # Without extra work the answer time is known now; with it, arm the deadline.
+            left = request.t0 + limit - now
+            if hold is not None or service > left:
+                later(self.env, max(left, 0.0), self._gave_up, request)
+        later(self.env, service, self._served if hold is None else self._holding, request)
 
     def _gave_up(self, event: simpy.Event) -> None:
         request: Request = event._value
         if request.client_waiting:
             self._respond(request, TIMEOUT)
 
-    def _finish(self, event: simpy.Event) -> None:
+    def _holding(self, event: simpy.Event) -> None:
         request: Request = event._value
+        self._holds[request.endpoint](request, lambda: self._release(request))
+
+    def _served(self, event: simpy.Event) -> None:
+        self._release(event._value)
+
+    def _release(self, request: Request) -> None:
         now = self.env.now
         self._finished_at += now
         self._left_at += now
         self.busy -= 1
         request.state = DONE
         if request.client_waiting:
-            self._respond(request, OK)
+            after = self._afters[request.endpoint]
+            if after is None:
+                self._respond(request, OK)
+            else:
+                # The platform's latency ends here; the client waits on for the provider.
+                self._record(request, OK)
+                after(request, lambda: self._answer(request, OK))
         if self.queue:
             self._pull()
 
@@ -192,12 +223,19 @@ class Servers:
                 self._start(request)
 
     def _respond(self, request: Request, outcome: int) -> None:
-        request.client_waiting = False
-        self.unanswered -= 1
+        self._record(request, outcome)
+        self._answer(request, outcome)
+
+    def _record(self, request: Request, outcome: int) -> None:
+        """Latency and outcome as the platform's figures count them."""
         endpoint = request.endpoint
         self._latencies[endpoint].append(self.env.now - request.t0)
         if outcome:
             self._errors[outcome][endpoint] += 1
+
+    def _answer(self, request: Request, outcome: int) -> None:
+        request.client_waiting = False
+        self.unanswered -= 1
         request.on_done(request, outcome)
 
     # -- autoscaling -----------------------------------------------------------------------

@@ -65,6 +65,21 @@ class Clock(Section):
         return moment.strftime("%H:%M") if self.duration <= DAY else f"d{day + 1} " + \
             moment.strftime("%H:%M")
 
+    def window(self, start: float, end: float) -> tuple[float, float]:
+        """A daily window of clock times as (opens, closes) in seconds after the start.
+
+        ``closes`` may pass 24h when the window wraps midnight; use :meth:`inside` to test.
+        """
+        opens = self.offset(start) % DAY
+        return opens, opens + ((end - start) % DAY or DAY)
+
+    @staticmethod
+    def inside(t: float, window: tuple[float, float]) -> bool:
+        """Whether simulated time ``t`` falls in a daily ``window`` (it repeats every day)."""
+        into = t % DAY
+        opens, closes = window
+        return opens <= into < closes or opens <= into + DAY < closes
+
     def offset(self, time_of_day: float) -> float:
         """Seconds after the start of the first occurrence of a clock time (``24:00`` = end)."""
         since = time_of_day - self.start_time_of_day
@@ -137,6 +152,10 @@ class FlashSale(Section):
     """Extra sessions that come for this deal, arriving after ``start``."""
     arrival_spread: TimeDist = Constant(0.0)
     bot_share: Fraction = 0.0
+    bot_max_attempts: PositiveInt = 10
+    """Attempts a scalper bot makes at a failing step, retrying at once (no backoff)."""
+    bot_sessions_per_identity: PositiveInt = 3
+    """Bot sessions sharing one shopper identity: they test the per-user limit."""
 
 
 class Coupon(Section):

@@ -1,0 +1,149 @@
+"""Summary sections of the promotion-day parts: inventory, flash sales, payments, support.
+
+Each function turns the replications' plain data (``Observation.extra``) into the
+``summary.json`` section the contract names. Figures use :func:`sim.summary.figure`: a number
+for one replication, mean and 95% interval for several.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from .run import RunResult
+
+Figure = Callable[[list[float]], object]
+
+
+def _safe(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else math.nan
+
+
+def inventory_section(result: RunResult, figure: Figure) -> dict:
+    clock = result.scenario.clock
+    skus = result.observations[0].extra["inventory"]
+    section = {}
+    for sku in skus:
+        per_rep = [o.extra["inventory"][sku] for o in result.observations]
+        sold_out = [s["sold_out_at"] for s in per_rep if s["sold_out_at"] is not None]
+        entry = {key: figure([s[key] for s in per_rep])
+                 for key in ("initial", "sold", "reserved", "available", "oversold",
+                             "sold_out_misses", "limit_misses", "sold_to_bots")}
+        entry["sold_out_at_s"] = figure(sold_out) if sold_out else None
+        mean_out = sum(sold_out) / len(sold_out) if sold_out else None
+        entry["sold_out_at"] = clock.label(mean_out) if mean_out is not None else None
+        entry["sold_out_replications"] = len(sold_out)
+        entry["lock_wait_p99_ms"] = figure([s["lock_wait"].quantile(0.99) * 1000
+                                            for s in per_rep])
+        section[sku] = entry
+    return section
+
+
+def flash_sale_section(result: RunResult, figure: Figure) -> list[dict]:
+    sales = result.observations[0].extra["flash_sales"]
+    scenario_sales = result.scenario.promotions.flash_sales if result.scenario.promotions else []
+    section = []
+    for index, sale in enumerate(sales):
+        per_rep = [o.extra["flash_sales"][index] for o in result.observations]
+        stock = [o.extra["inventory"][sale["sku"]] for o in result.observations]
+        entry: dict[str, object] = {"name": sale["name"], "sku": sale["sku"],
+                                    "stock": scenario_sales[index].sku.stock}
+        for key in ("buyers", "bots", "served", "misses", "sold_out", "closed",
+                    "limit_exceeded"):
+            entry[key] = figure([s[key] for s in per_rep])
+        entry["sold"] = figure([s["sold"] for s in stock])
+        entry["bot_share_of_stock"] = figure([_safe(s["sold_to_bots"], s["sold"])
+                                              for s in stock])
+        entry["lock_wait_p99_ms"] = figure([s["lock_wait"].quantile(0.99) * 1000 for s in stock])
+        out = [s["sold_out_at"] for s in stock if s["sold_out_at"] is not None]
+        entry["sold_out_at_s"] = figure(out) if out else None
+        entry["sold_out_at"] = (result.scenario.clock.label(sum(out) / len(out))
+                                if out else None)
+        section.append(entry)
+    return section
+
+
+def payments_section(result: RunResult, figure: Figure) -> dict | None:
+    if "payments" not in result.observations[0].extra:
+        return None
+    channels = list(result.observations[0].extra["payments"])
+    by_channel = {}
+    totals = {"attempts": [], "failures": [], "retries": [], "timeouts": []}
+    for rep in result.observations:
+        stats = rep.extra["payments"].values()
+        for key in totals:
+            totals[key].append(sum(getattr(s, key) for s in stats))
+    for name in channels:
+        per_rep = [o.extra["payments"][name] for o in result.observations]
+        by_channel[name] = {
+            "attempts": figure([s.attempts for s in per_rep]),
+            "failures": figure([s.failures for s in per_rep]),
+            "success_rate": figure([_safe(s.attempts - s.failures, s.attempts) for s in per_rep]),
+            "retries": figure([s.retries for s in per_rep]),
+            "timeouts": figure([s.timeouts for s in per_rep]),
+            "latency_p99_ms": figure([s.latency.quantile(0.99) * 1000 for s in per_rep]),
+        }
+    return {
+        "attempts": figure(totals["attempts"]),
+        "failures": figure(totals["failures"]),
+        "success_rate": figure([_safe(a - f, a) for a, f in zip(totals["attempts"],
+                                                                totals["failures"],
+                                                                strict=True)]),
+        "retries": figure(totals["retries"]),
+        "timeouts": figure(totals["timeouts"]),
+        "lost_orders": figure([o.counters["lost_payment_failed"] for o in result.observations]),
+        "lost_value": figure([o.counters["lost_payment_failed_value"]
+                              for o in result.observations]),
+        "by_channel": by_channel,
+    }
+
+
+def support_rates(figures: dict[str, list[float]], lo: int = 0,
+                  hi: int | None = None) -> dict[str, float]:
+    """Service level, ASA and the rest from summed per-interval figures [lo, hi)."""
+    total = {k: sum(v[lo:hi]) for k, v in figures.items()}
+    return {
+        "contacts": total["contacts"],
+        "deflected": total["deflected"],
+        "offered": total["offered"],
+        "answered": total["answered"],
+        "abandoned": total["abandoned"],
+        "service_level": _safe(total["within_target"], total["offered"]),
+        "asa_s": _safe(total["wait_answered_s"], total["answered"]),
+        "p_wait": _safe(total["waited"], total["offered"]),
+        "abandon_rate": _safe(total["abandoned"], total["offered"]),
+        "occupancy": _safe(total["busy_s"], total["staffed_s"]),
+    }
+
+
+def _first_measured(result: RunResult, per: float) -> int:
+    return math.ceil(result.scenario.clock.warmup / per)
+
+
+def support_section(result: RunResult, figure: Figure) -> dict | None:
+    if "support" not in result.observations[0].extra:
+        return None
+    per = result.scenario.sizing.agents.per
+    first = _first_measured(result, per)
+    reps = [o.extra["support"] for o in result.observations]
+    overall = [support_rates(r["intervals"], first) for r in reps]
+    section: dict[str, object] = {key: figure([o[key] for o in overall]) for key in overall[0]}
+    section["by_source"] = {src: figure([r["by_source"][src] for r in reps])
+                            for src in reps[0]["by_source"]}
+    clock = result.scenario.clock
+    intervals = []
+    for i in range(len(reps[0]["agents_schedule"])):
+        rates = [support_rates(r["intervals"], i, i + 1) for r in reps]
+        entry: dict[str, object] = {
+            "from": clock.label(i * per),
+            "to": clock.label(min((i + 1) * per, clock.duration)),
+            "agents": reps[0]["agents_schedule"][i],
+        }
+        for key in ("offered", "deflected", "answered", "abandoned", "service_level", "asa_s",
+                    "abandon_rate", "occupancy"):
+            values = [r[key] for r in rates if not math.isnan(r[key])]
+            entry[key] = round(sum(values) / len(values), 4) if values else None
+        intervals.append(entry)
+    section["intervals"] = intervals
+    return section
+
