@@ -8,6 +8,7 @@ and never touches files: the :class:`Observation` it returns is plain data.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -99,16 +100,17 @@ class Observer:
         requests = timeouts = shed = 0
         for index, endpoint in enumerate(ENDPOINTS):
             buffer = self.latencies[index]
-            hist = Histogram()
-            hist.add_values(np.asarray(buffer))
-            buffer.clear()
-            n = hist.count
+            n = len(buffer)
             t, s = self.errors[TIMEOUT][index], self.errors[SHED][index]
             self.errors[TIMEOUT][index] = self.errors[SHED][index] = 0
             requests, timeouts, shed = requests + n, timeouts + t, shed + s
             row[f"requests_{endpoint}"] = n
-            row[f"p99_ms_{endpoint}"] = hist.quantile(0.99) * 1000
+            row[f"p99_ms_{endpoint}"] = math.nan
             if n:
+                hist = Histogram()
+                hist.add_values(np.asarray(buffer))
+                buffer.clear()
+                row[f"p99_ms_{endpoint}"] = hist.quantile(0.99) * 1000
                 minute_all.merge(hist)
                 if measured:
                     for target in targets:

@@ -13,6 +13,7 @@ call-centre reports do: offered, deflected, answered, abandoned, answered within
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import simpy
 
+from ..scenario.distributions import Exponential
 from ..scenario.schema import Scenario
 from ..scenario.units import DAY
 from .streams import Pool, Uniforms
@@ -54,21 +56,23 @@ class Support:
         self._patience = Pool(spec.patience, rng) if spec.patience is not None else None
         self._after_order = Pool(spec.contacts.after_order, rng)
         self._uniform = Uniforms(rng)
-        self._rng = rng
+        baseline = spec.contacts.baseline_per_hour
+        self._gap = Pool(Exponential(3600.0 / baseline), rng) if baseline > 0 else None
         self._on_contact = on_contact
         self.queue: deque[Contact] = deque()
         self.waiting = 0
         self.busy = 0
         self.agents = 0
         self.by_source = dict.fromkeys(SOURCES, 0)
-        self.figures: dict[str, list[float]] = {name: [] for name in FIGURES}
+        intervals = math.ceil(scenario.clock.duration / self.per) + 1
+        self.figures: dict[str, list[float]] = {name: [0.0] * intervals for name in FIGURES}
         self.abandoned_this_minute = 0
         self._last = 0.0
         clock = scenario.clock
         self._shifts = sorted((clock.offset(tod) % DAY, n) for tod, n in spec.agents.items())
         self._set_agents(self.agents_at(0.0))
         env.process(self._schedule())
-        if spec.contacts.baseline_per_hour > 0:
+        if self._gap is not None:
             later(env, self._gap(), self._baseline)
 
     # -- agents ------------------------------------------------------------------------------
@@ -105,10 +109,7 @@ class Support:
         self._last = now
 
     def _bump(self, interval: int, figure: str, amount: float = 1.0) -> None:
-        column = self.figures[figure]
-        while len(column) <= interval:
-            column.append(0.0)
-        column[interval] += amount
+        self.figures[figure][interval] += amount
 
     # -- contacts ----------------------------------------------------------------------------
     def maybe_contact(self, source: str, probability: float, delay: float = 0.0) -> None:
@@ -121,9 +122,6 @@ class Support:
 
     def after_order(self) -> None:
         self.maybe_contact("order", self.spec.contacts.per_order, self._after_order())
-
-    def _gap(self) -> float:
-        return float(self._rng.exponential(3600.0 / self.spec.contacts.baseline_per_hour))
 
     def _baseline(self, _event: object) -> None:
         self.contact("baseline")
@@ -187,8 +185,6 @@ class Support:
         return abandoned
 
     def finish(self, intervals: int) -> dict[str, list[float]]:
-        """Per-interval figures, padded to ``intervals`` entries."""
+        """Per-interval figures of the first ``intervals`` intervals."""
         self._accumulate()
-        for column in self.figures.values():
-            column.extend([0.0] * (intervals - len(column)))
         return {name: column[:intervals] for name, column in self.figures.items()}
