@@ -31,7 +31,7 @@ def schedule_flash_sales(env: simpy.Environment, scenario: Scenario, inventory: 
             continue
         times = np.sort(opens + sale.arrival_spread.sample(rng, sale.audience))
         bots = rng.random(sale.audience) < sale.bot_share
-        identities = np.cumsum(bots) // sale.bot_sessions_per_identity
+        identities = (np.cumsum(bots) - 1) // sale.bot_sessions_per_identity
         for t, bot, identity in zip(times.tolist(), bots.tolist(), identities.tolist(),
                                     strict=True):
             if t < clock.duration:
