@@ -52,7 +52,7 @@ def main(ctx: typer.Context, overrides: SetOption = None) -> None:
     ctx.obj = {"overrides": list(overrides or [])}
 
 
-def _overrides(ctx: typer.Context, local: list[str] | None) -> list[str]:
+def overrides_of(ctx: typer.Context, local: list[str] | None) -> list[str]:
     return [*(ctx.obj or {}).get("overrides", []), *(local or [])]
 
 
@@ -80,7 +80,7 @@ def validate(
     problems: list[str] = []
     for path in files:
         try:
-            scenario = load_scenario(path, _overrides(ctx, overrides))
+            scenario = load_scenario(path, overrides_of(ctx, overrides))
         except ScenarioError as exc:
             problems.extend(exc.errors)
             continue
@@ -116,7 +116,7 @@ def simulate(
     overrides: SetOption = None,
 ) -> None:
     """Run the peak-day model; write summary.json and timeseries.csv; print a summary."""
-    scenario = load_or_exit(file, _overrides(ctx, overrides))
+    scenario = load_or_exit(file, overrides_of(ctx, overrides))
     directory = out or RESULTS / run_id(scenario.name)
     try:
         check_writable(directory)

@@ -1,0 +1,284 @@
+"""The checkout API (FastAPI): the endpoints drills replay a scenario against.
+
+    GET  /                          home
+    GET  /products/{sku}            a product and its stock
+    POST /cart                      {"sku": "H1", "qty": 1} -> 201 {"cart_id"}
+    POST /orders                    {"cart_id"} or {"items": [{"sku", "qty"}]} -> 201 reserved,
+                                    409 {"error": "sold_out" | "limit_exceeded"}
+    GET  /orders/{order_id}         the shopper's own order and its status
+    POST /orders/{order_id}/pay     {"channel"} + Idempotency-Key -> 200 paid, 402 declined
+    POST /support/tickets           {"topic"} -> 201
+    GET  /healthz, GET /metrics     liveness; Prometheus text
+    POST /admin/reset, GET /admin/stock, POST /admin/outages   bearer token
+
+Shoppers are named by the ``X-Shopper-Id`` header; per-user limits count per shopper. Bad
+input is a 4xx with a reason, never a 500: bodies are validated by pydantic, sizes capped by
+:class:`BodyLimit`, and store refusals mapped to their HTTP status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from .gateway import Gateway
+from .metrics import Metrics
+from .store import Busy, SkuSeed, Store, StoreError
+
+MAX_BODY = 64 * 1024
+"""Bytes a request body may have; beyond it, 413."""
+
+
+@dataclass
+class Service:
+    """Everything one app instance needs; built by service.py (or a test)."""
+
+    store: Store
+    gateway: Gateway
+    admin_token: str
+    seeds: list[SkuSeed]
+    shards: int
+    ttl: float
+    name: str = "peakday reference checkout"
+    sweep_every: float = 1.0
+    metrics: Metrics = field(default_factory=Metrics)
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class CartIn(Strict):
+    sku: str = Field(min_length=1, max_length=64)
+    qty: int = Field(default=1, ge=1, le=100)
+
+
+class Item(Strict):
+    sku: str = Field(min_length=1, max_length=64)
+    qty: int = Field(default=1, ge=1, le=100)
+
+
+class OrderIn(Strict):
+    cart_id: str | None = Field(default=None, max_length=64)
+    items: list[Item] | None = Field(default=None, min_length=1, max_length=20)
+
+
+class PayIn(Strict):
+    channel: str = Field(min_length=1, max_length=32)
+
+
+class TicketIn(Strict):
+    topic: str = Field(default="general", min_length=1, max_length=200)
+
+
+class OutagesIn(Strict):
+    failure_rates: dict[str, Annotated[float, Field(ge=0, le=1)]]
+    """Channel -> failure rate now; an empty mapping ends every outage."""
+
+
+ShopperId = Annotated[str, Header(alias="X-Shopper-Id", min_length=1, max_length=64)]
+
+
+def create_app(service: Service) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(_sweep(service))
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+
+    app = FastAPI(title=service.name, lifespan=lifespan)
+    app.add_middleware(BodyLimit, limit=MAX_BODY, metrics=service.metrics)
+    store, gateway = service.store, service.gateway
+
+    @app.exception_handler(StoreError)
+    async def refused(_request: Request, exc: StoreError) -> JSONResponse:
+        headers = {"Retry-After": "1"} if isinstance(exc, Busy) else None
+        return JSONResponse({"error": exc.code, "detail": exc.detail}, exc.status,
+                            headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        reasons = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        return JSONResponse({"error": "invalid_request", "detail": reasons}, 422)
+
+    def admin(authorization: Annotated[str | None, Header()] = None) -> None:
+        expected = f"Bearer {service.admin_token}"
+        if authorization is None or not secrets.compare_digest(authorization, expected):
+            raise HTTPException(401, "admin endpoints need 'Authorization: Bearer <token>'",
+                                headers={"WWW-Authenticate": "Bearer"})
+
+    @app.get("/")
+    def home() -> dict[str, Any]:
+        return {"shop": service.name, "skus": [s.sku for s in service.seeds]}
+
+    @app.get("/products/{sku}")
+    def product(sku: str) -> dict[str, Any]:
+        return store.product(sku)
+
+    @app.post("/cart", status_code=201)
+    def cart(body: CartIn, shopper: ShopperId) -> dict[str, Any]:
+        return {"cart_id": store.add_cart(shopper, body.sku, body.qty)}
+
+    @app.post("/orders", status_code=201)
+    def orders(body: OrderIn, shopper: ShopperId) -> dict[str, Any]:
+        if (body.cart_id is None) == (body.items is None):
+            raise StoreError("invalid_request", 422, "give either cart_id or items")
+        items = (store.cart_items(shopper, body.cart_id) if body.cart_id is not None
+                 else [(i.sku, i.qty) for i in body.items or ()])
+        return store.reserve(shopper, items)
+
+    @app.post("/orders/{order_id}/pay")
+    async def pay(order_id: str, body: PayIn,
+                  idempotency_key: Annotated[str | None, Header(max_length=128)] = None
+                  ) -> JSONResponse:
+        if not gateway.knows(body.channel):
+            raise StoreError("unknown_channel", 422, f"no payment channel {body.channel!r}")
+        order = await run_in_threadpool(store.order, order_id)
+        if order is None:
+            raise StoreError("unknown_order", 404, f"no order {order_id!r}")
+        key = idempotency_key or uuid.uuid4().hex
+        status = await run_in_threadpool(store.start_payment, key, order_id, body.channel)
+        if status is None:
+            if order["status"] != "reserved":
+                await run_in_threadpool(store.abandon_payment, key)
+                code = "already_paid" if order["status"] == "paid" else "reservation_expired"
+                raise StoreError(code, 409, f"order is {order['status']}")
+            approved = await gateway.charge(body.channel)
+            status = await run_in_threadpool(store.finish_payment, key, order_id, approved)
+        else:
+            status = await _settled(store, key, status, gateway.timeout + 5.0)
+        return _payment_answer(status, key)
+
+    @app.get("/orders/{order_id}")
+    def order(order_id: str, shopper: ShopperId) -> dict[str, Any]:
+        found = store.order(order_id)
+        if found is None or found["shopper"] != shopper:
+            raise StoreError("unknown_order", 404, f"no order {order_id!r} for this shopper")
+        return found
+
+    @app.post("/support/tickets", status_code=201)
+    def ticket(body: TicketIn,
+               shopper: Annotated[str, Header(alias="X-Shopper-Id", max_length=64)] = "anon"
+               ) -> dict[str, Any]:
+        return {"ticket_id": store.add_ticket(shopper, body.topic)}
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/metrics", response_class=PlainTextResponse)
+    def metrics() -> str:
+        return service.metrics.exposition(store.stock(), store.orders_by_status())
+
+    @app.post("/admin/reset", dependencies=[Depends(admin)])
+    def reset() -> dict[str, Any]:
+        store.seed(service.seeds, service.shards, service.ttl)
+        return {"status": "reset", "stock": store.stock()}
+
+    @app.get("/admin/stock", dependencies=[Depends(admin)])
+    def stock() -> dict[str, Any]:
+        store.expire()
+        return store.stock()
+
+    @app.post("/admin/outages", dependencies=[Depends(admin)])
+    def outages(body: OutagesIn) -> dict[str, Any]:
+        unknown = [c for c in body.failure_rates if not gateway.knows(c)]
+        if unknown:
+            raise StoreError("unknown_channel", 422, f"no payment channel {unknown[0]!r}")
+        gateway.overrides = dict(body.failure_rates)
+        return {"failure_rates": gateway.overrides}
+
+    return app
+
+
+async def _settled(store: Store, key: str, status: str, wait: float) -> str:
+    """A retried payment: wait for the first attempt with this key to finish, then echo it."""
+    deadline = time.monotonic() + wait
+    while status == "pending":
+        if time.monotonic() > deadline:
+            raise Busy("a payment with this Idempotency-Key is still in progress")
+        await asyncio.sleep(0.02)
+        status = await run_in_threadpool(store.payment_status, key)
+    return status
+
+
+def _payment_answer(status: str, key: str) -> JSONResponse:
+    if status == "paid":
+        return JSONResponse({"status": "paid", "payment_id": key}, 200)
+    if status == "declined":
+        return JSONResponse({"status": "failed", "payment_id": key, "error": "declined"}, 402)
+    return JSONResponse({"status": "failed", "payment_id": key,
+                         "error": "reservation_expired"}, 409)
+
+
+async def _sweep(service: Service) -> None:
+    """Return lapsed reservations to stock, in the background, every ``sweep_every``."""
+    while True:
+        await asyncio.sleep(service.sweep_every)
+        with contextlib.suppress(StoreError):
+            await run_in_threadpool(service.store.expire)
+
+
+class BodyLimit:
+    """ASGI middleware: refuse bodies over ``limit`` bytes (413) and time every request."""
+
+    def __init__(self, app: Callable, limit: int, metrics: Metrics):
+        self.app, self.limit, self.metrics = app, limit, metrics
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(send, self.limit)
+            self.metrics.observe(scope, 413, time.perf_counter() - started)
+            return
+        seen = [0]
+
+        async def counted_receive() -> dict:
+            message = await receive()
+            seen[0] += len(message.get("body", b""))
+            if seen[0] > self.limit:
+                raise _TooLarge
+            return message
+
+        async def recording_send(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, counted_receive, recording_send)
+        except _TooLarge:
+            await _too_large(send, self.limit)
+            status[0] = 413
+        self.metrics.observe(scope, status[0], time.perf_counter() - started)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Callable, limit: int) -> None:
+    body = f'{{"error": "payload_too_large", "detail": "at most {limit} bytes"}}'.encode()
+    await send({"type": "http.response.start", "status": 413,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})

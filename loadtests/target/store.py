@@ -1,0 +1,386 @@
+"""The checkout's database: stock, carts, orders, payments and tickets, behind one interface.
+
+SQLite (WAL mode, the default) and PostgreSQL run the same SQL through :class:`Store`; only
+connecting, placeholders and transaction start differ (:class:`Dialect`). Every stock change is
+a conditional ``UPDATE ... WHERE available >= qty`` inside a transaction, so no interleaving of
+requests, processes or crashes can oversell or lose a paid order:
+
+    initial = available + reserved + sold        (per SKU, at every commit)
+
+Reservations carry an expiry; :meth:`Store.expire` returns lapsed ones to stock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import sqlite3
+import threading
+import time
+import uuid
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS skus (sku TEXT PRIMARY KEY, price REAL NOT NULL,
+    initial INTEGER NOT NULL, per_user_limit INTEGER);
+CREATE TABLE IF NOT EXISTS stock (sku TEXT NOT NULL, shard INTEGER NOT NULL,
+    available INTEGER NOT NULL CHECK (available >= 0),
+    reserved INTEGER NOT NULL CHECK (reserved >= 0),
+    sold INTEGER NOT NULL CHECK (sold >= 0), PRIMARY KEY (sku, shard));
+CREATE TABLE IF NOT EXISTS carts (id TEXT PRIMARY KEY, shopper TEXT NOT NULL, sku TEXT NOT NULL,
+    qty INTEGER NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, shopper TEXT NOT NULL,
+    status TEXT NOT NULL, amount REAL NOT NULL, created REAL NOT NULL, expires REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS orders_reserved ON orders (status, expires);
+CREATE TABLE IF NOT EXISTS order_items (order_id TEXT NOT NULL, sku TEXT NOT NULL,
+    shard INTEGER NOT NULL, qty INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS order_items_order ON order_items (order_id);
+CREATE TABLE IF NOT EXISTS limits (shopper TEXT NOT NULL, sku TEXT NOT NULL,
+    qty INTEGER NOT NULL CHECK (qty >= 0), PRIMARY KEY (shopper, sku));
+CREATE TABLE IF NOT EXISTS payments (idem_key TEXT PRIMARY KEY, order_id TEXT NOT NULL,
+    channel TEXT NOT NULL, status TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS tickets (id TEXT PRIMARY KEY, shopper TEXT NOT NULL,
+    topic TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+TABLES = ("skus", "stock", "carts", "orders", "order_items", "limits", "payments", "tickets",
+          "settings")
+
+
+class StoreError(Exception):
+    """A request the store refuses; ``code`` is the API's error word, ``status`` its HTTP code."""
+
+    def __init__(self, code: str, status: int, detail: str = ""):
+        super().__init__(detail or code)
+        self.code, self.status, self.detail = code, status, detail or code
+
+
+class Busy(StoreError):
+    """The database could not take the write in time (a 503 with Retry-After)."""
+
+    def __init__(self, detail: str):
+        super().__init__("busy", 503, detail)
+
+
+@dataclass(frozen=True)
+class SkuSeed:
+    sku: str
+    stock: int
+    price: float
+    per_user_limit: int | None
+
+
+class Dialect(ABC):
+    """How to reach one kind of database; the SQL itself is shared."""
+
+    placeholder = "?"
+    busy_errors: tuple[type[BaseException], ...] = ()
+    conflict_errors: tuple[type[BaseException], ...] = ()
+
+    @abstractmethod
+    def connect(self) -> Any:
+        """A new connection in autocommit mode (transactions are begun explicitly)."""
+
+    def begin(self, connection: Any) -> None:
+        connection.execute("BEGIN")
+
+
+class SQLite(Dialect):
+    """SQLite in WAL mode: readers never wait for the writer; writers queue up to 10 s."""
+
+    busy_errors = (sqlite3.OperationalError,)
+    conflict_errors = (sqlite3.IntegrityError,)
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes
+        connection.execute("PRAGMA busy_timeout=10000")
+        return connection
+
+    def begin(self, connection: sqlite3.Connection) -> None:
+        connection.execute("BEGIN IMMEDIATE")  # take the write lock now, not mid-transaction
+
+
+class Postgres(Dialect):
+    placeholder = "%s"
+
+    def __init__(self, url: str):
+        import psycopg  # imported here: PostgreSQL is optional
+
+        self.url = url
+        self._psycopg = psycopg
+        self.busy_errors = (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled,
+                            psycopg.errors.DeadlockDetected,
+                            psycopg.errors.SerializationFailure)
+        self.conflict_errors = (psycopg.errors.UniqueViolation,)
+
+    def connect(self) -> Any:
+        connection = self._psycopg.connect(self.url, autocommit=True)
+        connection.execute("SET lock_timeout = '10s'")
+        return connection
+
+
+def dialect_for(url: str) -> Dialect:
+    """``sqlite:///path/to.db`` (or a bare path) or ``postgresql://...``."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return Postgres(url)
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else url
+    return SQLite(Path(path))
+
+
+class Store:
+    """The checkout's data; one connection per thread, shared SQL for every dialect."""
+
+    def __init__(self, dialect: Dialect):
+        self.dialect = dialect
+        self._local = threading.local()
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _connection(self) -> Any:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._local.connection = self.dialect.connect()
+        return connection
+
+    def _sql(self, statement: str) -> str:
+        return statement.replace("?", self.dialect.placeholder)
+
+    def _run(self, statement: str, *args: Any) -> Any:
+        return self._connection().execute(self._sql(statement), args)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        connection = self._connection()
+        try:
+            self.dialect.begin(connection)
+        except self.dialect.busy_errors as exc:
+            raise Busy(f"database busy: {exc}") from None
+        try:
+            yield
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        try:
+            connection.execute("COMMIT")
+        except self.dialect.busy_errors as exc:
+            connection.execute("ROLLBACK")
+            raise Busy(f"database busy: {exc}") from None
+
+    def close(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+    # -- setting up --------------------------------------------------------------------------
+    def create(self) -> None:
+        connection = self._connection()
+        for statement in filter(str.strip, SCHEMA.split(";")):
+            connection.execute(statement)
+
+    def seed(self, skus: list[SkuSeed], shards: int, ttl: float) -> None:
+        """Empty every table and load the catalog: one stock row per shard of each SKU."""
+        self.create()
+        with self.transaction():
+            for table in TABLES:
+                self._run(f"DELETE FROM {table}")
+            for item in skus:
+                self._run("INSERT INTO skus VALUES (?, ?, ?, ?)", item.sku, item.price,
+                          item.stock, item.per_user_limit)
+                for shard in range(shards):
+                    share = item.stock // shards + (1 if shard < item.stock % shards else 0)
+                    self._run("INSERT INTO stock VALUES (?, ?, ?, 0, 0)", item.sku, shard, share)
+            self._run("INSERT INTO settings VALUES ('reservation_ttl', ?)", str(ttl))
+
+    def recover(self) -> int:
+        """After a crash: charges that never got an answer from the gateway did not happen."""
+        return self._run("UPDATE payments SET status = 'declined' WHERE status = 'pending'"
+                         ).rowcount
+
+    def setting(self, key: str) -> str:
+        row = self._run("SELECT value FROM settings WHERE key = ?", key).fetchone()
+        return row[0]
+
+    # -- reads ---------------------------------------------------------------------------------
+    def product(self, sku: str) -> dict[str, Any]:
+        row = self._run("SELECT s.price, s.per_user_limit, SUM(k.available) FROM skus s "
+                        "JOIN stock k ON k.sku = s.sku WHERE s.sku = ? "
+                        "GROUP BY s.price, s.per_user_limit", sku).fetchone()
+        if row is None:
+            raise StoreError("unknown_sku", 404, f"no SKU {sku!r}")
+        return {"sku": sku, "price": row[0], "per_user_limit": row[1], "available": int(row[2])}
+
+    def stock(self) -> dict[str, dict[str, int]]:
+        rows = self._run("SELECT s.sku, s.initial, SUM(k.available), SUM(k.reserved), "
+                         "SUM(k.sold) FROM skus s JOIN stock k ON k.sku = s.sku "
+                         "GROUP BY s.sku, s.initial ORDER BY s.sku").fetchall()
+        return {sku: {"initial": int(i), "available": int(a), "reserved": int(r), "sold": int(s)}
+                for sku, i, a, r, s in rows}
+
+    def orders_by_status(self) -> dict[str, int]:
+        return dict(self._run("SELECT status, COUNT(*) FROM orders GROUP BY status").fetchall())
+
+    def order(self, order_id: str) -> dict[str, Any] | None:
+        row = self._run("SELECT shopper, status, amount, expires FROM orders WHERE id = ?",
+                        order_id).fetchone()
+        if row is None:
+            return None
+        return {"order_id": order_id, "shopper": row[0], "status": row[1], "amount": row[2],
+                "expires_at": row[3]}
+
+    def paid_charges(self, order_id: str) -> int:
+        return self._run("SELECT COUNT(*) FROM payments WHERE order_id = ? AND status = 'paid'",
+                         order_id).fetchone()[0]
+
+    # -- writes --------------------------------------------------------------------------------
+    def add_cart(self, shopper: str, sku: str, qty: int) -> str:
+        self.product(sku)
+        cart_id = uuid.uuid4().hex
+        self._run("INSERT INTO carts VALUES (?, ?, ?, ?, ?)", cart_id, shopper, sku, qty,
+                  time.time())
+        return cart_id
+
+    def cart_items(self, shopper: str, cart_id: str) -> list[tuple[str, int]]:
+        row = self._run("SELECT sku, qty FROM carts WHERE id = ? AND shopper = ?", cart_id,
+                        shopper).fetchone()
+        if row is None:
+            raise StoreError("unknown_cart", 404, f"no cart {cart_id!r} for this shopper")
+        return [(row[0], row[1])]
+
+    def reserve(self, shopper: str, items: list[tuple[str, int]]) -> dict[str, Any]:
+        """Reserve every item or none; ``sold_out`` / ``limit_exceeded`` as 409."""
+        order_id = uuid.uuid4().hex
+        now = time.time()
+        expires = now + float(self.setting("reservation_ttl"))
+        amount = 0.0
+        with self.transaction():
+            for sku, qty in items:
+                product = self._run("SELECT price, per_user_limit FROM skus WHERE sku = ?",
+                                    sku).fetchone()
+                if product is None:
+                    raise StoreError("unknown_sku", 404, f"no SKU {sku!r}")
+                price, limit = product
+                if limit is not None:
+                    held = self._run("INSERT INTO limits VALUES (?, ?, ?) ON CONFLICT "
+                                     "(shopper, sku) DO UPDATE SET qty = limits.qty + "
+                                     "excluded.qty RETURNING qty", shopper, sku, qty).fetchone()
+                    if held[0] > limit:
+                        raise StoreError("limit_exceeded", 409,
+                                         f"{sku}: at most {limit} per shopper")
+                shard = self._take(sku, qty)
+                self._run("INSERT INTO order_items VALUES (?, ?, ?, ?)", order_id, sku, shard,
+                          qty)
+                amount += price * qty
+            self._run("INSERT INTO orders VALUES (?, ?, 'reserved', ?, ?, ?)", order_id, shopper,
+                      amount, now, expires)
+        return {"order_id": order_id, "status": "reserved", "amount": amount,
+                "expires_at": expires}
+
+    def _take(self, sku: str, qty: int) -> int:
+        """Decrement one shard that has the units: start at a random one, move on if empty."""
+        shards = [row[0] for row in self._run(
+            "SELECT shard FROM stock WHERE sku = ? ORDER BY shard", sku).fetchall()]
+        start = random.randrange(len(shards))
+        for shard in shards[start:] + shards[:start]:
+            taken = self._run("UPDATE stock SET available = available - ?, reserved = "
+                              "reserved + ? WHERE sku = ? AND shard = ? AND available >= ?",
+                              qty, qty, sku, shard, qty)
+            if taken.rowcount == 1:
+                return shard
+        raise StoreError("sold_out", 409, f"{sku} is sold out")
+
+    def start_payment(self, key: str, order_id: str, channel: str) -> str | None:
+        """Claim an idempotency key: None if ours now, else the status it already has."""
+        try:
+            self._run("INSERT INTO payments VALUES (?, ?, ?, 'pending', ?)", key, order_id,
+                      channel, time.time())
+            return None
+        except self.dialect.conflict_errors:
+            row = self._run("SELECT order_id, status FROM payments WHERE idem_key = ?",
+                            key).fetchone()
+            if row[0] != order_id:
+                raise StoreError("idempotency_key_reused", 422,
+                                 "this Idempotency-Key was used for another order") from None
+            return row[1]
+
+    def payment_status(self, key: str) -> str:
+        return self._run("SELECT status FROM payments WHERE idem_key = ?", key).fetchone()[0]
+
+    def abandon_payment(self, key: str) -> None:
+        """Forget a claim whose charge never started (the order could not be paid)."""
+        self._run("DELETE FROM payments WHERE idem_key = ? AND status = 'pending'", key)
+
+    def finish_payment(self, key: str, order_id: str, approved: bool) -> str:
+        """Record the gateway's answer; a charge for an expired order is refunded."""
+        with self.transaction():
+            if not approved:
+                status = "declined"
+            else:
+                paid = self._run("UPDATE orders SET status = 'paid' WHERE id = ? AND "
+                                 "status = 'reserved'", order_id)
+                if paid.rowcount == 1:
+                    for sku, shard, qty in self._items(order_id):
+                        self._run("UPDATE stock SET reserved = reserved - ?, sold = sold + ? "
+                                  "WHERE sku = ? AND shard = ?", qty, qty, sku, shard)
+                    status = "paid"
+                else:
+                    status = "refunded"
+            self._run("UPDATE payments SET status = ? WHERE idem_key = ?", status, key)
+        return status
+
+    def _items(self, order_id: str) -> list[tuple[str, int, int]]:
+        return self._run("SELECT sku, shard, qty FROM order_items WHERE order_id = ?",
+                         order_id).fetchall()
+
+    def expire(self, now: float | None = None) -> int:
+        """Return lapsed reservations to stock (and to the shoppers' limits)."""
+        now = time.time() if now is None else now
+        due = [row[0] for row in self._run(
+            "SELECT id FROM orders WHERE status = 'reserved' AND expires < ? LIMIT 500",
+            now).fetchall()]
+        released = 0
+        for order_id in due:
+            with self.transaction():
+                row = self._run("UPDATE orders SET status = 'expired' WHERE id = ? AND "
+                                "status = 'reserved' RETURNING shopper", order_id).fetchone()
+                if row is None:
+                    continue
+                for sku, shard, qty in self._items(order_id):
+                    self._run("UPDATE stock SET available = available + ?, reserved = "
+                              "reserved - ? WHERE sku = ? AND shard = ?", qty, qty, sku, shard)
+                    self._run("UPDATE limits SET qty = qty - ? WHERE shopper = ? AND sku = ?",
+                              qty, row[0], sku)
+                released += 1
+        return released
+
+    def add_ticket(self, shopper: str, topic: str) -> str:
+        ticket_id = uuid.uuid4().hex
+        self._run("INSERT INTO tickets VALUES (?, ?, ?, ?)", ticket_id, shopper, topic,
+                  time.time())
+        return ticket_id
+
+    def check(self) -> list[str]:
+        """Problems with the invariants (empty when all hold); used by tests and /admin/stock."""
+        problems = []
+        for sku, figures in self.stock().items():
+            if figures["available"] + figures["reserved"] + figures["sold"] != figures["initial"]:
+                problems.append(f"{sku}: initial != available + reserved + sold ({figures})")
+        by_status = dict(self._run(
+            "SELECT o.status, COALESCE(SUM(i.qty), 0) FROM orders o JOIN order_items i ON "
+            "i.order_id = o.id GROUP BY o.status").fetchall())
+        totals = self.stock().values()
+        if by_status.get("paid", 0) != sum(f["sold"] for f in totals):
+            problems.append("units sold != units in paid orders")
+        if by_status.get("reserved", 0) != sum(f["reserved"] for f in totals):
+            problems.append("units reserved != units in reserved orders")
+        return problems
