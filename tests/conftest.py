@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,12 +32,44 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+POSTGRES_ENV = "PEAKDAY_TEST_POSTGRES"
+"""A PostgreSQL URL whose role may create databases; .ci/run starts one and sets it."""
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request, tmp_path) -> Iterator[str]:
+    """A fresh database URL: SQLite always; PostgreSQL when one is available."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'checkout.db'}"
+        return
+    admin_url = os.environ.get(POSTGRES_ENV)
+    if not admin_url:
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV}=postgresql://user:pw@host/db "
+                    "(.ci/run starts Debian's postgresql and sets it)")
+    import psycopg
+
+    name = f"peakday_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield admin_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def open_store(url: str):
+    from loadtests.target.store import Store, dialect_for
+
+    return Store(dialect_for(url))
+
+
 @dataclass
 class RunningService:
     """A real `peakday serve` process on a loopback port."""
 
     url: str
-    db: Path
+    db: str
     token: str
     process: subprocess.Popen
     args: list[str]
@@ -76,13 +111,12 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30.0) ->
     raise RuntimeError("service did not become healthy")
 
 
-def start_service(directory: Path, scenario: Path, *extra: str) -> RunningService:
-    """Start the checkout service on a free loopback port with its database in `directory`."""
+def start_service(db: str, scenario: Path, *extra: str) -> RunningService:
+    """Start the checkout service on a free loopback port with the database at `db`."""
     port = free_port()
-    db = directory / "checkout.db"
     token = "test-token"
     args = [sys.executable, "-m", "loadtests", "serve", "--scenario", str(scenario),
-            "--db", f"sqlite:///{db}", "--port", str(port), "--admin-token", token, *extra]
+            "--db", db, "--port", str(port), "--admin-token", token, *extra]
     process = _spawn(args)
     url = f"http://127.0.0.1:{port}"
     _wait_healthy(url, process)

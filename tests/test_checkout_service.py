@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from loadtests.target.store import SQLite, Store
 
-from .conftest import ROOT, RunningService, start_service
+from .conftest import ROOT, RunningService, open_store, start_service
 
 SHOP = ROOT / "tests" / "data" / "checkout.yaml"
 
@@ -27,8 +27,8 @@ TTL = 8.0
 
 
 @pytest.fixture
-def service(tmp_path):
-    running = start_service(tmp_path, SHOP, "--reservation-ttl", str(TTL))
+def service(database):
+    running = start_service(database, SHOP, "--reservation-ttl", str(TTL))
     yield running
     running.stop()
 
@@ -54,17 +54,17 @@ def stock(service: RunningService) -> dict[str, dict[str, int]]:
     return response.json()
 
 
-def database_problems(path: Path) -> list[str]:
-    """The invariants checked on the database file itself, not through the API."""
-    store = Store(SQLite(path))
+def database_problems(url: str) -> list[str]:
+    """The invariants checked on the database itself, not through the API."""
+    store = open_store(url)
     try:
         return store.check()
     finally:
         store.close()
 
 
-def charges(path: Path, order: str) -> int:
-    store = Store(SQLite(path))
+def charges(url: str, order: str) -> int:
+    store = open_store(url)
     try:
         return store.paid_charges(order)
     finally:
@@ -159,8 +159,8 @@ def test_cart_then_order_and_per_user_limit(service):
     assert second.status_code == 409 and second.json()["error"] == "limit_exceeded"
 
 
-def test_kill_9_during_a_storm_loses_no_paid_order(tmp_path):
-    service = start_service(tmp_path, SHOP)
+def test_kill_9_during_a_storm_loses_no_paid_order(database):
+    service = start_service(database, SHOP)
     confirmed: list[tuple[str, str]] = []
     stop = threading.Event()
 
@@ -261,7 +261,7 @@ ROUTES = [("POST", "/cart"), ("POST", "/orders"), ("POST", "/orders/{id}/pay"),
 
 @pytest.fixture(scope="module")
 def fuzz_target(tmp_path_factory):
-    running = start_service(tmp_path_factory.mktemp("fuzz"), SHOP)
+    running = start_service(f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'c.db'}", SHOP)
     yield running
     running.stop()
 

@@ -25,16 +25,17 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS skus (sku TEXT PRIMARY KEY, price REAL NOT NULL,
+CREATE TABLE IF NOT EXISTS skus (sku TEXT PRIMARY KEY, price DOUBLE PRECISION NOT NULL,
     initial INTEGER NOT NULL, per_user_limit INTEGER);
 CREATE TABLE IF NOT EXISTS stock (sku TEXT NOT NULL, shard INTEGER NOT NULL,
     available INTEGER NOT NULL CHECK (available >= 0),
     reserved INTEGER NOT NULL CHECK (reserved >= 0),
     sold INTEGER NOT NULL CHECK (sold >= 0), PRIMARY KEY (sku, shard));
 CREATE TABLE IF NOT EXISTS carts (id TEXT PRIMARY KEY, shopper TEXT NOT NULL, sku TEXT NOT NULL,
-    qty INTEGER NOT NULL, created REAL NOT NULL);
+    qty INTEGER NOT NULL, created DOUBLE PRECISION NOT NULL);
 CREATE TABLE IF NOT EXISTS orders (id TEXT PRIMARY KEY, shopper TEXT NOT NULL,
-    status TEXT NOT NULL, amount REAL NOT NULL, created REAL NOT NULL, expires REAL NOT NULL);
+    status TEXT NOT NULL, amount DOUBLE PRECISION NOT NULL,
+    created DOUBLE PRECISION NOT NULL, expires DOUBLE PRECISION NOT NULL);
 CREATE INDEX IF NOT EXISTS orders_reserved ON orders (status, expires);
 CREATE TABLE IF NOT EXISTS order_items (order_id TEXT NOT NULL, sku TEXT NOT NULL,
     shard INTEGER NOT NULL, qty INTEGER NOT NULL);
@@ -42,9 +43,9 @@ CREATE INDEX IF NOT EXISTS order_items_order ON order_items (order_id);
 CREATE TABLE IF NOT EXISTS limits (shopper TEXT NOT NULL, sku TEXT NOT NULL,
     qty INTEGER NOT NULL CHECK (qty >= 0), PRIMARY KEY (shopper, sku));
 CREATE TABLE IF NOT EXISTS payments (idem_key TEXT PRIMARY KEY, order_id TEXT NOT NULL,
-    channel TEXT NOT NULL, status TEXT NOT NULL, created REAL NOT NULL);
+    channel TEXT NOT NULL, status TEXT NOT NULL, created DOUBLE PRECISION NOT NULL);
 CREATE TABLE IF NOT EXISTS tickets (id TEXT PRIMARY KEY, shopper TEXT NOT NULL,
-    topic TEXT NOT NULL, created REAL NOT NULL);
+    topic TEXT NOT NULL, created DOUBLE PRECISION NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
