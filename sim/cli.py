@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from .console import print_summary, run_progress
+from .report import render_report, rerender
 from .results import (
     RESULTS,
     ResultsError,
@@ -127,9 +128,13 @@ def simulate(
                      progress=progress)
     summary = build_summary(result)
     header, rows = build_series(result)
+    files = {
+        "summary.json": json_bytes(summary),
+        "timeseries.csv": csv_bytes(header, rows),
+        "scenario.json": json_bytes(scenario.model_dump(mode="json", by_alias=True)),
+    }
     try:
-        write_atomically(directory, {"summary.json": json_bytes(summary),
-                                     "timeseries.csv": csv_bytes(header, rows)})
+        write_atomically(directory, {**files, **render_report(files)})
     except ResultsError as exc:
         raise _bad_input([str(exc)]) from None
     if as_json:
@@ -138,6 +143,17 @@ def simulate(
         console.print(str(directory), markup=False)
     else:
         print_summary(console, summary)
-        console.print(f"\nResults: {directory}/", markup=False)
+        console.print(f"\nResults: {directory}/  (report: {directory / 'report.html'})",
+                      markup=False)
     if check and not summary["slo"]["met"]:
         raise typer.Exit(1)
+
+
+@app.command()
+def report(directory: Annotated[Path, typer.Argument(help="A results folder.")]) -> None:
+    """Render the HTML report (and its PNG figures) of a results folder again."""
+    try:
+        path = rerender(directory)
+    except ResultsError as exc:
+        raise _bad_input([str(exc)]) from None
+    console.print(f"Report: {path}", markup=False)

@@ -31,7 +31,8 @@ def inventory_section(result: RunResult, figure: Figure) -> dict:
                              "sold_out_misses", "limit_misses", "sold_to_bots")}
         entry["sold_out_at_s"] = figure(sold_out) if sold_out else None
         mean_out = sum(sold_out) / len(sold_out) if sold_out else None
-        entry["sold_out_at"] = clock.label(mean_out) if mean_out is not None else None
+        entry["sold_out_at"] = clock.label(mean_out, seconds=True) if mean_out is not None \
+            else None
         entry["sold_out_replications"] = len(sold_out)
         entry["lock_wait_p99_ms"] = figure([s["lock_wait"].quantile(0.99) * 1000
                                             for s in per_rep])
@@ -57,7 +58,7 @@ def flash_sale_section(result: RunResult, figure: Figure) -> list[dict]:
         entry["lock_wait_p99_ms"] = figure([s["lock_wait"].quantile(0.99) * 1000 for s in stock])
         out = [s["sold_out_at"] for s in stock if s["sold_out_at"] is not None]
         entry["sold_out_at_s"] = figure(out) if out else None
-        entry["sold_out_at"] = (result.scenario.clock.label(sum(out) / len(out))
+        entry["sold_out_at"] = (result.scenario.clock.label(sum(out) / len(out), seconds=True)
                                 if out else None)
         section.append(entry)
     return section

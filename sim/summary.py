@@ -37,6 +37,8 @@ def figure(values: list[float]) -> Figure:
     if len(values) == 1:
         return tidy(finite[0])
     mean, low, high = mean_ci(finite)
+    if min(finite) >= 0:
+        low = max(low, 0.0)  # counts, times and rates cannot be negative
     return {"mean": tidy(mean), "ci95": [tidy(low), tidy(high)]}
 
 

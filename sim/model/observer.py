@@ -140,7 +140,8 @@ class Observer:
             capacity = servers.capacity_area - self._last["capacity"]
             self._last["busy"], self._last["capacity"] = servers.busy_area, servers.capacity_area
             row.update({
-                "instances": servers.instances,
+                "instances": capacity / (servers.per_instance * MINUTE) if capacity
+                else servers.instances,
                 "warming": servers.warming,
                 "queue": servers.queued,
                 "utilization": busy / capacity if capacity else 0.0,

@@ -240,26 +240,38 @@ class Servers:
 
     # -- autoscaling -----------------------------------------------------------------------
     def _autoscale(self):
-        """Kubernetes-HPA-like: desired = ceil(serving x utilization / target), 10% tolerance."""
+        """Kubernetes-HPA-like: desired = ceil(serving x utilization / target), 10% tolerance.
+
+        Scale-out launches instances that serve after ``warmup``. Scale-in follows the highest
+        recommendation of the last ``stabilization`` window (HPA's downscale stabilization),
+        so one quiet minute after a burst does not throw away the capacity just bought.
+        """
         auto = self.spec.autoscaling
         last_busy, last_capacity = 0.0, 0.0
+        recent: deque[tuple[float, int]] = deque([(0.0, self.instances)])
         while True:
             yield self.env.timeout(auto.interval)
             self.sync()
+            now = self.env.now
             busy, capacity = self.busy_area - last_busy, self.capacity_area - last_capacity
             last_busy, last_capacity = self.busy_area, self.capacity_area
             utilization = busy / capacity if capacity else 1.0
-            if abs(utilization / auto.target_utilization - 1) <= 0.1:
-                continue
-            desired = math.ceil(self.instances * utilization / auto.target_utilization)
+            desired = self.instances
+            if abs(utilization / auto.target_utilization - 1) > 0.1:
+                desired = math.ceil(self.instances * utilization / auto.target_utilization)
             desired = max(auto.min, min(auto.max, desired))
+            recent.append((now, desired))
+            while recent[0][0] < now - auto.stabilization:
+                recent.popleft()
             if desired > self.instances + self.warming:
                 launch = desired - self.instances - self.warming
                 self.warming += launch
                 later(self.env, auto.warmup, self._warmed, launch)
-            elif desired < self.instances and not self.warming:
-                self.instances = desired
-                self.capacity = desired * self.per_instance
+            else:
+                floor = max(d for _, d in recent)
+                if floor < self.instances and not self.warming:
+                    self.instances = floor
+                    self.capacity = floor * self.per_instance
 
     def _warmed(self, event: simpy.Event) -> None:
         launched: int = event._value

@@ -58,12 +58,13 @@ class Clock(Section):
         """The simulated wall-clock time ``offset`` seconds after the start."""
         return self.start + timedelta(seconds=offset)
 
-    def label(self, offset: float) -> str:
-        """``HH:MM`` for people; multi-day runs prefix the day (``d2 20:00``)."""
+    def label(self, offset: float, seconds: bool = False) -> str:
+        """``HH:MM`` (or ``HH:MM:SS``) for people; multi-day runs prefix the day (``d2``)."""
         moment = self.local(offset)
-        day = (moment.date() - self.start.date()).days
-        return moment.strftime("%H:%M") if self.duration <= DAY else f"d{day + 1} " + \
-            moment.strftime("%H:%M")
+        text = moment.strftime("%H:%M:%S" if seconds else "%H:%M")
+        if self.duration <= DAY:
+            return text
+        return f"d{(moment.date() - self.start.date()).days + 1} {text}"
 
     def window(self, start: float, end: float) -> tuple[float, float]:
         """A daily window of clock times as (opens, closes) in seconds after the start.
@@ -226,6 +227,9 @@ class Autoscaling(Section):
     target_utilization: Fraction = 0.65
     interval: PositiveDuration = 60.0
     warmup: Duration = 180.0
+    """Time from launching an instance to its serving requests."""
+    stabilization: Duration = 300.0
+    """Scale in only to the highest recommendation of this last window (HPA's default 5m)."""
 
 
 class Platform(Section):

@@ -1,0 +1,333 @@
+"""The report's figures (matplotlib, no display): each returns PNG bytes and its conclusion.
+
+A planner reads the title first, so each title says what to conclude ("checkout p99 broke its
+800 ms SLO in 2 hours"), and the axes say what is drawn, with units and local clock times.
+Lines differ in style as well as colour, so the figures survive greyscale printing.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+
+from ..scenario.schema import ENDPOINTS
+from .data import ReportData
+
+STYLES = [("#1b4f72", "-"), ("#c0392b", "--"), ("#117a65", "-."), ("#7d3c98", ":"),
+          ("#b9770e", (0, (5, 1, 1, 1))), ("#566573", (0, (1, 1)))]
+"""Dark-to-mid colours with distinct dash patterns: readable in greyscale."""
+BAND = "#aab7b8"
+
+
+@dataclass
+class Figure:
+    name: str
+    """File name stem: ``<name>.png``."""
+    title: str
+    """The conclusion, also used as the figure's caption in the HTML."""
+    png: bytes
+
+
+@contextmanager
+def _canvas(rows: int = 1, height: float = 3.6) -> Iterator[tuple]:
+    fig, axes = plt.subplots(rows, 1, figsize=(11, height * rows), sharex=True, squeeze=False,
+                             dpi=110)
+    try:
+        yield fig, [a for (a,) in axes]
+    finally:
+        plt.close(fig)
+
+
+def _png(fig) -> bytes:
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _clock_axis(ax, data: ReportData) -> None:
+    tz = data.times[0].tzinfo
+    span = data.times[-1] - data.times[0]
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M" if span <= timedelta(days=1)
+                                                      else "%d %b %H:%M", tz=tz))
+    ax.set_xlabel(f"local time (UTC{data.times[0].strftime('%z')[:3]})")
+    ax.grid(alpha=0.3)
+
+
+def _shade_phases(ax, data: ReportData, label: bool) -> None:
+    clock = data.scenario.clock
+    for i, (name, (start, end)) in enumerate(data.scenario.traffic.phases.items()):
+        opens, closes = clock.window(start, end)
+        left, right = clock.local(opens), clock.local(min(closes, clock.duration))
+        if i % 2 == 0:
+            ax.axvspan(left, right, color="#eaeded", zorder=0)
+        if label:
+            ax.text(left + (right - left) / 2, 0.02, name, transform=ax.get_xaxis_transform(),
+                    ha="center", va="bottom", fontsize=8, color="#34495e")
+
+
+def _mark_flash_sales(ax, data: ReportData) -> None:
+    promotions = data.scenario.promotions
+    if promotions is None:
+        return
+    clock = data.scenario.clock
+    for sale in promotions.flash_sales:
+        at = clock.local(clock.window(sale.start, sale.end)[0])
+        ax.axvline(at, color="#c0392b", ls="--", lw=1)
+        ax.text(at, 0.97, f" {sale.name} ", transform=ax.get_xaxis_transform(), fontsize=8,
+                color="#c0392b", va="top", ha="right",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
+
+
+def _peak(values: np.ndarray, times: list[datetime]) -> tuple[float, str]:
+    if not len(values) or np.all(np.isnan(values)):
+        return 0.0, "–"
+    i = int(np.nanargmax(values))
+    return float(values[i]), times[i].strftime("%H:%M")
+
+
+def traffic(data: ReportData) -> Figure:
+    s, t = data.series, data.times
+    with _canvas(2) as (fig, (top, bottom)):
+        _shade_phases(top, data, label=True)
+        top.plot(t, s["arrivals"], color=STYLES[0][0], lw=1.2, label="sessions started / min")
+        top.set_ylabel("sessions started / min")
+        top.set_ylim(0, np.nanmax(s["arrivals"]) * 1.15 + 1)
+        rate = top.twinx()
+        rate.plot(t, s["requests"] / 60, color=STYLES[1][0], ls="--", lw=1,
+                  label="requests / s (right axis)")
+        rate.set_ylabel("requests / s")
+        rate.set_ylim(0, np.nanmax(s["requests"]) / 60 * 1.15 + 1)
+        _mark_flash_sales(top, data)
+        handles = top.get_legend_handles_labels()
+        extra = rate.get_legend_handles_labels()
+        top.legend(handles[0] + extra[0], handles[1] + extra[1], loc="upper left", fontsize=8)
+        _clock_axis(top, data)
+        _shade_phases(bottom, data, label=False)
+        util = s["utilization"] * 100
+        if "utilization_lo" in s:
+            bottom.fill_between(t, s["utilization_lo"] * 100, s["utilization_hi"] * 100,
+                                color=BAND, alpha=0.5, label="95% band")
+        bottom.plot(t, util, color=STYLES[2][0], lw=1.2, label="utilization %")
+        bottom.set_ylabel("utilization (%)")
+        bottom.set_ylim(0, 105)
+        right = bottom.twinx()
+        right.step(t, s["instances"], where="post", color=STYLES[3][0], ls=":", lw=1.5,
+                   label="instances serving (minute mean)")
+        right.set_ylabel("instances")
+        right.set_ylim(0, max(1, np.nanmax(s["instances"]) * 1.2))
+        lines = bottom.get_legend_handles_labels()
+        extra = right.get_legend_handles_labels()
+        bottom.legend(lines[0] + extra[0], lines[1] + extra[1], loc="upper left", fontsize=8)
+        _clock_axis(bottom, data)
+        peak, at = _peak(s["arrivals"], t)
+        upeak, uat = _peak(util, t)
+        serving = s["instances"][int(np.nanargmax(util))] if len(util) else 0
+        title = (f"Peak {peak:,.0f} sessions/min at {at}; utilization peaked at "
+                 f"{upeak:.0f}% at {uat} with {serving:.0f} instances serving")
+        top.set_title(title, fontsize=11, loc="left")
+        return Figure("traffic", title, _png(fig))
+
+
+def latency(data: ReportData) -> Figure:
+    s, t = data.series, data.times
+    limits = data.scenario.slo.latency_p99 if data.scenario.slo else {}
+    violations = [v for v in data.summary["slo"]["violations"] if v["metric"] == "latency_p99"]
+    with _canvas(1, 4.2) as (fig, (ax,)):
+        drawn = 0
+        for endpoint in ENDPOINTS:
+            column = f"p99_ms_{endpoint}"
+            if column not in s or np.all(np.isnan(s[column])):
+                continue
+            colour, dash = STYLES[drawn % len(STYLES)]
+            ax.plot(t, s[column], color=colour, ls=dash, lw=1.1, label=f"{endpoint} p99")
+            drawn += 1
+        by_limit: dict[float, list[str]] = {}
+        for endpoint in ENDPOINTS:
+            limit = limits.get(endpoint, limits.get("default"))
+            if limit is not None and f"p99_ms_{endpoint}" in s:
+                by_limit.setdefault(limit, []).append(endpoint)
+        for limit, names in sorted(by_limit.items()):
+            ax.axhline(limit * 1000, color="#922b21", ls=(0, (4, 2)), lw=0.9)
+            ax.text(t[-1], limit * 1000, f"SLO {limit * 1000:,.0f} ms: {', '.join(names)} ",
+                    fontsize=7, color="#922b21", va="bottom", ha="right")
+        ax.set_yscale("log")
+        ax.set_ylabel("p99 latency per minute (ms, log scale)")
+        ax.legend(loc="upper left", fontsize=8, ncol=3)
+        _clock_axis(ax, data)
+        if violations:
+            hours = {(v["from"], v["to"]) for v in violations}
+            worst = max(violations, key=lambda v: v["value_ms"] / v["limit_ms"])
+            title = (f"p99 latency broke its SLO in {len(hours)} hour(s); worst: "
+                     f"{worst['endpoint']} {worst['value_ms']:,.0f} ms vs {worst['limit_ms']:,.0f}"
+                     f" ms at {worst['from']}–{worst['to']}")
+        elif limits:
+            title = "Every endpoint's p99 stayed within its SLO in every hour"
+        else:
+            title = "p99 latency per endpoint (no latency SLO in the scenario)"
+        ax.set_title(title, fontsize=11, loc="left")
+        return Figure("latency", title, _png(fig))
+
+
+def errors(data: ReportData) -> Figure:
+    s, t = data.series, data.times
+    with _canvas(1, 3.2) as (fig, (ax,)):
+        rate = np.divide(s["errors"], s["requests"], out=np.zeros_like(s["errors"]),
+                         where=s["requests"] > 0) * 100
+        ax.fill_between(t, 0, s["shed"], color=STYLES[1][0], alpha=0.6, step="post",
+                        label="shed (503)")
+        ax.fill_between(t, s["shed"], s["shed"] + s["timeouts"], color=STYLES[4][0],
+                        alpha=0.6, step="post", label="client timeouts", hatch="//")
+        ax.set_ylabel("failed requests / min")
+        ax.legend(loc="upper left", fontsize=8)
+        _mark_flash_sales(ax, data)
+        _clock_axis(ax, data)
+        worst, at = _peak(rate, t)
+        total = data.summary["error_rate"]
+        total = total["mean"] if isinstance(total, dict) else total
+        title = ("No request failed all day" if worst == 0 else
+                 f"{total:.2%} of requests failed; worst minute {at} lost {worst:.1f}%")
+        ax.set_title(title, fontsize=11, loc="left")
+        return Figure("errors", title, _png(fig))
+
+
+def stock(data: ReportData) -> Figure | None:
+    s, t = data.series, data.times
+    skus = [c.removeprefix("stock_") for c in s if c.startswith("stock_")]
+    if not skus:
+        return None
+    inventory = data.summary.get("inventory", {})
+    with _canvas(1, 3.6) as (fig, (ax,)):
+        sold_out = []
+        for i, sku in enumerate(skus):
+            colour, dash = STYLES[i % len(STYLES)]
+            initial = _value(inventory.get(sku, {}).get("initial")) or 1
+            ax.plot(t, s[f"stock_{sku}"] / initial * 100, color=colour, ls=dash, lw=1.4,
+                    label=sku)
+            when = inventory.get(sku, {}).get("sold_out_at")
+            if when:
+                sold_out.append(f"{sku} at {when}")
+        _mark_flash_sales(ax, data)
+        ax.set_ylabel("available (% of initial stock)")
+        ax.set_ylim(-3, 105)
+        ax.legend(loc="lower left", fontsize=8)
+        _clock_axis(ax, data)
+        title = ("Sold out: " + ", ".join(sold_out)) if sold_out else \
+            "No SKU sold out"
+        ax.set_title(title, fontsize=11, loc="left")
+        return Figure("stock", title, _png(fig))
+
+
+def payments(data: ReportData) -> Figure | None:
+    s, t = data.series, data.times
+    spec = data.scenario.payments
+    if spec is None or "payment_failures" not in s:
+        return None
+    clock = data.scenario.clock
+    with _canvas(1, 3.2) as (fig, (ax,)):
+        for outage in spec.outages:
+            opens, closes = clock.window(outage.from_, outage.to)
+            ax.axvspan(clock.local(opens), clock.local(min(closes, clock.duration)),
+                       color="#f5b7b1", alpha=0.6, zorder=0)
+            ax.text(clock.local(opens), 0.95, f" {outage.channel} outage "
+                    f"({outage.failure_rate:.0%} fail)", transform=ax.get_xaxis_transform(),
+                    fontsize=8, va="top")
+        ax.plot(t, s["payment_failures"], color=STYLES[0][0], lw=1.2,
+                label="failed payment attempts / min")
+        ax.set_ylabel("failed attempts / min")
+        ax.legend(loc="upper left", fontsize=8)
+        _clock_axis(ax, data)
+        summary = data.summary.get("payments") or {}
+        rate = _value(summary.get("success_rate"))
+        lost = _value(summary.get("lost_orders"))
+        title = (f"Payments succeeded {rate:.1%} of attempts; {lost:,.0f} orders lost to "
+                 "failed payments" if rate is not None and lost is not None else
+                 "Payment failures per minute")
+        ax.set_title(title, fontsize=11, loc="left")
+        return Figure("payments", title, _png(fig))
+
+
+def support(data: ReportData) -> Figure | None:
+    section = data.summary.get("support")
+    if not section:
+        return None
+    intervals = section["intervals"]
+    clock = data.scenario.clock
+    per = data.scenario.sizing.agents.per
+    starts = [clock.local(i * per) for i in range(len(intervals))]
+    width = timedelta(seconds=per * 0.8)
+    target = data.scenario.slo.support if data.scenario.slo and data.scenario.slo.support \
+        else None
+    with _canvas(2, 3.2) as (fig, (top, bottom)):
+        answered = np.array([i["answered"] or 0 for i in intervals])
+        abandoned = np.array([i["abandoned"] or 0 for i in intervals])
+        deflected = np.array([i["deflected"] or 0 for i in intervals])
+        top.bar(starts, answered, width=width, align="edge", color=STYLES[0][0],
+                label="answered")
+        top.bar(starts, abandoned, width=width, align="edge", bottom=answered,
+                color=STYLES[1][0], hatch="xx", label="abandoned")
+        top.bar(starts, deflected, width=width, align="edge", bottom=answered + abandoned,
+                color="#d5dbdb", hatch="..", label="resolved by the bot")
+        top.set_ylabel(f"contacts per {per / 60:.0f} min")
+        right = top.twinx()
+        right.step([*starts, clock.local(len(intervals) * per)],
+                   [*(i["agents"] for i in intervals), intervals[-1]["agents"]],
+                   where="post", color=STYLES[3][0], ls=":", lw=1.5, label="agents on shift")
+        right.set_ylabel("agents")
+        right.set_ylim(0, max(i["agents"] for i in intervals) * 1.2 + 1)
+        handles = top.get_legend_handles_labels()
+        extra = right.get_legend_handles_labels()
+        top.legend(handles[0] + extra[0], handles[1] + extra[1], fontsize=8, loc="upper left")
+        _clock_axis(top, data)
+        level = [np.nan if i["service_level"] is None else i["service_level"] * 100
+                 for i in intervals]
+        bottom.plot([s + width / 2 for s in starts], level, color=STYLES[2][0], marker="o",
+                    ms=3, lw=1.2, label="service level")
+        if target is not None:
+            bottom.axhline(target.service_level * 100, color="#c0392b", ls="--", lw=1,
+                           label=f"target {target.service_level:.0%} within "
+                                 f"{target.answer_within:g} s")
+        bottom.set_ylabel("answered in time (%)")
+        bottom.set_ylim(0, 105)
+        bottom.legend(fontsize=8, loc="lower left")
+        _clock_axis(bottom, data)
+        misses = [i for i in intervals if target is not None and i["offered"]
+                  and i["service_level"] is not None
+                  and i["service_level"] < target.service_level]
+        if target is None:
+            title = "Customer service per interval"
+        elif misses:
+            worst = min(misses, key=lambda i: i["service_level"])
+            title = (f"Service level under {target.service_level:.0%} in {len(misses)} of "
+                     f"{len(intervals)} intervals; worst {worst['from']}–{worst['to']}: "
+                     f"{worst['service_level']:.0%} with {worst['agents']} agents")
+        else:
+            title = f"Service level met {target.service_level:.0%} in every interval"
+        top.set_title(title, fontsize=11, loc="left")
+        return Figure("support", title, _png(fig))
+
+
+def _value(figure: object) -> float | None:
+    if isinstance(figure, dict):
+        return figure.get("mean")
+    if figure is None or (isinstance(figure, float) and math.isnan(figure)):
+        return None
+    return float(figure)
+
+
+def all_figures(data: ReportData) -> list[Figure]:
+    made = [traffic(data), latency(data), errors(data), stock(data), payments(data),
+            support(data)]
+    return [f for f in made if f is not None]

@@ -1,0 +1,125 @@
+"""The self-contained HTML report: figures embedded as base64 PNG, tables for the numbers.
+
+Rendered from a Jinja2 template; every number goes through :func:`fmt`, so thousands
+separators, percentages, units and confidence intervals look the same everywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+from importlib import resources
+
+import jinja2
+
+from ..console import describe
+from ..scenario.schema import ENDPOINTS
+from ..scenario.units import format_duration
+from .data import ReportData
+from .figures import Figure
+
+HEADINGS = {
+    "traffic": "The day at a glance",
+    "latency": "Latency per endpoint against its SLO",
+    "errors": "Errors and shed requests",
+    "stock": "Stock and sell-outs",
+    "payments": "Payments",
+    "support": "Customer service",
+}
+
+
+def fmt(figure: object, kind: str = "int") -> str:
+    """A figure for people: ``12,345``, ``0.52%``, ``840 ms``; with its 95% interval."""
+    if isinstance(figure, dict):
+        low, high = figure["ci95"]
+        return f"{fmt(figure['mean'], kind)} ({fmt(low, kind)}–{fmt(high, kind)})"
+    if figure is None:
+        return "–"
+    value = float(figure)
+    if kind == "pct":
+        return f"{value:.2%}" if abs(value) < 0.1 else f"{value:.1%}"
+    if kind == "ms":
+        return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
+    if kind == "s":
+        return f"{value:,.1f} s"
+    if kind == "money":
+        return f"{value:,.0f}"
+    if kind == "float":
+        return f"{value:,.1f}"
+    return f"{value:,.0f}"
+
+
+def _context(data: ReportData, figures: list[Figure]) -> dict:
+    s = data.summary
+    scenario = data.scenario
+    platform = s["platform"]
+    latency = s["latency_ms"]
+    limits = scenario.slo.latency_p99 if scenario.slo else {}
+    violated = {v["endpoint"] for v in s["slo"]["violations"] if v["metric"] == "latency_p99"}
+    key = [
+        ("sessions", fmt(s["sessions"])),
+        ("orders", fmt(s["orders"])),
+        ("GMV (before discounts)", fmt(s["gmv"], "money")),
+        ("lost sales (value)", fmt(s["lost_sales"]["value"], "money")),
+        ("peak requests / s", fmt(platform["peak_requests_per_s"])),
+        ("error rate", fmt(s["error_rate"], "pct")),
+        ("p99 latency, all endpoints", fmt(latency.get("all", {}).get("p99"), "ms")),
+        ("peak utilization (per minute)", fmt(platform["peak_utilization"], "pct")),
+        ("peak instances", fmt(platform["peak_instances"])),
+        ("instance-hours", fmt(platform["instance_hours"], "float")),
+    ]
+    if s.get("support"):
+        key += [("support contacts", fmt(s["support"]["contacts"])),
+                ("support service level", fmt(s["support"]["service_level"], "pct"))]
+    lost = [(cause.replace("_", " "), fmt(v["count"]), fmt(v["value"], "money"))
+            for cause, v in s["lost_sales"].get("by_cause", {}).items()
+            if (v["count"]["mean"] if isinstance(v["count"], dict) else v["count"])]
+    latency_rows = []
+    for endpoint in (*ENDPOINTS, "all"):
+        if endpoint not in latency:
+            continue
+        figures_ = latency[endpoint]
+        limit = limits.get(endpoint, limits.get("default")) if endpoint != "all" else None
+        latency_rows.append({"bad": endpoint in violated, "cells": [
+            endpoint, *(fmt(figures_[k], "ms") for k in ("mean", "p50", "p95", "p99")),
+            f"{limit * 1000:,.0f} ms" if limit else "–"]})
+    phases = [[name, *(fmt(p["latency_ms"].get("all", {}).get(k), "ms")
+                       for k in ("p50", "p95", "p99"))]
+              for name, p in s.get("phases", {}).items() if p["latency_ms"]]
+    inventory = [[sku, fmt(v["initial"]), fmt(v["sold"]), fmt(v["reserved"]),
+                  v["sold_out_at"] or "–", fmt(v["sold_out_misses"]), fmt(v["limit_misses"]),
+                  fmt(v["lock_wait_p99_ms"], "ms"), fmt(v["oversold"])]
+                 for sku, v in s.get("inventory", {}).items()]
+    flash = [[f["name"], f["sku"], fmt(f["stock"]), fmt(f["buyers"]), fmt(f["served"]),
+              fmt(f["misses"]), fmt(f["bot_share_of_stock"], "pct"), f["sold_out_at"] or "–"]
+             for f in s.get("flash_sales", [])]
+    channels = [[name, fmt(c["attempts"]), fmt(c["failures"]), fmt(c["success_rate"], "pct"),
+                 fmt(c["retries"]), fmt(c["timeouts"]), fmt(c["latency_p99_ms"], "ms")]
+                for name, c in (s.get("payments") or {}).get("by_channel", {}).items()]
+    target = scenario.slo.support if scenario.slo and scenario.slo.support else None
+    support = [{"bad": bool(target and i["offered"] and i["service_level"] is not None
+                            and i["service_level"] < target.service_level),
+                "cells": [f"{i['from']}–{i['to']}", fmt(i["agents"]), fmt(i["offered"]),
+                          fmt(i["deflected"]), fmt(i["answered"]), fmt(i["abandoned"]),
+                          fmt(i["service_level"], "pct"), fmt(i["asa_s"], "s"),
+                          fmt(i["occupancy"], "pct")]}
+               for i in (s.get("support") or {}).get("intervals", [])]
+    coupons = [[name, fmt(c["uses"]), fmt(c["discount"], "money")]
+               for name, c in s.get("coupons", {}).items()]
+    return {
+        "s": s, "slo": s["slo"], "describe": describe, "key_figures": key, "lost": lost,
+        "start": scenario.clock.start.strftime("%Y-%m-%d %H:%M %Z").strip(),
+        "duration": format_duration(scenario.clock.duration),
+        "figures": [{"name": f.name, "title": f.title,
+                     "b64": base64.b64encode(f.png).decode()} for f in figures],
+        "headings": HEADINGS, "latency": latency_rows, "phases": phases,
+        "inventory": inventory, "flash_sales": flash, "channels": channels,
+        "support": support, "coupons": coupons,
+    }
+
+
+def render_html(data: ReportData, figures: list[Figure]) -> bytes:
+    template_text = resources.files("sim.report").joinpath("templates/report.html.j2") \
+        .read_text()
+    environment = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    template = environment.from_string(template_text)
+    return template.render(**_context(data, figures)).encode()
