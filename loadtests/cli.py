@@ -51,3 +51,48 @@ def serve(
     if admin_token is None:
         console.print(f"admin token: {token}", markup=False)
     run(config, host, port, workers)
+
+
+@app.command()
+def drill(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Scenario file (its drill section).")],
+    target: Annotated[str | None, typer.Option(help="Base URL of the checkout to drill.")]
+    = None,
+    self_test: Annotated[bool, typer.Option(
+        "--self-test", help="Start the reference checkout on a free loopback port, drill it, "
+                            "stop it (stock scaled by drill.scale).")] = False,
+    allow_host: Annotated[list[str] | None, typer.Option(
+        help="Allow this target host besides drill.allowed_hosts (repeatable).")] = None,
+    workers: Annotated[int, typer.Option(min=0, help="Local Locust worker processes under "
+                                                     "one master (0: a single process).")] = 0,
+    master: Annotated[bool, typer.Option(
+        "--master", help="Be the master for workers on other machines (--expect-workers).")]
+    = False,
+    expect_workers: Annotated[int, typer.Option(min=0, help="Workers a --master waits for.")]
+    = 0,
+    worker: Annotated[bool, typer.Option(
+        "--worker", help="Be a worker of a master on --master-host (same scenario file).")]
+    = False,
+    master_host: Annotated[str, typer.Option(help="The master's address (--worker).")]
+    = "127.0.0.1",
+    master_port: Annotated[int, typer.Option(help="The master's port.")] = 5557,
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Results folder (default: results/<id>).")]
+    = None,
+    overrides: SetOption = None,
+) -> None:
+    """Replay the scenario's drill window with Locust against real checkout endpoints.
+
+    Exit 0 when every threshold passes, 1 when one fails (or the drill aborted), 2 on bad
+    input or a refused target.
+    """
+    from .drill_launch import launch_drill
+
+    sets = overrides_of(ctx, overrides)
+    scenario = load_or_exit(file, sets)
+    raise typer.Exit(launch_drill(
+        scenario=scenario, file=file, overrides=sets, target=target, self_test=self_test,
+        allow_hosts=list(allow_host or []), workers=workers, master=master,
+        expect_workers=expect_workers, worker=worker, master_host=master_host,
+        master_port=master_port, seed=seed, out=out, console=console))

@@ -157,11 +157,16 @@ def create_app(service: Service) -> FastAPI:
                 await run_in_threadpool(store.abandon_payment, key)
                 code = "already_paid" if order["status"] == "paid" else "reservation_expired"
                 raise StoreError(code, 409, f"order is {order['status']}")
+            asked = time.perf_counter()
             approved = await gateway.charge(body.channel)
+            provider_ms = (time.perf_counter() - asked) * 1000
             status = await run_in_threadpool(store.finish_payment, key, order_id, approved)
         else:
+            provider_ms = 0.0
             status = await _settled(store, key, status, gateway.timeout + 5.0)
-        return _payment_answer(status, key)
+        answer = _payment_answer(status, key)
+        answer.headers["Server-Timing"] = f"gateway;dur={provider_ms:.1f}"
+        return answer
 
     @app.get("/orders/{order_id}")
     def order(order_id: str, shopper: ShopperId) -> dict[str, Any]:

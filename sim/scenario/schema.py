@@ -318,6 +318,8 @@ class Drill(Section):
     abort: Abort = Abort()
     max_duration: PositiveDuration = 1800.0
     """Hard cap on a drill's real running time."""
+    graceful_stop: Duration = 10.0
+    """Real time visits may go on walking after the schedule ends (as k6's gracefulStop)."""
     max_requests: PositiveInt = 2_000_000
     """Hard cap on the requests a drill sends."""
     endpoints: dict[Endpoint, str] = dict(DEFAULT_DRILL_ENDPOINTS)

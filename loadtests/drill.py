@@ -1,0 +1,321 @@
+"""The drill's Locust process: local runner, master (with local workers) or worker.
+
+Started by ``peakday drill`` as ``python -m loadtests.drill ROLE CONFIG.json`` so that Locust's
+gevent monkey-patching stays out of the command's own process. Locust's own distributed mode
+does the scaling: a master with N workers, on one host or many; each worker takes its share
+of the schedule (``visit index % workers``) from the same plan, and reports its measurements
+to the master in Locust messages.
+
+The master (or the local runner) owns the time zero, the load shape, the caps (duration,
+requests), the abort rule and the outage switches, and writes the results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import subprocess
+import sys
+import time
+from collections import deque
+from dataclasses import asdict
+from pathlib import Path
+
+import gevent
+import httpx
+from locust import LoadTestShape, events
+from locust.env import Environment
+from locust.html import get_html_report
+from locust.log import setup_logging
+from locust.stats import StatsCSV
+
+from sim.results import json_bytes, write_atomically
+from sim.scenario import load_scenario
+from sim.scenario.schema import Scenario
+
+from . import users
+from .config import DrillConfig
+from .recorder import Recorder, summarize, thresholds
+from .schedule import Plan, build_plan
+from .users import DrillState, Shopper
+
+SPAWN_RATE = 100
+"""Users started per second (Locust warns above 100)."""
+
+
+def lead(plan: Plan) -> float:
+    """Seconds from starting the users to the schedule's zero: the pool is up before it."""
+    return 2.0 + plan.users / SPAWN_RATE
+REPORT_EVERY = 2.0
+
+
+class Control:
+    """The master's (or local runner's) view of the drill's progress."""
+
+    def __init__(self, plan: Plan, scenario: Scenario):
+        self.plan = plan
+        self.scenario = scenario
+        self.started_at = time.time()
+        self.t0 = self.started_at + lead(plan)
+        self.stop_reason: str | None = None
+        self.stopped_at: float | None = None
+        """When the load stopped (the drill's running time ends here, not at the write-up)."""
+        self.reports: dict[str, dict] = {}
+        """Worker id -> its latest report (distributed mode)."""
+        self.local: DrillState | None = None
+
+    def idle(self) -> bool:
+        if self.local is not None:
+            return not self.local.visits and self.local.in_flight == 0
+        return bool(self.reports) and all(
+            r["remaining"] == 0 and r["in_flight"] == 0 for r in self.reports.values())
+
+    def recorder(self) -> Recorder:
+        if self.local is not None:
+            return self.local.recorder
+        merged = Recorder()
+        for report in self.reports.values():
+            merged.merge(report["snapshot"])
+        return merged
+
+
+def make_shape(control: Control) -> type[LoadTestShape]:
+    plan, drill = control.plan, control.scenario.drill
+
+    class DrillShape(LoadTestShape):
+        """A constant pool of users until the schedule is done (or a cap or abort stops it)."""
+
+        def tick(self):
+            now = time.time()
+            if control.stop_reason:
+                return None
+            if now > control.started_at + drill.max_duration:
+                control.stop_reason = (f"stopped at the {drill.max_duration:g} s cap "
+                                       "(drill.max_duration)")
+                return None
+            past = now > control.t0 + plan.duration
+            if past and control.idle():
+                control.stop_reason = "schedule completed"
+                return None
+            if now > control.t0 + plan.duration + drill.graceful_stop:
+                control.stop_reason = (f"schedule completed; visits still walking were stopped "
+                                       f"after drill.graceful_stop ({drill.graceful_stop:g} s)")
+                return None
+            return plan.users, SPAWN_RATE
+
+    return DrillShape
+
+
+def _monitor(env: Environment, control: Control, config: DrillConfig) -> None:
+    """Once a second: the request cap, the abort rule, and outage switches on the target."""
+    drill = control.scenario.drill
+    history: deque[tuple[float, int, int]] = deque()
+    outages = _outage_switches(control) if config.admin_token else []
+    while control.stop_reason is None:
+        gevent.sleep(1.0)
+        now = time.time()
+        total = env.stats.total
+        history.append((now, total.num_requests, total.num_failures))
+        if total.num_requests >= drill.max_requests:
+            control.stop_reason = f"stopped at the {drill.max_requests:,} request cap"
+            break
+        while history and history[0][0] < now - drill.abort.for_:
+            history.popleft()
+        if now - control.t0 >= drill.abort.for_ and len(history) > 1:
+            requests = history[-1][1] - history[0][1]
+            failures = history[-1][2] - history[0][2]
+            if requests >= 20 and failures / requests > drill.abort.error_rate:
+                control.stop_reason = (
+                    f"aborted: error rate {failures / requests:.0%} over the last "
+                    f"{drill.abort.for_:g} s (limit {drill.abort.error_rate:.0%}, drill.abort)")
+                break
+        while outages and outages[0][0] <= now - control.t0:
+            _, rates = outages.pop(0)
+            _switch_outages(config, rates)
+
+
+def _outage_switches(control: Control) -> list[tuple[float, dict[str, float]]]:
+    """(real second, failure rates to set) for each outage edge inside the drill window."""
+    payments = control.scenario.payments
+    if payments is None:
+        return []
+    plan, clock = control.plan, control.scenario.clock
+    edges: dict[float, dict[str, float]] = {}
+    for outage in payments.outages:
+        opens, closes = clock.window(outage.from_, outage.to)
+        for at, rate in ((opens, outage.failure_rate), (closes, None)):
+            real = max(0.0, (at - plan.window[0]) / plan.compress)
+            if real <= plan.duration:
+                edges.setdefault(real, {})[outage.channel] = rate
+    switches, active = [], {}
+    for real in sorted(edges):
+        for channel, rate in edges[real].items():
+            if rate is None:
+                active.pop(channel, None)
+            else:
+                active[channel] = rate
+        switches.append((real, dict(active)))
+    return switches
+
+
+def _switch_outages(config: DrillConfig, rates: dict[str, float]) -> None:
+    # On failure the drill goes on; the payment figures will show the outage did not apply.
+    with contextlib.suppress(httpx.HTTPError):
+        httpx.post(f"{config.target}/admin/outages", json={"failure_rates": rates},
+                   headers={"Authorization": f"Bearer {config.admin_token}"}, timeout=5)
+
+
+def _server_check(config: DrillConfig) -> dict | None:
+    """Stock as the server holds it after the drill (self-test): oversell is checked there."""
+    if not config.admin_token:
+        return None
+    reply = httpx.get(f"{config.target}/admin/stock", timeout=10,
+                      headers={"Authorization": f"Bearer {config.admin_token}"})
+    stock = reply.json()
+    return {"stock": stock,
+            "oversold": {sku: max(0, f["sold"] + f["reserved"] - f["initial"])
+                         for sku, f in stock.items()},
+            "conserved": all(f["initial"] == f["available"] + f["reserved"] + f["sold"]
+                             for f in stock.values())}
+
+
+def _locust_files(env: Environment) -> dict[str, bytes]:
+    stats = StatsCSV(env, [0.5, 0.95, 0.99])
+    files = {}
+    for name, writer in (("locust_stats.csv", stats.requests_csv),
+                         ("locust_failures.csv", stats.failures_csv)):
+        buffer = io.StringIO()
+        writer(csv.writer(buffer))
+        files[name] = buffer.getvalue().encode()
+    files["locust.html"] = get_html_report(env, show_download_link=False).encode()
+    return files
+
+
+def _start_workers(config: DrillConfig, path: Path) -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-m", "loadtests.drill", "worker", str(path)])
+            for _ in range(config.workers)]
+
+
+def run(role: str, path: Path) -> int:
+    config = DrillConfig(**json.loads(path.read_text()))
+    setup_logging("WARNING")
+    scenario = load_scenario(config.scenario, config.overrides)
+    plan = build_plan(scenario, config.seed)
+    state = DrillState(scenario, plan)
+    users.STATE = state
+    if role == "worker":
+        return _work(config, state)
+    control = Control(plan, scenario)
+    env = Environment(user_classes=[Shopper], shape_class=make_shape(control)(),
+                      host=config.target, events=events)
+    workers: list[subprocess.Popen] = []
+    if role == "local":
+        runner = env.create_local_runner()
+        control.local = state
+        state.take(0, 1, control.t0)
+    else:
+        runner = env.create_master_runner("*" if config.expect_workers else "127.0.0.1",
+                                          config.master_port)
+        runner.register_message("peakday_report", lambda msg, **_: control.reports.update(
+            {msg.node_id: msg.data}))
+        workers = _start_workers(config, path)
+        expected = config.workers or config.expect_workers
+        deadline = time.time() + 60
+        while len(runner.clients.ready) < expected and time.time() < deadline:
+            gevent.sleep(0.2)
+        if len(runner.clients.ready) < expected:
+            print(f"only {len(runner.clients.ready)} of {expected} workers connected",
+                  file=sys.stderr)
+            runner.quit()
+            return 2
+        control.started_at = time.time()
+        control.t0 = control.started_at + lead(plan)
+        runner.send_message("peakday_start", {"t0": control.t0,
+                                              "workers": len(runner.clients.ready)})
+    monitor = gevent.spawn(_monitor, env, control, config)
+    try:
+        runner.start_shape()
+        runner.shape_greenlet.join()
+    except KeyboardInterrupt:
+        control.stop_reason = "interrupted (Ctrl-C)"
+    finally:
+        control.stopped_at = time.time()
+        runner.stop()
+        if workers:
+            _collect_final(control, len(workers) or config.expect_workers)
+        runner.quit()
+        monitor.kill()
+        for worker in workers:
+            worker.wait(timeout=30)
+    _write(config, control, env, plan, scenario)
+    return 0
+
+
+def _collect_final(control: Control, expected: int) -> None:
+    deadline = time.time() + 10
+    while time.time() < deadline and not (
+            len(control.reports) >= expected and all(r["final"] for r in control.reports.values())):
+        gevent.sleep(0.1)
+
+
+def _work(config: DrillConfig, state: DrillState) -> int:
+    env = Environment(user_classes=[Shopper], host=config.target, events=events)
+    runner = env.create_worker_runner(config.master_host, config.master_port)
+
+    def start(msg, **_kwargs) -> None:
+        state.take(runner.worker_index, msg.data["workers"], msg.data["t0"])
+
+    def report(final: bool) -> None:
+        runner.send_message("peakday_report", {
+            "snapshot": state.recorder.snapshot(), "remaining": len(state.visits),
+            "in_flight": state.in_flight, "final": final})
+
+    def reporter() -> None:
+        while True:
+            gevent.sleep(REPORT_EVERY)
+            if state.t0 is not None:
+                report(False)
+
+    runner.register_message("peakday_start", start)
+    events.test_stop.add_listener(lambda **_: report(True))
+    loop = gevent.spawn(reporter)
+    runner.greenlet.join()
+    loop.kill()
+    return 0
+
+
+def _write(config: DrillConfig, control: Control, env: Environment, plan: Plan,
+           scenario: Scenario) -> None:
+    real = max(0.0, (control.stopped_at or time.time()) - control.t0)
+    measured = summarize(control.recorder(), plan, scenario, min(real, plan.duration))
+    checks = thresholds(scenario, measured)
+    server = _server_check(config)
+    oversold = sum(server["oversold"].values()) if server else 0
+    document = {
+        "scenario": scenario.name,
+        "target": config.target,
+        "window": [scenario.clock.label(plan.window[0]), scenario.clock.label(plan.window[1])],
+        "compress": plan.compress,
+        "scale": plan.scale,
+        "seed": scenario.seed if config.seed is None else config.seed,
+        "users": plan.users,
+        "workers": config.workers or config.expect_workers,
+        "planned_duration_s": round(plan.duration, 2),
+        "ran_s": round(real, 2),
+        "stopped_because": control.stop_reason or "stopped",
+        **measured,
+        "thresholds": checks,
+        "server": server,
+        **config.extra,
+    }
+    aborted = (control.stop_reason or "").startswith(("aborted", "stopped at"))
+    document["passed"] = (all(c["passed"] for c in checks) and not aborted and oversold == 0)
+    files = {"drill.json": json_bytes(document), "config.json": json_bytes(asdict(config)),
+             **_locust_files(env)}
+    write_atomically(Path(config.out), files)
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1], Path(sys.argv[2])))

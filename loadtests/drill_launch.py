@@ -1,0 +1,135 @@
+"""``peakday drill`` outside Locust: checks, the self-test service, the Locust child, the verdict.
+
+Everything that can refuse a drill happens here, before a single request is sent: the
+scenario is valid, the target's host is allowed, a master is not asked to wait for no one.
+Then the Locust side runs in a child process (loadtests/drill.py) and this process reads its
+``drill.json`` and prints the verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from sim.results import RESULTS, ResultsError, check_writable, run_id
+from sim.scenario.schema import Scenario
+
+from .config import DrillConfig
+from .safety import UnsafeTarget, check_target
+from .target.launch import free_port, start_service
+
+
+def launch_drill(*, scenario: Scenario, file: Path, overrides: list[str], target: str | None,
+                 self_test: bool, allow_hosts: list[str], workers: int, master: bool,
+                 expect_workers: int, worker: bool, master_host: str, master_port: int,
+                 seed: int | None, out: Path | None, console: Console) -> int:
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if worker:
+        config = DrillConfig(str(file), overrides, "", "", seed, master_host=master_host,
+                             master_port=master_port)
+        return _child("worker", config)
+    if self_test == (target is not None):
+        err.print("give exactly one of --target URL and --self-test", markup=False)
+        return 2
+    if master and expect_workers < 1:
+        err.print("--master needs --expect-workers N (the workers it waits for)", markup=False)
+        return 2
+    if target is not None:
+        try:
+            target = check_target(target, scenario.drill.allowed_hosts, allow_hosts)
+        except UnsafeTarget as exc:
+            err.print(str(exc), markup=False)
+            return 2
+    directory = out or RESULTS / run_id(f"{scenario.name}-drill")
+    try:
+        check_writable(directory)
+    except ResultsError as exc:
+        err.print(str(exc), markup=False)
+        return 2
+    config = DrillConfig(str(file), overrides, target or "", str(directory), seed,
+                         workers=workers, expect_workers=expect_workers if master else 0,
+                         master_port=master_port if master else free_port())
+    role = "master" if (workers or master) else "local"
+    service = None
+    try:
+        if self_test:
+            with tempfile.TemporaryDirectory(prefix="peakday-selftest-") as scratch:
+                service = start_service(
+                    f"sqlite:///{Path(scratch) / 'checkout.db'}", file, "--reset",
+                    "--stock-scale", str(scenario.drill.scale),
+                    *(x for pair in (("--set", o) for o in overrides) for x in pair))
+                config.target, config.admin_token = service.url, service.token
+                config.extra = {"self_test": {"service": service.url,
+                                              "stock_scale": scenario.drill.scale}}
+                console.print(f"Self-test: reference checkout on {service.url}", markup=False)
+                status = _child(role, config)
+                service.stop()
+        else:
+            status = _child(role, config)
+    finally:
+        if service is not None:
+            service.stop()
+    if status != 0:
+        err.print(f"the drill's Locust process failed (exit {status})", markup=False)
+        return 2
+    return _verdict(directory, console)
+
+
+def _child(role: str, config: DrillConfig) -> int:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(asdict(config), handle)
+    path = Path(handle.name)
+    process = subprocess.Popen([sys.executable, "-m", "loadtests.drill", role, str(path)])
+    try:
+        return process.wait()
+    except KeyboardInterrupt:  # the child got the same Ctrl-C: let it write its results
+        return process.wait()
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _verdict(directory: Path, console: Console) -> int:
+    report = json.loads((directory / "drill.json").read_text())
+    table = Table(title=f"drill of {report['scenario']} against {report['target']}",
+                  show_header=True)
+    for column in ("endpoint", "requests", "errors", "p50 ms", "p99 ms", "p99 ms (uncorr.)"):
+        table.add_column(column, justify="right" if column != "endpoint" else "left")
+    for name, e in report["endpoints"].items():
+        table.add_row(name, f"{e['requests']:,}", f"{e['errors']:,}", _ms(e["p50_ms"]),
+                      _ms(e["p99_ms"]), _ms(e["p99_uncorrected_ms"]))
+    console.print(table)
+    sessions = report["sessions"]
+    console.print(f"Sessions: {sessions['started']:,} of {sessions['scheduled']:,} scheduled "
+                  f"started ({sessions['late']:,} late); fidelity (worst 10 s window) "
+                  f"{report['fidelity']:.1%}; start lag p99 {_ms(report['start_lag_ms']['p99'])} "
+                  f"ms", markup=False)
+    for sku, seen in report["sold_out"].items():
+        console.print(f"{sku} sold out (as shoppers saw it) at {seen['clock']} "
+                      f"({seen['after_s']:.1f} s into the drill)", markup=False)
+    if report.get("server"):
+        console.print(f"Server stock after the drill: oversold "
+                      f"{sum(report['server']['oversold'].values())}, conserved "
+                      f"{report['server']['conserved']}", markup=False)
+    for check in report["thresholds"]:
+        mark = "pass" if check["passed"] else "FAIL"
+        if check["metric"] == "latency_p99":
+            console.print(f"  {mark}  {check['endpoint']} p99 {check['value_ms']:,.0f} ms "
+                          f"(limit {check['limit_ms']:,.0f})", markup=False)
+        else:
+            console.print(f"  {mark}  error rate {check['value']:.2%} (limit "
+                          f"{check['limit']:.2%})", markup=False)
+    console.print(f"Stopped: {report['stopped_because']}. "
+                  f"{'PASSED' if report['passed'] else 'FAILED'}. Results: {directory}/",
+                  markup=False)
+    return 0 if report["passed"] else 1
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.0f}"

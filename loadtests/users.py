@@ -1,0 +1,264 @@
+"""The shoppers of a drill: Locust users that start scheduled visits and walk their journeys.
+
+Each process of a drill holds one :class:`DrillState`: its share of the schedule (a queue in
+start order), the recorder, and the drill's time zero. A :class:`Shopper` takes the next visit,
+sleeps until its start, then walks the steps over real HTTP: platform errors (5xx, timeouts,
+refused connections) are retried as the scenario's customers do, a declined payment as its
+payments section says, a "sold out" ends the visit. Think times and backoffs are compressed.
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections import deque
+from dataclasses import dataclass, field
+
+import gevent
+from locust import FastHttpUser, task
+from locust.exception import StopUser
+
+from sim.scenario.schema import Clock, Scenario
+
+from .recorder import Recorder
+from .schedule import Plan, Visit
+
+BODY_FREE = {"home", "product"}
+IDLE_POLL = 0.05
+
+
+@dataclass
+class DrillState:
+    """Everything the users of one process share."""
+
+    scenario: Scenario
+    plan: Plan
+    visits: deque[Visit] = field(default_factory=deque)
+    recorder: Recorder = field(default_factory=Recorder)
+    t0: float | None = None
+    """Wall-clock time (time.time()) of the schedule's zero; set when the test starts."""
+    in_flight: int = 0
+    stopping: bool = False
+
+    def take(self, worker: int, workers: int, t0: float) -> None:
+        self.visits = deque(self.plan.share(worker, workers))
+        self.t0 = t0
+
+    @property
+    def routes(self) -> dict[str, tuple[str, str]]:
+        return {step: tuple(route.split(" ", 1))  # type: ignore[misc]
+                for step, route in self.scenario.drill.endpoints.items()}
+
+    def phase_at(self, real: float) -> str | None:
+        clock = self.scenario.clock
+        t = self.plan.clock_of(real)
+        for name, (start, end) in self.scenario.traffic.phases.items():
+            if Clock.inside(t, clock.window(start, end)):
+                return name
+        return None
+
+
+STATE: DrillState | None = None
+"""The process's drill, set by the runner (or locustfile) before users start."""
+
+
+class Shopper(FastHttpUser):
+    """One slot of the user pool; it runs visits, one after another, at their times."""
+
+    network_timeout = 30.0
+    connection_timeout = 10.0
+
+    @task
+    def next_visit(self) -> None:
+        state = STATE
+        if state is None or state.t0 is None:
+            gevent.sleep(IDLE_POLL)
+            return
+        if state.stopping:
+            raise StopUser()
+        if not state.visits:
+            gevent.sleep(IDLE_POLL * 4)
+            return
+        visit = state.visits.popleft()
+        due = state.t0 + visit.start
+        wait = due - time.time()
+        if wait > 0:
+            gevent.sleep(wait)
+        state.in_flight += 1
+        try:
+            state.recorder.session_started(visit.start, time.time() - state.t0)
+            Journey(self, state, visit, due).walk()
+        finally:
+            state.in_flight -= 1
+
+
+class Journey:
+    """One visit's steps, with the scenario's retry rules, over this user's HTTP client."""
+
+    def __init__(self, user: Shopper, state: DrillState, visit: Visit, due: float):
+        self.user, self.state, self.visit = user, state, visit
+        self.intended = due
+        self.cart_id: str | None = None
+        self.order_id: str | None = None
+        self.channel = 0
+        scenario = state.scenario
+        self.compress = scenario.drill.compress
+        self.retry = scenario.customers.retry
+        sale = (scenario.promotions.flash_sales[visit.sale]
+                if visit.sale is not None and scenario.promotions else None)
+        self.max_attempts = sale.bot_max_attempts if visit.bot and sale else self.retry.max_attempts
+
+    def walk(self) -> None:
+        for i, step in enumerate(self.visit.steps):
+            if i:
+                self._sleep_until(self.intended + self.visit.thinks[i - 1])
+            if not self._step(step):
+                return
+
+    def _sleep_until(self, moment: float) -> None:
+        self.intended = moment
+        wait = moment - time.time()
+        if wait > 0:
+            gevent.sleep(wait)
+
+    def _step(self, step: str) -> bool:
+        """True to go on to the next step."""
+        if step == "pay":
+            return self._pay()
+        outcome, body = self._attempts(step)
+        if outcome != "ok":
+            if outcome in ("sold_out", "limit_exceeded") and self.visit.sale is not None:
+                self._ticket("flash_sale_miss",
+                             self.state.scenario.support.contacts.per_flash_sale_miss
+                             if self.state.scenario.support else 0.0)
+            return False
+        if step == "cart":
+            self.cart_id = body.get("cart_id")
+        elif step == "checkout":
+            self.order_id = body.get("order_id")
+        return True
+
+    def _attempts(self, step: str, key: str | None = None) -> tuple[str, dict]:
+        """Send a step, retrying platform errors; business answers are final."""
+        attempt = 1
+        while True:
+            outcome, body = self._send(step, key)
+            if outcome != "error" or attempt >= self.max_attempts:
+                return outcome, body
+            attempt += 1
+            backoff = 0.0 if self.visit.bot else self.retry.backoff / self.compress
+            self._sleep_until(time.time() + backoff)
+
+    def _pay(self) -> bool:
+        payments = self.state.scenario.payments
+        retry = payments.retry if payments else None
+        attempts = retry.max_attempts if retry else 1
+        failures_here = 0
+        for attempt in range(1, attempts + 1):
+            key = f"{self.visit.shopper}-{self.visit.index}-{attempt}"
+            outcome, _ = self._attempts("pay", key)
+            if outcome == "ok":
+                self.state.recorder.paid += 1
+                return True
+            if outcome != "declined" or attempt == attempts:
+                break
+            failures_here += 1
+            if retry and retry.switch_channel_after and failures_here >= \
+                    retry.switch_channel_after and len(self.visit.channels) > 1:
+                self.channel = (self.channel + 1) % len(self.visit.channels)
+                failures_here = 0
+            self._sleep_until(time.time() + (retry.backoff if retry else 0) / self.compress)
+        support = self.state.scenario.support
+        self._ticket("payment_failure", support.contacts.per_payment_failure if support else 0)
+        return False
+
+    def _ticket(self, topic: str, probability: float) -> None:
+        """Some unhappy shoppers write to support (decided by a hash: same visit, same choice)."""
+        if probability <= 0 or "support" not in self.state.scenario.drill.endpoints:
+            return
+        if zlib.crc32(f"{self.visit.index}/{topic}".encode()) % 10_000 / 10_000 >= probability:
+            return
+        self.intended = time.time()
+        outcome, _ = self._send("support", None)
+        if outcome == "ok":
+            self.state.recorder.tickets += 1
+
+    def _send(self, step: str, key: str | None) -> tuple[str, dict]:
+        state, visit = self.state, self.visit
+        method, template = state.routes[step]
+        path = template.format(sku=visit.sku or "", order_id=self.order_id or "")
+        headers = {"X-Shopper-Id": visit.shopper}
+        body = None
+        if step == "cart":
+            body = {"sku": visit.sku, "qty": 1}
+        elif step == "checkout":
+            body = ({"cart_id": self.cart_id} if self.cart_id
+                    else {"items": [{"sku": visit.sku, "qty": 1}]})
+        elif step == "pay":
+            body = {"channel": visit.channels[self.channel] if visit.channels else "default"}
+            headers["Idempotency-Key"] = key or ""
+        elif step == "support":
+            body = {"topic": "order"}
+        sent = time.time()
+        payload: dict = {}
+        provider = 0.0
+        with self.user.client.request(method, path, json=body if step not in BODY_FREE else None,
+                                      headers=headers, name=step, catch_response=True) as reply:
+            status = reply.status_code or 0
+            if step == "pay":
+                provider = _provider_seconds(reply.headers.get("Server-Timing", ""))
+            if status == 0:
+                outcome = "error"
+                reply.failure(f"no response ({reply.error!r})" if reply.error else "no response")
+            elif status < 400:
+                outcome = "ok"
+                try:
+                    payload = reply.json() if step in ("cart", "checkout") else {}
+                except (ValueError, TypeError):
+                    payload = {}
+                reply.success()
+            elif status == 409:
+                outcome = _conflict(reply)
+                reply.success()
+            elif status == 402:
+                outcome = "declined"
+                reply.success()
+            elif status < 500 and status != 429:
+                outcome = "error"
+                reply.failure(f"HTTP {status}")
+            else:
+                outcome = "error"
+                reply.failure(f"HTTP {status}")
+        done = time.time()
+        t0 = state.t0 or sent
+        # The platform's latency, as the simulator counts it: the payment provider's own
+        # time (announced by the target in Server-Timing) is not the checkout's.
+        state.recorder.request(step, state.phase_at(self.intended - t0), self.intended, sent,
+                               done - provider, outcome)
+        if outcome == "sold_out" and visit.sku is not None:
+            state.recorder.saw_sold_out(visit.sku, done - t0)
+        self.intended = done
+        return outcome, payload
+
+
+def _conflict(reply) -> str:
+    try:
+        error = reply.json().get("error", "")
+    except (ValueError, AttributeError):
+        error = ""
+    return error if error in ("sold_out", "limit_exceeded") else "expired"
+
+
+def _provider_seconds(header: str) -> float:
+    """``gateway;dur=812.5`` in a Server-Timing header -> 0.8125 (0 when absent)."""
+    for metric in header.split(","):
+        name, _, params = metric.strip().partition(";")
+        if name == "gateway":
+            for param in params.split(";"):
+                key, _, value = param.strip().partition("=")
+                if key == "dur":
+                    try:
+                        return float(value) / 1000
+                    except ValueError:
+                        return 0.0
+    return 0.0

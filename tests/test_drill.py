@@ -1,0 +1,123 @@
+"""Drills: the open-model schedule, the safety guards, and real Locust runs on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from loadtests.cli import app
+from loadtests.safety import UnsafeTarget, check_target
+from loadtests.schedule import build_plan
+from loadtests.target.launch import free_port
+from sim.scenario import load_scenario
+from sim.traffic import RateCurve
+
+from .conftest import SCENARIOS
+
+FLASH = SCENARIOS / "flash-sale.yaml"
+SHORT = ["--set", 'drill.window=["19:59:30","20:02:00"]', "--set", "drill.compress=5"]
+"""Two and a half minutes around the start of the sale, replayed in 30 s."""
+
+
+def test_schedule_follows_the_curve_scaled_and_compressed():
+    scenario = load_scenario(FLASH, ["drill.window=[\"19:00\",\"19:50\"]", "drill.scale=0.05",
+                                     "drill.compress=10"])
+    plan = build_plan(scenario)
+    assert plan.duration == pytest.approx(3000 / 10)
+    curve = RateCurve(scenario.traffic.sessions_per_min, scenario.clock)
+    expected = 0.05 * float(np.diff(curve.integral(np.array([0.0, 3000.0])))[0])
+    assert abs(len(plan.visits) - expected) < 3 * np.sqrt(expected)
+    starts = [v.start for v in plan.visits]
+    assert starts == sorted(starts) and starts[0] >= 0 and starts[-1] < plan.duration
+    assert plan.users > 1
+
+
+def test_schedule_is_seeded_and_shared_out_between_workers():
+    scenario = load_scenario(FLASH)
+    a, b, c = build_plan(scenario), build_plan(scenario), build_plan(scenario, seed=99)
+    assert a.visits == b.visits and a.visits != c.visits
+    flash = [v for v in a.visits if v.sale is not None]
+    assert len(flash) == round(60_000 * scenario.drill.scale)  # the audience, scaled
+    assert any(v.bot for v in flash) and all(v.steps[0] == "product" for v in flash)
+    shares = [a.share(i, 3) for i in range(3)]
+    assert sorted(v.index for share in shares for v in share) == list(range(len(a.visits)))
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost", "http://[::1]:9"])
+def test_loopback_targets_are_allowed(url):
+    assert check_target(url, ["127.0.0.1", "localhost", "::1"], []) == url
+
+
+@pytest.mark.parametrize("url", ["http://10.0.0.8", "http://shop.example.com", "ftp://localhost",
+                                 "localhost:8080", "http://127.0.0.2"])
+def test_other_targets_are_refused(url):
+    with pytest.raises(UnsafeTarget):
+        check_target(url, ["127.0.0.1", "localhost", "::1"], [])
+    assert check_target("http://shop.invalid", ["127.0.0.1"], ["shop.invalid"])
+
+
+def test_a_refused_target_exits_2_before_sending_anything(runner, tmp_path):
+    started = time.monotonic()
+    result = runner.invoke(app, ["drill", str(FLASH), "--target", "http://shop.invalid:8080",
+                                 "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2
+    assert "not in drill.allowed_hosts" in result.output and "nothing was sent" in result.output
+    assert not (tmp_path / "run").exists()
+    assert time.monotonic() - started < 5
+
+
+def test_allow_host_lifts_the_refusal(runner, tmp_path):
+    """`.invalid` never resolves (RFC 6761): the drill runs, every request fails, nothing leaves."""
+    result = runner.invoke(app, [
+        "drill", str(FLASH), "--target", "http://shop.invalid:8080", "--allow-host",
+        "shop.invalid", "--out", str(tmp_path / "run"), *SHORT,
+        "--set", "drill.max_duration=6s", "--set", "drill.abort.for=2s"])
+    assert result.exit_code == 1, result.output
+    report = json.loads((tmp_path / "run" / "drill.json").read_text())
+    assert report["target"] == "http://shop.invalid:8080" and not report["passed"]
+
+
+def test_a_failing_target_aborts_the_drill(runner, tmp_path):
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there: connections refused
+    started = time.monotonic()
+    result = runner.invoke(app, ["drill", str(FLASH), "--target", closed, "--out",
+                                 str(tmp_path / "run"), *SHORT, "--set", "drill.abort.for=3s",
+                                 "--set", "drill.abort.error_rate=50%"])
+    assert result.exit_code == 1, result.output
+    report = json.loads((tmp_path / "run" / "drill.json").read_text())
+    assert report["stopped_because"].startswith("aborted: error rate")
+    assert time.monotonic() - started < 40, "the abort stops the drill early"
+
+
+def check_drill(report: dict) -> None:
+    """What every real drill of the flash sale must show."""
+    late_windows = [w for w in report["windows"] if w["from_s"] >= 10]
+    assert late_windows and all(w["relative_error"] <= 0.05 for w in late_windows), \
+        report["windows"]
+    assert report["fidelity"] <= 0.05
+    assert report["start_lag_ms"]["p99"] <= 250
+    assert report["sessions"]["not_started"] == 0
+    assert "H1" in report["sold_out"], "the flash sale sells out"
+    server = report["server"]
+    assert server["oversold"]["H1"] == 0 and server["conserved"]
+    assert server["stock"]["H1"]["available"] == 0
+    assert report["thresholds"] and {c["metric"] for c in report["thresholds"]} >= {
+        "latency_p99", "error_rate"}
+    assert report["endpoints"]["checkout"]["outcomes"]["sold_out"] > 0
+
+
+@pytest.mark.parametrize("workers", [0, 2], ids=["local", "two-workers"])
+def test_self_test_drill_replays_the_flash_sale(runner, tmp_path, workers):
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["drill", str(FLASH), "--self-test", "--workers", str(workers),
+                                 "--out", str(out), *SHORT])
+    report = json.loads((out / "drill.json").read_text())
+    assert result.exit_code == (0 if report["passed"] else 1), result.output
+    assert report["workers"] == workers
+    assert report["ran_s"] <= 30 + 10 + 2, "the schedule, drill.graceful_stop, a shape tick"
+    check_drill(report)
+    for name in ("locust_stats.csv", "locust_failures.csv", "locust.html"):
+        assert (out / name).stat().st_size > 0
