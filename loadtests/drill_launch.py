@@ -18,6 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from sim.report import render_drill_report, write_report
 from sim.results import RESULTS, ResultsError, check_writable, run_id
 from sim.scenario.schema import Scenario
 
@@ -79,6 +80,7 @@ def launch_drill(*, scenario: Scenario, file: Path, overrides: list[str], target
     if status != 0:
         err.print(f"the drill's Locust process failed (exit {status})", markup=False)
         return 2
+    write_report(directory, render_drill_report((directory / "drill.json").read_bytes()))
     return _verdict(directory, console)
 
 
@@ -126,8 +128,8 @@ def _verdict(directory: Path, console: Console) -> int:
             console.print(f"  {mark}  error rate {check['value']:.2%} (limit "
                           f"{check['limit']:.2%})", markup=False)
     console.print(f"Stopped: {report['stopped_because']}. "
-                  f"{'PASSED' if report['passed'] else 'FAILED'}. Results: {directory}/",
-                  markup=False)
+                  f"{'PASSED' if report['passed'] else 'FAILED'}. Results: {directory}/ "
+                  f"(report: {directory / 'report.html'})", markup=False)
     return 0 if report["passed"] else 1
 
 

@@ -160,15 +160,12 @@ class Inventory:
                 then: Callable[[Reservation | str], None]) -> None:
         """Reserve one unit; ``then`` gets the Reservation, SOLD_OUT or OVER_LIMIT.
 
-        Only identities that come back (``shopper`` not None) are counted against the per-user
-        limit: a one-visit shopper buying one unit can never exceed a limit of at least 1, and
-        not storing them keeps memory flat over millions of orders.
+        The limit is checked under the lock, with the change (as the service checks it inside
+        its transaction): two sessions of one identity racing for the last allowed unit cannot
+        both win. Only identities that come back (``shopper`` not None) are counted: a one-visit
+        shopper buying one unit can never exceed a limit of at least 1, and not storing them
+        keeps memory flat over millions of orders.
         """
-        limit = sku.per_user_limit
-        if shopper is not None and limit is not None and sku.per_shopper.get(shopper, 0) >= limit:
-            sku.limit_misses += 1
-            then(OVER_LIMIT)
-            return
         shards = len(sku.rows)
         first = min(int(self._uniform() * shards), shards - 1) if shards > 1 else 0
         self._try(sku, shopper, bot, first, 0, then)
@@ -183,10 +180,13 @@ class Inventory:
             sku.sold_out_misses += 1
             then(SOLD_OUT)
             return
-        outcome: list[Reservation | None] = [None]
+        outcome: list[Reservation | str | None] = [None]
+        limit = sku.per_user_limit if shopper is not None else None
 
         def change() -> None:
-            if sku.rows[shard] > 0:
+            if limit is not None and sku.per_shopper.get(shopper, 0) >= limit:
+                outcome[0] = OVER_LIMIT
+            elif sku.rows[shard] > 0:
                 sku.rows[shard] -= 1
                 sku.reserved += 1
                 if shopper is not None:
@@ -197,7 +197,10 @@ class Inventory:
                 outcome[0] = Reservation(sku, shopper, shard, 1, bot)
 
         def done() -> None:
-            if outcome[0] is not None:
+            if outcome[0] == OVER_LIMIT:
+                sku.limit_misses += 1
+                then(OVER_LIMIT)
+            elif outcome[0] is not None:
                 later(self.env, self.spec.reservation_ttl, self._expire, outcome[0])
                 then(outcome[0])
             else:  # emptied while we waited for its lock: on to the next shard

@@ -9,16 +9,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .data import from_files, from_folder
+from .data import ReportData, from_files, from_folder
+from .drill import render_drill_report
 from .figures import all_figures
 from .html import render_html
 
-__all__ = ["render_report", "rerender"]
+__all__ = ["render_drill_report", "render_report", "rerender", "write_report"]
 
 
 def render_report(files: dict[str, bytes], where: str = "") -> dict[str, bytes]:
     """``report.html`` and one PNG per figure, from summary, timeseries and scenario."""
-    data = from_files(files, where)
+    return _capacity_report(from_files(files, where))
+
+
+def _capacity_report(data: ReportData) -> dict[str, bytes]:
     figures = all_figures(data)
     report = {f"{figure.name}.png": figure.png for figure in figures}
     report["report.html"] = render_html(data, figures)
@@ -26,13 +30,23 @@ def render_report(files: dict[str, bytes], where: str = "") -> dict[str, bytes]:
 
 
 def rerender(directory: Path) -> Path:
-    """Render the report of a results folder again; the old one stays until the new is whole."""
-    data = from_folder(directory)
-    figures = all_figures(data)
-    outputs = {f"{figure.name}.png": figure.png for figure in figures}
-    outputs["report.html"] = render_html(data, figures)  # replaced last: a report or none
-    for name, content in outputs.items():
-        temporary = Path(directory) / f".{name}.tmp-{os.getpid()}"
+    """Render the report of a results folder again (a simulation's or a drill's); the old
+    report stays until the new one is whole."""
+    directory = Path(directory)
+    drill = directory / "drill.json"
+    if drill.is_file() and not (directory / "summary.json").exists():
+        outputs = render_drill_report(drill.read_bytes(), str(drill))
+    else:
+        outputs = _capacity_report(from_folder(directory))
+    write_report(directory, outputs)
+    return directory / "report.html"
+
+
+def write_report(directory: Path, outputs: dict[str, bytes]) -> None:
+    """Each file replaced atomically, report.html last: readers see a whole report or none."""
+    ordered = sorted(outputs, key=lambda name: name == "report.html")
+    for name in ordered:
+        content = outputs[name]
+        temporary = directory / f".{name}.tmp-{os.getpid()}"
         temporary.write_bytes(content)
-        os.replace(temporary, Path(directory) / name)
-    return Path(directory) / "report.html"
+        os.replace(temporary, directory / name)

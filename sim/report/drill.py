@@ -1,0 +1,122 @@
+"""The drill's report: how faithfully the load was replayed, and what the target did.
+
+Rendered from ``drill.json`` alone (a results file: the simulator's side never imports the
+load-test code), as a self-contained HTML page with one figure — sessions scheduled vs
+started per 10-second window — and the tables a reviewer checks: thresholds, latency per
+endpoint (corrected for coordinated omission, and not), sell-outs and the server's stock.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import jinja2
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+
+from ..results import ResultsError
+from .figures import STYLES, _png
+from .html import fmt
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>drill of {{ d.scenario }}</title>
+<style>
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2rem auto; padding: 0 1rem;
+       color: #1c2833; } table { border-collapse: collapse; margin: .6rem 0; }
+th, td { border-bottom: 1px solid #d5dbdb; padding: .25rem .7rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; } th { background: #f4f6f6; }
+.verdict { padding: .8rem 1rem; border-radius: 6px; font-size: 1.1rem; }
+.pass { background: #e9f7ef; border-left: 6px solid #1e8449; }
+.fail { background: #fdedec; border-left: 6px solid #922b21; } img { width: 100%; }
+</style></head><body>
+<h1>Drill of {{ d.scenario }}</h1>
+<p>Target {{ d.target }}; window {{ d.window[0] }}–{{ d.window[1] }} replayed {{ d.compress }}×
+faster at {{ "%g" % (d.scale * 100) }}% of the rates; {{ d.users }} Locust users
+{% if d.workers %}on {{ d.workers }} workers{% else %}in one process{% endif %};
+ran {{ "%.0f" % d.ran_s }} s ({{ d.stopped_because }}).</p>
+<div class="verdict {{ 'pass' if d.passed else 'fail' }}"><b>{{ 'PASSED' if d.passed else
+'FAILED' }}</b>: {{ passed_checks }} of {{ d.thresholds | length }} thresholds met.</div>
+<h2>Thresholds</h2>
+<table id="thresholds"><tr><th>check</th><th>measured</th><th>limit</th><th>result</th></tr>
+{% for c in d.thresholds %}<tr><td>{{ c.metric }} {{ c.endpoint }}</td>
+<td>{{ measured(c) }}</td><td>{{ limit(c) }}</td><td>{{ 'pass' if c.passed else 'FAIL' }}</td></tr>
+{% endfor %}</table>
+<h2>Replay fidelity</h2>
+<figure><img src="data:image/png;base64,{{ figure }}" alt="{{ title }}"><figcaption>{{ title }}
+</figcaption></figure>
+<table id="sessions"><tr><th>sessions</th><th>scheduled</th><th>started</th><th>late (&gt;1 s)</th>
+<th>not started</th><th>start lag p50</th><th>p99</th></tr>
+<tr><td>all</td><td>{{ fmt(d.sessions.scheduled) }}</td><td>{{ fmt(d.sessions.started) }}</td>
+<td>{{ fmt(d.sessions.late) }}</td><td>{{ fmt(d.sessions.not_started) }}</td>
+<td>{{ fmt(d.start_lag_ms.p50, 'ms') }}</td><td>{{ fmt(d.start_lag_ms.p99, 'ms') }}</td></tr>
+</table>
+<h2>Latency per endpoint</h2>
+<p>Measured from each request's intended start (coordinated omission corrected); the last
+column is the plain response time. Payment latency excludes the provider's own time when the
+target reports it (Server-Timing: gateway).</p>
+<table id="endpoints"><tr><th>endpoint</th><th>requests</th><th>errors</th><th>p50</th>
+<th>p95</th><th>p99</th><th>p99 uncorrected</th></tr>
+{% for name, e in d.endpoints.items() %}<tr><td>{{ name }}</td><td>{{ fmt(e.requests) }}</td>
+<td>{{ fmt(e.errors) }}</td><td>{{ fmt(e.p50_ms, 'ms') }}</td><td>{{ fmt(e.p95_ms, 'ms') }}</td>
+<td>{{ fmt(e.p99_ms, 'ms') }}</td><td>{{ fmt(e.p99_uncorrected_ms, 'ms') }}</td></tr>
+{% endfor %}</table>
+{% if d.sold_out %}<h2>Sell-outs as shoppers saw them</h2>
+<table id="sold-out"><tr><th>SKU</th><th>scenario clock</th><th>seconds into the drill</th></tr>
+{% for sku, s in d.sold_out.items() %}<tr><td>{{ sku }}</td><td>{{ s.clock }}</td>
+<td>{{ "%.1f" % s.after_s }}</td></tr>{% endfor %}</table>{% endif %}
+{% if d.server %}<h2>Stock on the server after the drill</h2>
+<table id="server-stock"><tr><th>SKU</th><th>initial</th><th>available</th><th>reserved</th>
+<th>sold</th><th>oversold</th></tr>
+{% for sku, s in d.server.stock.items() %}<tr><td>{{ sku }}</td><td>{{ fmt(s.initial) }}</td>
+<td>{{ fmt(s.available) }}</td><td>{{ fmt(s.reserved) }}</td><td>{{ fmt(s.sold) }}</td>
+<td>{{ d.server.oversold[sku] }}</td></tr>{% endfor %}</table>{% endif %}
+<p>Locust's own report: locust.html; its statistics: locust_stats.csv.</p>
+</body></html>
+"""
+
+
+def _fidelity_figure(drill: dict) -> tuple[str, bytes]:
+    windows = drill["windows"]
+    fig, ax = plt.subplots(figsize=(11, 3.4), dpi=110)
+    try:
+        starts = [w["from_s"] for w in windows]
+        ax.bar(starts, [w["scheduled"] for w in windows], width=8, align="edge",
+               color="#d5dbdb", label="scheduled", hatch="..")
+        ax.plot([s + 4 for s in starts], [w["started"] for w in windows], color=STYLES[0][0],
+                marker="o", ms=4, lw=1.4, label="started")
+        ax.set_xlabel("seconds into the drill (10-second windows)")
+        ax.set_ylabel("sessions")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        title = (f"Sessions started as scheduled within {drill['fidelity']:.1%} in every window "
+                 f"after the first; start lag p99 {fmt(drill['start_lag_ms']['p99'], 'ms')}")
+        ax.set_title(title, fontsize=11, loc="left")
+        return title, _png(fig)
+    finally:
+        plt.close(fig)
+
+
+def render_drill_report(content: bytes, where: str = "drill.json") -> dict[str, bytes]:
+    """``report.html`` and ``fidelity.png`` from a drill.json."""
+    try:
+        drill = json.loads(content)
+        title, png = _fidelity_figure(drill)
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ResultsError(f"{where}: not a peakday drill.json ({exc!r})") from None
+
+    def measured(check: dict) -> str:
+        return fmt(check["value_ms"], "ms") if "value_ms" in check else fmt(check["value"], "pct")
+
+    def limit(check: dict) -> str:
+        return fmt(check["limit_ms"], "ms") if "limit_ms" in check else fmt(check["limit"], "pct")
+
+    environment = jinja2.Environment(autoescape=True)
+    html = environment.from_string(TEMPLATE).render(
+        d=drill, fmt=fmt, measured=measured, limit=limit, title=title,
+        figure=base64.b64encode(png).decode(),
+        passed_checks=sum(1 for c in drill["thresholds"] if c["passed"]))
+    return {"report.html": html.encode(), "fidelity.png": png}
