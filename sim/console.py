@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .formatting import describe, fmt
 from .run import Progress as ProgressCallback
 from .scenario.schema import Scenario
 
@@ -33,30 +34,6 @@ def run_progress(scenario: Scenario, replications: int,
         yield update
 
 
-def _num(value: object, fmt: str = ",.0f", unit: str = "") -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, dict):
-        low, high = value["ci95"]
-        return f"{value['mean']:{fmt}}{unit} (95% CI {low:{fmt}}–{high:{fmt}})"
-    return f"{value:{fmt}}{unit}"
-
-
-def describe(violation: dict) -> str:
-    """One violation in words: what, how much, against which limit."""
-    v = violation
-    metric = v["metric"]
-    if metric == "latency_p99":
-        return f"{v['endpoint']} p99 {v['value_ms']:,.0f} ms > {v['limit_ms']:,.0f} ms"
-    if metric == "error_rate":
-        return f"error rate {v['value']:.2%} > {v['limit']:.2%}"
-    if metric == "support_service_level":
-        return f"support service level {v['value']:.0%} < {v['limit']:.0%}"
-    if metric == "support_abandon_rate":
-        return f"support abandonment {v['value']:.1%} > {v['limit']:.1%}"
-    return f"{v['endpoint']} oversold {v['value']:g} units (limit {v['limit']})"
-
-
 def print_summary(console: Console, summary: dict) -> None:
     """Verdict first, then the key figures a planner asks for."""
     slo = summary["slo"]
@@ -79,30 +56,30 @@ def print_summary(console: Console, summary: dict) -> None:
     platform = summary["platform"]
     latency = summary["latency_ms"]
     rows = [
-        ("Sessions", _num(summary["sessions"])),
-        ("Requests", _num(summary["requests"])),
-        ("Orders", _num(summary["orders"])),
-        ("GMV", _num(summary["gmv"])),
-        ("Lost sales (all causes)", _num(summary["lost_sales"]["count"])),
-        ("Lost sales value", _num(summary["lost_sales"]["value"])),
-        ("Error rate", _num(summary["error_rate"], ".3%")),
-        ("Shed rate", _num(summary["shed_rate"], ".3%")),
-        ("Latency p99, all endpoints", _num(latency.get("all", {}).get("p99"), ",.0f", " ms")),
-        *((f"Latency p99, {e}", _num(latency[e]["p99"], ",.0f", " ms"))
+        ("Sessions", fmt(summary["sessions"])),
+        ("Requests", fmt(summary["requests"])),
+        ("Orders", fmt(summary["orders"])),
+        ("GMV", fmt(summary["gmv"])),
+        ("Lost sales (all causes)", fmt(summary["lost_sales"]["count"])),
+        ("Lost sales value", fmt(summary["lost_sales"]["value"])),
+        ("Error rate", fmt(summary["error_rate"], "pct")),
+        ("Shed rate", fmt(summary["shed_rate"], "pct")),
+        ("Latency p99, all endpoints", fmt(latency.get("all", {}).get("p99"), "ms")),
+        *((f"Latency p99, {e}", fmt(latency[e]["p99"], "ms"))
           for e in ("checkout", "pay") if e in latency),
-        ("Peak requests/s", _num(platform["peak_requests_per_s"])),
-        ("Peak utilization (per minute)", _num(platform["peak_utilization"], ".0%")),
-        ("Peak instances", _num(platform["peak_instances"])),
-        ("Instance-hours", _num(platform["instance_hours"], ",.1f")),
+        ("Peak requests/s", fmt(platform["peak_requests_per_s"])),
+        ("Peak utilization (per minute)", fmt(platform["peak_utilization"], "pct")),
+        ("Peak instances", fmt(platform["peak_instances"])),
+        ("Instance-hours", fmt(platform["instance_hours"], "float")),
     ]
     for sale in summary.get("flash_sales", []):
         rows.append((f"Flash sale {sale['name']!r} sold out at",
                      sale["sold_out_at"] or "not sold out"))
     support = summary.get("support")
     if support:
-        rows += [("Support contacts", _num(support["contacts"])),
-                 ("Support service level", _num(support["service_level"], ".1%")),
-                 ("Support abandoned", _num(support["abandon_rate"], ".1%"))]
+        rows += [("Support contacts", fmt(support["contacts"])),
+                 ("Support service level", fmt(support["service_level"], "pct")),
+                 ("Support abandoned", fmt(support["abandon_rate"], "pct"))]
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)

@@ -12,15 +12,11 @@ import base64
 import json
 
 import jinja2
-import matplotlib
-
-matplotlib.use("Agg")
-
 import matplotlib.pyplot as plt
 
+from ..formatting import fmt
 from ..results import ResultsError
-from .figures import STYLES, _png
-from .html import fmt
+from .figures import STYLES, png_bytes
 
 TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>drill of {{ d.scenario }}</title>
@@ -95,7 +91,7 @@ def _fidelity_figure(drill: dict) -> tuple[str, bytes]:
         title = (f"Sessions started as scheduled within {drill['fidelity']:.1%} in every window "
                  f"after the first; start lag p99 {fmt(drill['start_lag_ms']['p99'], 'ms')}")
         ax.set_title(title, fontsize=11, loc="left")
-        return title, _png(fig)
+        return title, png_bytes(fig)
     finally:
         plt.close(fig)
 

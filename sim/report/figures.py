@@ -50,7 +50,8 @@ def _canvas(rows: int = 1, height: float = 3.6) -> Iterator[tuple]:
         plt.close(fig)
 
 
-def _png(fig) -> bytes:
+def png_bytes(fig) -> bytes:
+    """The figure as PNG bytes, without a timestamp (same data, same bytes)."""
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", metadata={"Software": None})
@@ -138,7 +139,7 @@ def traffic(data: ReportData) -> Figure:
         title = (f"Peak {peak:,.0f} sessions/min at {at}; utilization peaked at "
                  f"{upeak:.0f}% at {uat} with {serving:.0f} instances serving")
         top.set_title(title, fontsize=11, loc="left")
-        return Figure("traffic", title, _png(fig))
+        return Figure("traffic", title, png_bytes(fig))
 
 
 def latency(data: ReportData) -> Figure:
@@ -178,7 +179,7 @@ def latency(data: ReportData) -> Figure:
         else:
             title = "p99 latency per endpoint (no latency SLO in the scenario)"
         ax.set_title(title, fontsize=11, loc="left")
-        return Figure("latency", title, _png(fig))
+        return Figure("latency", title, png_bytes(fig))
 
 
 def errors(data: ReportData) -> Figure:
@@ -200,7 +201,7 @@ def errors(data: ReportData) -> Figure:
         title = ("No request failed all day" if worst == 0 else
                  f"{total:.2%} of requests failed; worst minute {at} lost {worst:.1f}%")
         ax.set_title(title, fontsize=11, loc="left")
-        return Figure("errors", title, _png(fig))
+        return Figure("errors", title, png_bytes(fig))
 
 
 def stock(data: ReportData) -> Figure | None:
@@ -227,7 +228,7 @@ def stock(data: ReportData) -> Figure | None:
         title = ("Sold out: " + ", ".join(sold_out)) if sold_out else \
             "No SKU sold out"
         ax.set_title(title, fontsize=11, loc="left")
-        return Figure("stock", title, _png(fig))
+        return Figure("stock", title, png_bytes(fig))
 
 
 def payments(data: ReportData) -> Figure | None:
@@ -256,7 +257,7 @@ def payments(data: ReportData) -> Figure | None:
                  "failed payments" if rate is not None and lost is not None else
                  "Payment failures per minute")
         ax.set_title(title, fontsize=11, loc="left")
-        return Figure("payments", title, _png(fig))
+        return Figure("payments", title, png_bytes(fig))
 
 
 def support(data: ReportData) -> Figure | None:
@@ -316,7 +317,7 @@ def support(data: ReportData) -> Figure | None:
         else:
             title = f"Service level met {target.service_level:.0%} in every interval"
         top.set_title(title, fontsize=11, loc="left")
-        return Figure("support", title, _png(fig))
+        return Figure("support", title, png_bytes(fig))
 
 
 def _value(figure: object) -> float | None:

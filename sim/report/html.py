@@ -11,7 +11,7 @@ from importlib import resources
 
 import jinja2
 
-from ..console import describe
+from ..formatting import describe, fmt
 from ..scenario.schema import ENDPOINTS
 from ..scenario.units import format_duration
 from .data import ReportData
@@ -25,27 +25,6 @@ HEADINGS = {
     "payments": "Payments",
     "support": "Customer service",
 }
-
-
-def fmt(figure: object, kind: str = "int") -> str:
-    """A figure for people: ``12,345``, ``0.52%``, ``840 ms``; with its 95% interval."""
-    if isinstance(figure, dict):
-        low, high = figure["ci95"]
-        return f"{fmt(figure['mean'], kind)} ({fmt(low, kind)}–{fmt(high, kind)})"
-    if figure is None:
-        return "–"
-    value = float(figure)
-    if kind == "pct":
-        return f"{value:.2%}" if abs(value) < 0.1 else f"{value:.1%}"
-    if kind == "ms":
-        return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
-    if kind == "s":
-        return f"{value:,.1f} s"
-    if kind == "money":
-        return f"{value:,.0f}"
-    if kind == "float":
-        return f"{value:,.1f}"
-    return f"{value:,.0f}"
 
 
 def _context(data: ReportData, figures: list[Figure]) -> dict:
