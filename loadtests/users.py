@@ -40,20 +40,23 @@ class DrillState:
     in_flight: int = 0
     stopping: bool = False
 
+    def __post_init__(self) -> None:
+        clock = self.scenario.clock
+        self.routes: dict[str, tuple[str, str]] = {
+            step: tuple(route.split(" ", 1))  # type: ignore[misc]
+            for step, route in self.scenario.drill.endpoints.items()}
+        """Journey step -> (method, path template), from drill.endpoints."""
+        self._phases = [(name, clock.window(start, end))
+                        for name, (start, end) in self.scenario.traffic.phases.items()]
+
     def take(self, worker: int, workers: int, t0: float) -> None:
         self.visits = deque(self.plan.share(worker, workers))
         self.t0 = t0
 
-    @property
-    def routes(self) -> dict[str, tuple[str, str]]:
-        return {step: tuple(route.split(" ", 1))  # type: ignore[misc]
-                for step, route in self.scenario.drill.endpoints.items()}
-
     def phase_at(self, real: float) -> str | None:
-        clock = self.scenario.clock
         t = self.plan.clock_of(real)
-        for name, (start, end) in self.scenario.traffic.phases.items():
-            if Clock.inside(t, clock.window(start, end)):
+        for name, window in self._phases:
+            if Clock.inside(t, window):
                 return name
         return None
 
