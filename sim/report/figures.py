@@ -79,6 +79,13 @@ def _shade_phases(ax, data: ReportData, label: bool) -> None:
                     ha="center", va="bottom", fontsize=8, color="#34495e")
 
 
+def _drawable(text: str) -> str:
+    """Text the bundled DejaVu font can draw: a name like "hot deal (限时秒杀)" keeps its Latin
+    part in figures (the HTML keeps the whole name); machines have no CJK font by default."""
+    kept = "".join(ch for ch in text if ord(ch) < 0x2E80).replace("()", "").strip()
+    return kept or "flash sale"
+
+
 def _mark_flash_sales(ax, data: ReportData) -> None:
     promotions = data.scenario.promotions
     if promotions is None:
@@ -87,7 +94,8 @@ def _mark_flash_sales(ax, data: ReportData) -> None:
     for sale in promotions.flash_sales:
         at = clock.local(clock.window(sale.start, sale.end)[0])
         ax.axvline(at, color="#c0392b", ls="--", lw=1)
-        ax.text(at, 0.97, f" {sale.name} ", transform=ax.get_xaxis_transform(), fontsize=8,
+        ax.text(at, 0.97, f" {_drawable(sale.name)} ", transform=ax.get_xaxis_transform(),
+                fontsize=8,
                 color="#c0392b", va="top", ha="right",
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
 
