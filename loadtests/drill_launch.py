@@ -18,12 +18,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from sim.compare import compare
 from sim.report import render_drill_report, write_report
-from sim.results import RESULTS, ResultsError, check_writable, run_id
+from sim.results import RESULTS, ResultsError, check_writable, json_bytes, run_id
 from sim.scenario.schema import Scenario
 
 from .config import DrillConfig
 from .safety import UnsafeTarget, check_target
+from .schedule import window_of
 from .target.launch import free_port, start_service
 
 
@@ -80,8 +82,18 @@ def launch_drill(*, scenario: Scenario, file: Path, overrides: list[str], target
     if status != 0:
         err.print(f"the drill's Locust process failed (exit {status})", markup=False)
         return 2
-    write_report(directory, render_drill_report((directory / "drill.json").read_bytes()))
+    _compare(scenario, directory, seed)
+    write_report(directory, render_drill_report((directory / "drill.json").read_bytes(),
+                                                comparison=(directory / "comparison.json")
+                                                .read_bytes()))
     return _verdict(directory, console)
+
+
+def _compare(scenario: Scenario, directory: Path, seed: int | None) -> None:
+    """comparison.json: the model's prediction for the drill window beside the drill."""
+    drill = json.loads((directory / "drill.json").read_text())
+    comparison = compare(scenario, drill, window_of(scenario), seed)
+    (directory / "comparison.json").write_bytes(json_bytes(comparison))
 
 
 def _child(role: str, config: DrillConfig) -> int:
@@ -115,6 +127,10 @@ def _verdict(directory: Path, console: Console) -> int:
     for sku, seen in report["sold_out"].items():
         console.print(f"{sku} sold out (as shoppers saw it) at {seen['clock']} "
                       f"({seen['after_s']:.1f} s into the drill)", markup=False)
+    comparison = json.loads((directory / "comparison.json").read_text())
+    for row in comparison["rows"]:
+        console.print(f"Model vs drill: {row['figure']}: predicted {row['predicted']}, "
+                      f"observed {row['observed']}", markup=False)
     if report.get("server"):
         console.print(f"Server stock after the drill: oversold "
                       f"{sum(report['server']['oversold'].values())}, conserved "

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -59,7 +59,6 @@ class Plan:
     """Real seconds the schedule spans."""
     users: int = 0
     """Locust users needed (Little's law, with headroom)."""
-    flash_skus: list[str] = field(default_factory=list)
 
     def clock_of(self, real: float) -> float:
         """Simulated seconds after the scenario start for a real time of the drill."""
@@ -89,10 +88,8 @@ def build_plan(scenario: Scenario, seed: int | None = None) -> Plan:
     scaled = {tod: rate * scale for tod, rate in scenario.traffic.sessions_per_min.items()}
     times = RateCurve(scaled, scenario.clock).arrivals(w0, w1, arrivals_rng)
     planner = _Journeys(scenario, journeys_rng, compress)
-    starts: list[tuple[float, Visit]] = [(t, planner.regular(t)) for t in times.tolist()]
-    flash_skus = []
+    starts: list[tuple[float, Visit]] = [(t, planner.regular()) for t in times.tolist()]
     for index, sale in enumerate(scenario.promotions.flash_sales if scenario.promotions else ()):
-        flash_skus.append(sale.sku.id)
         opens = scenario.clock.window(sale.start, sale.end)[0]
         audience = round(sale.audience * scale)
         arrive = opens + sale.arrival_spread.sample(arrivals_rng, audience)
@@ -100,11 +97,11 @@ def build_plan(scenario: Scenario, seed: int | None = None) -> Plan:
         groups = (np.cumsum(bots) - 1) // sale.bot_sessions_per_identity
         for t, bot, group in zip(arrive.tolist(), bots.tolist(), groups.tolist(), strict=True):
             if w0 <= t < w1:
-                starts.append((t, planner.flash(t, index, sale.sku.id, bot, int(group))))
+                starts.append((t, planner.flash(index, sale.sku.id, bot, int(group))))
     starts.sort(key=lambda pair: pair[0])
     visits = [Visit(i, (t - w0) / compress, v.steps, v.thinks, v.shopper, v.sku, v.sale, v.bot,
                     v.channels) for i, (t, v) in enumerate(starts)]
-    plan = Plan(visits, (w0, w1), compress, scale, (w1 - w0) / compress, flash_skus=flash_skus)
+    plan = Plan(visits, (w0, w1), compress, scale, (w1 - w0) / compress)
     plan.users = pool_size(visits)
     return plan
 
@@ -156,7 +153,7 @@ class _Journeys:
                                 p=self.channel_shares)
         return tuple(self.channels[i] for i in order)
 
-    def regular(self, _t: float) -> Visit:
+    def regular(self) -> Visit:
         rng = self.rng
         self.count += 1
         segment = self.segments[min(bisect_right(self.shares, rng.random()),
@@ -176,7 +173,7 @@ class _Journeys:
         return Visit(0, 0.0, tuple(steps), self._think(len(steps) - 1),
                      f"s{self.count}", sku, None, False, self._channels())
 
-    def flash(self, _t: float, sale: int, sku: str, bot: bool, group: int) -> Visit:
+    def flash(self, sale: int, sku: str, bot: bool, group: int) -> Visit:
         self.count += 1
         steps = ("product", "cart", "checkout", "pay")
         thinks = (0.0,) * 3 if bot else self._think(3)

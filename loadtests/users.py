@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 import gevent
 from locust import FastHttpUser, task
-from locust.exception import StopUser
 
 from sim.scenario.schema import Clock, Scenario
 
@@ -38,7 +37,6 @@ class DrillState:
     t0: float | None = None
     """Wall-clock time (time.time()) of the schedule's zero; set when the test starts."""
     in_flight: int = 0
-    stopping: bool = False
 
     def __post_init__(self) -> None:
         clock = self.scenario.clock
@@ -77,8 +75,6 @@ class Shopper(FastHttpUser):
         if state is None or state.t0 is None:
             gevent.sleep(IDLE_POLL)
             return
-        if state.stopping:
-            raise StopUser()
         if not state.visits:
             gevent.sleep(IDLE_POLL * 4)
             return

@@ -69,18 +69,3 @@ def check_writable(directory: Path) -> None:
     """Fail before a long run, not after it, when its results could not be written."""
     write_atomically(Path(directory).parent / f".{Path(directory).name}.probe", {})
     shutil.rmtree(Path(directory).parent / f".{Path(directory).name}.probe")
-
-
-def read_json(directory: Path, name: str) -> dict:
-    path = Path(directory) / name
-    try:
-        document = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: missing (a results folder written by peakday)") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{path}: cannot read it: {exc}") from None
-    except json.JSONDecodeError as exc:
-        raise ResultsError(f"{path}:{exc.lineno}: not valid JSON: {exc.msg}") from None
-    if not isinstance(document, dict):
-        raise ResultsError(f"{path}: not a JSON object (a peakday {name})")
-    return document

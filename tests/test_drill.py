@@ -119,5 +119,12 @@ def test_self_test_drill_replays_the_flash_sale(runner, tmp_path, workers):
     assert report["workers"] == workers
     assert report["ran_s"] <= 30 + 10 + 2, "the schedule, drill.graceful_stop, a shape tick"
     check_drill(report)
-    for name in ("locust_stats.csv", "locust_failures.csv", "locust.html"):
+    for name in ("locust_stats.csv", "locust_failures.csv", "locust.html", "report.html"):
         assert (out / name).stat().st_size > 0
+    comparison = json.loads((out / "comparison.json").read_text())
+    rows = {r["figure"]: r for r in comparison["rows"]}
+    sold_out = rows["H1 sold out at"]
+    assert sold_out["difference_s"] is not None and abs(sold_out["difference_s"]) < 60, \
+        "the model predicts the sell-out the drill sees, within a scenario minute"
+    sessions = rows["sessions in the window"]
+    assert abs(sessions["predicted"] - sessions["observed"]) < 0.25 * sessions["observed"]

@@ -25,7 +25,6 @@ from .streams import Pool
 from .wakeup import later
 
 OK, TIMEOUT, SHED = 0, 1, 2
-OUTCOMES = ("ok", "timeout", "shed")
 QUEUED, RUNNING, DONE, DROPPED = 0, 1, 2, 3
 Work = Callable[["Request", Callable[[], None]], None]
 _EPS = 1e-9

@@ -35,7 +35,9 @@ def rerender(directory: Path) -> Path:
     directory = Path(directory)
     drill = directory / "drill.json"
     if drill.is_file() and not (directory / "summary.json").exists():
-        outputs = render_drill_report(drill.read_bytes(), str(drill))
+        comparison = directory / "comparison.json"
+        outputs = render_drill_report(drill.read_bytes(), str(drill),
+                                      comparison.read_bytes() if comparison.is_file() else None)
     else:
         outputs = _capacity_report(from_folder(directory))
     write_report(directory, outputs)

@@ -70,6 +70,11 @@ target reports it (Server-Timing: gateway).</p>
 {% for sku, s in d.server.stock.items() %}<tr><td>{{ sku }}</td><td>{{ fmt(s.initial) }}</td>
 <td>{{ fmt(s.available) }}</td><td>{{ fmt(s.reserved) }}</td><td>{{ fmt(s.sold) }}</td>
 <td>{{ d.server.oversold[sku] }}</td></tr>{% endfor %}</table>{% endif %}
+{% if comparison %}<h2>The model's prediction beside the drill</h2>
+<p>{{ comparison.note }}.</p>
+<table id="comparison"><tr><th>figure</th><th>predicted</th><th>observed</th></tr>
+{% for r in comparison.rows %}<tr><td>{{ r.figure }}</td><td>{{ r.predicted }}</td>
+<td>{{ r.observed }}</td></tr>{% endfor %}</table>{% endif %}
 <p>Locust's own report: locust.html; its statistics: locust_stats.csv.</p>
 </body></html>
 """
@@ -96,10 +101,12 @@ def _fidelity_figure(drill: dict) -> tuple[str, bytes]:
         plt.close(fig)
 
 
-def render_drill_report(content: bytes, where: str = "drill.json") -> dict[str, bytes]:
-    """``report.html`` and ``fidelity.png`` from a drill.json."""
+def render_drill_report(content: bytes, where: str = "drill.json",
+                        comparison: bytes | None = None) -> dict[str, bytes]:
+    """``report.html`` and ``fidelity.png`` from a drill.json (and its comparison.json)."""
     try:
         drill = json.loads(content)
+        beside = json.loads(comparison) if comparison else None
         title, png = _fidelity_figure(drill)
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ResultsError(f"{where}: not a peakday drill.json ({exc!r})") from None
@@ -112,7 +119,7 @@ def render_drill_report(content: bytes, where: str = "drill.json") -> dict[str, 
 
     environment = jinja2.Environment(autoescape=True)
     html = environment.from_string(TEMPLATE).render(
-        d=drill, fmt=fmt, measured=measured, limit=limit, title=title,
+        d=drill, comparison=beside, fmt=fmt, measured=measured, limit=limit, title=title,
         figure=base64.b64encode(png).decode(),
         passed_checks=sum(1 for c in drill["thresholds"] if c["passed"]))
     return {"report.html": html.encode(), "fidelity.png": png}
