@@ -48,9 +48,10 @@ async def hammer(url: str, seconds: float, clients: int) -> tuple[int, list[floa
     return made[0], latencies
 
 
-def measure(db: str, strategy: str, seconds: float, clients: int) -> tuple[float, float, float]:
+def measure(db: str, strategy: str, seconds: float, clients: int, log: Path
+            ) -> tuple[float, float, float]:
     service = start_service(db, SCENARIO, "--reset", "--set", f"inventory.strategy={strategy}",
-                            "--set", "promotions.flash_sales.0.sku.stock=100000000")
+                            "--set", "promotions.flash_sales.0.sku.stock=100000000", log=log)
     try:
         orders, latencies = asyncio.run(hammer(service.url, seconds, clients))
     finally:
@@ -71,7 +72,8 @@ def main() -> None:
         for name, db in databases:
             baseline = None
             for strategy in ("row_lock", "sharded"):
-                rate, p50, p99 = measure(db, strategy, args.seconds, args.clients)
+                rate, p50, p99 = measure(db, strategy, args.seconds, args.clients,
+                                         Path(scratch) / "serve.log")
                 baseline = baseline or rate
                 print(f"{name:10s} {strategy:9s} {rate:8,.0f} orders/s  p50 {p50:6.1f} ms  "
                       f"p99 {p99:7.1f} ms  ({rate / baseline:.2f}x row_lock)")

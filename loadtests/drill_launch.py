@@ -67,7 +67,8 @@ def launch_drill(*, scenario: Scenario, file: Path, overrides: list[str], target
                 service = start_service(
                     f"sqlite:///{Path(scratch) / 'checkout.db'}", file, "--reset",
                     "--stock-scale", str(scenario.drill.scale),
-                    *(x for pair in (("--set", o) for o in overrides) for x in pair))
+                    *(x for pair in (("--set", o) for o in overrides) for x in pair),
+                    log=Path(scratch) / "serve.log")
                 config.target, config.admin_token = service.url, service.token
                 config.extra = {"self_test": {"service": service.url,
                                               "stock_scale": scenario.drill.scale}}

@@ -27,6 +27,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -39,6 +40,8 @@ from .store import Busy, SkuSeed, Store, StoreError
 
 MAX_BODY = 64 * 1024
 """Bytes a request body may have; beyond it, 413."""
+THREADS = 16
+"""Threads (and so database connections) per worker process."""
 
 
 @dataclass
@@ -94,6 +97,9 @@ ShopperId = Annotated[str, Header(alias="X-Shopper-Id", min_length=1, max_length
 def create_app(service: Service) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Each worker thread keeps one database connection: bound the threads, and with them
+        # the connections a process opens (PostgreSQL allows 100 by default).
+        anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         sweeper = asyncio.create_task(_sweep(service))
         try:
             yield

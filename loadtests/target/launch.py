@@ -24,13 +24,18 @@ def free_port() -> int:
 
 @dataclass
 class ServiceProcess:
-    """A running `peakday serve` on 127.0.0.1."""
+    """A running `peakday serve` on 127.0.0.1; its stderr goes to ``log`` (a pipe nobody
+    reads would fill up and stall the server)."""
 
     url: str
     db: str
     token: str
     process: subprocess.Popen
     args: list[str]
+    log: Path
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
@@ -42,24 +47,23 @@ class ServiceProcess:
             else:
                 self.process.terminate()
             self.process.wait(timeout=15)
-        if self.process.stderr is not None:
-            self.process.stderr.close()
 
     def restart(self) -> None:
         self.stop()
-        self.process = _spawn(self.args)
-        _wait_healthy(self.url, self.process)
+        self.process = _spawn(self.args, self.log)
+        _wait_healthy(self.url, self.process, self.log)
 
 
-def _spawn(args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def _spawn(args: list[str], log: Path) -> subprocess.Popen:
+    with log.open("ab") as sink:
+        return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=sink)
 
 
-def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+def _wait_healthy(url: str, process: subprocess.Popen, log: Path, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"the checkout service exited: {process.stderr.read().decode()}")
+            raise RuntimeError(f"the checkout service exited: {log.read_text()[-3000:]}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1.0).status_code == 200:
                 return
@@ -69,13 +73,14 @@ def _wait_healthy(url: str, process: subprocess.Popen, timeout: float = 30.0) ->
     raise RuntimeError("the checkout service did not become healthy in 30 s")
 
 
-def start_service(db: str, scenario: Path, *extra: str, token: str = "peakday-local"
-                  ) -> ServiceProcess:
-    """Start the checkout service on a free loopback port with its database at `db`."""
+def start_service(db: str, scenario: Path, *extra: str, log: Path,
+                  token: str = "peakday-local") -> ServiceProcess:
+    """Start the checkout service on a free loopback port with its database at `db`,
+    writing its stderr to `log`."""
     port = free_port()
     args = [sys.executable, "-m", "loadtests", "serve", "--scenario", str(scenario),
             "--db", db, "--port", str(port), "--admin-token", token, *extra]
-    process = _spawn(args)
+    process = _spawn(args, log)
     url = f"http://127.0.0.1:{port}"
-    _wait_healthy(url, process)
-    return ServiceProcess(url, db, token, process, args)
+    _wait_healthy(url, process, log)
+    return ServiceProcess(url, db, token, process, args, log)

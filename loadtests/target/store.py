@@ -150,7 +150,10 @@ class Store:
     def _connection(self) -> Any:
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            connection = self._local.connection = self.dialect.connect()
+            try:
+                connection = self._local.connection = self.dialect.connect()
+            except Exception as exc:  # the database refused a connection: 503, not a reset
+                raise Busy(f"cannot connect to the database: {exc}") from None
         return connection
 
     def _sql(self, statement: str) -> str:
