@@ -92,9 +92,20 @@ async def _storm(url: str, buyers: int, pay_every: int) -> list[tuple[int, int |
             paid = None
             if reply.status_code == 201 and i % pay_every == 0:
                 order = reply.json()["order_id"]
-                paid = (await client.post(f"/orders/{order}/pay", json={"channel": "approve"})
-                        ).status_code
+                paid = await pay(order)
             return reply.status_code, paid
+
+        async def pay(order: str) -> int | None:
+            """As a real client does: a payment whose connection drops is sent again with the
+            same Idempotency-Key (which is what the key is for: it never charges twice)."""
+            key = str(uuid.uuid4())
+            for _ in range(3):
+                try:
+                    return (await client.post(f"/orders/{order}/pay", json={"channel": "approve"},
+                                              headers={"Idempotency-Key": key})).status_code
+                except httpx.TransportError:
+                    continue
+            return None
 
         tasks = [asyncio.create_task(buy(i)) for i in range(buyers)]
         await asyncio.sleep(0.2)
