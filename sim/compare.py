@@ -18,18 +18,25 @@ from .model.observer import MINUTE
 from .scenario.schema import Scenario
 
 
+def scaled_stock(stock: int, scale: float) -> int:
+    """Stock at a drill's scale: rounded, and at least one unit where there was any.
+
+    The reference service seeds its SKUs with this rule, so the prediction and the drill's
+    target hold the same stock."""
+    return 0 if stock == 0 else max(1, math.floor(stock * scale + 0.5))
+
+
 def scaled(scenario: Scenario) -> Scenario:
     """The scenario at the drill's scale: traffic, flash-sale audiences and stock."""
     scale = scenario.drill.scale
     doc = scenario.model_dump(mode="json", by_alias=True)
     doc["traffic"]["sessions_per_min"] = {t: v * scale
                                           for t, v in doc["traffic"]["sessions_per_min"].items()}
-    stock = lambda n: 0 if n == 0 else max(1, math.floor(n * scale + 0.5))  # noqa: E731
     for sku in (doc.get("catalog") or {}).get("skus", []):
-        sku["stock"] = stock(sku["stock"])
+        sku["stock"] = scaled_stock(sku["stock"], scale)
     for sale in (doc.get("promotions") or {}).get("flash_sales", []):
         sale["audience"] = round(sale["audience"] * scale)
-        sale["sku"]["stock"] = stock(sale["sku"]["stock"])
+        sale["sku"]["stock"] = scaled_stock(sale["sku"]["stock"], scale)
     if doc.get("support"):
         doc["support"]["contacts"]["baseline_per_hour"] *= scale
     return Scenario.model_validate(doc)

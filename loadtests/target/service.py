@@ -12,7 +12,6 @@ Several uvicorn workers are separate processes: they get the configuration throu
 from __future__ import annotations
 
 import json
-import math
 import os
 import secrets
 from dataclasses import asdict, dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from sim.compare import scaled_stock
 from sim.scenario import Scenario, load_scenario
 
 from .app import Service, create_app
@@ -45,10 +45,10 @@ class ServiceConfig:
 
 
 def seeds_of(scenario: Scenario, stock_scale: float) -> list[SkuSeed]:
-    """Catalog and flash-sale SKUs with their stock scaled (rounded, at least 1 if any)."""
+    """Catalog and flash-sale SKUs with their stock scaled as the model's prediction is."""
 
     def scaled(stock: int) -> int:
-        return 0 if stock == 0 else max(1, math.floor(stock * stock_scale + 0.5))
+        return scaled_stock(stock, stock_scale)
 
     seeds = []
     if scenario.catalog is not None:

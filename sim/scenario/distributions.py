@@ -53,7 +53,7 @@ class Distribution(ABC):
         return False
 
     def _fmt(self, value: float) -> str:
-        return format_duration(value) if self.kind is Kind.TIME else f"{value:g}"
+        return format_value(value, self.kind)
 
 
 @dataclass(frozen=True)
