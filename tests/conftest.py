@@ -55,9 +55,6 @@ def open_store(url: str):
     return Store(dialect_for(url))
 
 
-RunningService = ServiceProcess
-
-
 def start_service(db: str, scenario: Path, *extra: str, log: Path) -> ServiceProcess:
     """The checkout service on a free loopback port, admin token "test-token"."""
     return launch.start_service(db, scenario, *extra, log=log, token="test-token")

@@ -15,9 +15,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from loadtests.target.launch import ServiceProcess
 from loadtests.target.store import SQLite, Store
 
-from .conftest import ROOT, RunningService, open_store, start_service
+from .conftest import ROOT, open_store, start_service
 
 SHOP = ROOT / "tests" / "data" / "checkout.yaml"
 
@@ -34,7 +35,7 @@ def service(database, tmp_path):
     running.stop()
 
 
-def wait_for_expiry(service: RunningService, sku: str) -> dict[str, int]:
+def wait_for_expiry(service: ServiceProcess, sku: str) -> dict[str, int]:
     """Poll until the SKU's reservations have lapsed (the TTL plus the sweeper's second)."""
     deadline = time.monotonic() + TTL + 10
     while time.monotonic() < deadline:
@@ -49,7 +50,7 @@ def shopper(name: str) -> dict[str, str]:
     return {"X-Shopper-Id": name}
 
 
-def stock(service: RunningService) -> dict[str, dict[str, int]]:
+def stock(service: ServiceProcess) -> dict[str, dict[str, int]]:
     response = httpx.get(f"{service.url}/admin/stock", headers=service.admin())
     assert response.status_code == 200
     return response.json()
