@@ -20,7 +20,14 @@ from rich.table import Table
 
 from sim.compare import compare
 from sim.report import render_drill_report, write_report
-from sim.results import RESULTS, ResultsError, check_writable, json_bytes, run_id
+from sim.results import (
+    RESULTS,
+    ResultsError,
+    add_files,
+    check_writable,
+    json_bytes,
+    run_id,
+)
 from sim.scenario.schema import Scenario
 
 from .config import DrillConfig
@@ -94,7 +101,7 @@ def _compare(scenario: Scenario, directory: Path, seed: int | None) -> None:
     """comparison.json: the model's prediction for the drill window beside the drill."""
     drill = json.loads((directory / "drill.json").read_text())
     comparison = compare(scenario, drill, window_of(scenario), seed)
-    (directory / "comparison.json").write_bytes(json_bytes(comparison))
+    add_files(directory, {"comparison.json": json_bytes(comparison)})
 
 
 def _child(role: str, config: DrillConfig) -> int:

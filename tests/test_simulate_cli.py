@@ -5,9 +5,12 @@ from __future__ import annotations
 import csv
 import json
 
+import pytest
+
 from sim.cli import app
 
 from .conftest import SCENARIOS
+from .refusals import assert_refused, snapshot
 
 
 def simulate(runner, out, *args):
@@ -70,3 +73,25 @@ def test_unwritable_results_folder_is_a_clean_error(runner, tmp_path):
     result = simulate(runner, blocker / "run")
     assert result.exit_code == 2
     assert "cannot write results" in result.output and "Traceback" not in result.output
+
+
+def _users_folder(tmp_path):
+    folder = tmp_path / "results"
+    folder.mkdir()
+    (folder / "earlier-run").mkdir()
+    (folder / "earlier-run" / "summary.json").write_text('{"mine": true}')
+    (folder / "notes.txt").write_text("keep")
+    return folder
+
+
+@pytest.mark.parametrize("kind", ["folder", "file"])
+def test_out_never_replaces_what_the_user_has(runner, tmp_path, kind):
+    if kind == "folder":
+        out = _users_folder(tmp_path)
+    else:
+        out = tmp_path / "results"
+        out.write_text("a file of mine")
+    before = snapshot(tmp_path)
+    result = simulate(runner, out)
+    assert_refused(result, str(out), "peakday does not replace it")
+    assert snapshot(tmp_path) == before

@@ -6,9 +6,9 @@ writes them with the results in one atomic step, ``peakday report DIR`` re-rende
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from ..results import add_files
 from .data import ReportData, from_files, from_folder
 from .drill import render_drill_report
 from .figures import all_figures
@@ -45,10 +45,6 @@ def rerender(directory: Path) -> Path:
 
 
 def write_report(directory: Path, outputs: dict[str, bytes]) -> None:
-    """Each file replaced atomically, report.html last: readers see a whole report or none."""
-    ordered = sorted(outputs, key=lambda name: name == "report.html")
-    for name in ordered:
-        content = outputs[name]
-        temporary = directory / f".{name}.tmp-{os.getpid()}"
-        temporary.write_bytes(content)
-        os.replace(temporary, directory / name)
+    """Each file replaced atomically, report.html last: readers see a whole report or none;
+    a file of the same name that peakday did not write is never replaced."""
+    add_files(directory, outputs)
