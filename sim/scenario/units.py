@@ -13,6 +13,13 @@ DAY = 86_400.0
 """Seconds in a day: clock times of day are offsets into it."""
 
 
+LONGEST = 36_500 * DAY
+"""The longest duration the language reads (100 years). Every count derived from a duration
+(simulated minutes, staffing intervals, arrival chunks) must stay a workable integer: a
+``1e30h`` is a clear error here rather than an OverflowError or a hang deep in the model.
+How long a run may be is the estimate's business (sim.estimate), not the language's."""
+
+
 class UnitError(ValueError):
     """A value that does not read as the unit the field expects."""
 
@@ -44,7 +51,11 @@ def parse_duration(value: object) -> float:
         if _NUMBER.match(value):
             raise UnitError(f"got {value!r} without a unit ({DURATION_HINT})")
         raise UnitError(f"cannot read {value!r} as a duration ({DURATION_HINT})")
-    return float(match.group(1)) * _SECONDS_PER[match.group(2)]
+    seconds = float(match.group(1)) * _SECONDS_PER[match.group(2)]
+    if not abs(seconds) <= LONGEST:
+        raise UnitError(f"{value!r} is longer than {format_duration(LONGEST)}, the longest "
+                        "duration peakday reads")
+    return seconds
 
 
 def parse_clock(value: object) -> float:
