@@ -159,7 +159,7 @@ def test_override_errors_name_the_override(runner, tmp_path):
     file.write_text(BASE)
     result = runner.invoke(app, ["--set", "platform.instances=many", "validate", str(file)])
     assert result.exit_code == 2
-    assert f"{file}:--set: platform.instances: got 'many' (a whole number)" in result.output
+    assert f"{file}:--set: platform.instances: got 'many' (a whole number, or clock times" in result.output
     result = runner.invoke(app, ["validate", str(file), "--set", "novalue"])
     assert result.exit_code == 2
     assert "not path=value" in result.output

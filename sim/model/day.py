@@ -14,6 +14,7 @@ import simpy
 
 from ..scenario.schema import ENDPOINTS, Scenario
 from ..traffic import RateCurve
+from .capacity import schedule_capacity
 from .customers import CHECKOUT, PAY, STAGES, Shoppers, checkout_work, pay_wait
 from .flash_sales import schedule_flash_sales
 from .inventory import Inventory, Stock
@@ -37,6 +38,7 @@ def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
     observer = Observer(env, scenario, progress)
     servers = Servers(env, scenario.platform, scenario.customers.client_timeout,
                       streams["service"], observer.latencies, observer.errors)
+    schedule_capacity(env, servers, scenario)
     inventory = Inventory(env, scenario.inventory, Uniforms(streams["inventory"]))
     if scenario.catalog is not None:
         for sku in scenario.catalog.skus:

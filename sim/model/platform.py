@@ -62,11 +62,14 @@ class Servers:
         self.env = env
         self.spec = spec
         self.per_instance = spec.workers_per_instance
-        self.instances = spec.instances
-        """Instances serving now."""
+        self.instances = 0
+        """Instances serving now (set at the start by :mod:`sim.model.capacity`)."""
         self.warming = 0
-        """Instances launched by the autoscaler that do not serve yet."""
-        self.capacity = self.instances * self.per_instance
+        """Instances launched (by the autoscaler or a schedule) that do not serve yet."""
+        self.floor = 1
+        """Fewest instances the autoscaler keeps: ``autoscaling.min`` now (it may follow the
+        clock, set by :mod:`sim.model.capacity`)."""
+        self.capacity = 0
         self.busy = 0
         self.queue: deque[Request] = deque()
         self.queued = 0
@@ -258,19 +261,29 @@ class Servers:
             desired = self.instances
             if abs(utilization / auto.target_utilization - 1) > 0.1:
                 desired = math.ceil(self.instances * utilization / auto.target_utilization)
-            desired = max(auto.min, min(auto.max, desired))
+            desired = max(self.floor, min(auto.max, desired))
             recent.append((now, desired))
             while recent[0][0] < now - auto.stabilization:
                 recent.popleft()
             if desired > self.instances + self.warming:
-                launch = desired - self.instances - self.warming
-                self.warming += launch
-                later(self.env, auto.warmup, self._warmed, launch)
+                self.launch(desired - self.instances - self.warming, auto.warmup)
             else:
                 floor = max(d for _, d in recent)
                 if floor < self.instances and not self.warming:
-                    self.instances = floor
-                    self.capacity = floor * self.per_instance
+                    self.serve(floor)
+
+    def launch(self, count: int, ready_in: float) -> None:
+        """Start ``count`` instances now (paid from now) that serve ``ready_in`` later."""
+        self.sync()
+        self.warming += count
+        later(self.env, ready_in, self._warmed, count)
+
+    def serve(self, instances: int) -> None:
+        """Have ``instances`` serving from now; requests in hand finish where they are."""
+        self.sync()
+        self.instances = instances
+        self.capacity = instances * self.per_instance
+        self._pull()
 
     def _warmed(self, event: simpy.Event) -> None:
         launched: int = event._value

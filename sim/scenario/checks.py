@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from .schedule import values
 from .schema import Scenario
 from .units import DAY, format_clock, format_duration
 
@@ -141,14 +142,23 @@ def _platform(s: Scenario) -> Iterator[Problem]:
                f"no service demand for {endpoint!r}, which journeys reach "
                f"(add {endpoint}: {{service: ...}})")
     auto = p.autoscaling
+    for key, schedule in (("instances", p.instances), ("min", auto.min)):
+        if isinstance(schedule, dict):
+            path = ("platform", key) if key == "instances" else ("platform", "autoscaling", key)
+            for tod in schedule:
+                yield from _within_clock(s, (*path, format_clock(tod)), tod)
     if auto.enabled:
-        if auto.min > auto.max:
+        if isinstance(p.instances, dict):
+            yield (("platform", "instances"),
+                   "a schedule of instances needs autoscaling off (with autoscaling on, "
+                   "schedule autoscaling.min instead)")
+        if max(values(auto.min)) > auto.max:
             yield (("platform", "autoscaling", "min"),
-                   f"min {auto.min} is above max {auto.max} (min <= max)")
-        elif not auto.min <= p.instances <= auto.max:
+                   f"min {max(values(auto.min))} is above max {auto.max} (min <= max)")
+        elif isinstance(p.instances, int) and not min(values(auto.min)) <= p.instances <= auto.max:
             yield (("platform", "instances"),
                    f"{p.instances} instances is outside autoscaling's "
-                   f"[{auto.min}, {auto.max}] (a start inside min..max)")
+                   f"[{min(values(auto.min))}, {auto.max}] (a start inside min..max)")
         if auto.target_utilization == 0:
             yield (("platform", "autoscaling", "target_utilization"),
                    "must be above 0 (a fraction like 0.65)")

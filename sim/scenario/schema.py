@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .distributions import Constant, Kind
+from .schedule import PositiveSchedule
 from .types import (
     ClockTime,
     Count,
@@ -222,7 +223,9 @@ class Admission(Section):
 
 class Autoscaling(Section):
     enabled: bool = False
-    min: PositiveInt = 1
+    min: PositiveSchedule = 1
+    """Fewest instances; may follow the clock (scheduled pre-scaling, launched ``warmup``
+    ahead so they serve from their clock time)."""
     max: PositiveInt = 1
     target_utilization: Fraction = 0.65
     interval: PositiveDuration = 60.0
@@ -233,7 +236,9 @@ class Autoscaling(Section):
 
 
 class Platform(Section):
-    instances: PositiveInt
+    instances: PositiveSchedule
+    """Instances serving; with autoscaling off it may follow the clock (a capacity plan:
+    more instances are launched ``autoscaling.warmup`` ahead to serve from their time)."""
     workers_per_instance: PositiveInt = 1
     endpoints: dict[Endpoint, EndpointDemand] = Field(min_length=1)
     admission: Admission = Admission()
