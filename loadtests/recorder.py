@@ -124,7 +124,10 @@ def _ms(h: HdrHistogram, percentile: float) -> float | None:
 
 
 def _latency(h: HdrHistogram, raw: HdrHistogram | None = None) -> dict:
-    figures = {"count": h.get_total_count(), "p50_ms": _ms(h, 50), "p95_ms": _ms(h, 95),
+    count = h.get_total_count()
+    figures = {"count": count,
+               "mean_ms": round(h.get_mean_value() / 1000, 3) if count else None,
+               "p50_ms": _ms(h, 50), "p95_ms": _ms(h, 95),
                "p99_ms": _ms(h, 99), "max_ms": _ms(h, 100)}
     if raw is not None:
         figures["p99_uncorrected_ms"] = _ms(raw, 99)

@@ -1,21 +1,43 @@
-"""The model's prediction for a drill, set beside what the drill observed.
+"""The drill as the model sees it: a prediction of the drill as it ran, set beside the drill.
 
-A drill replays the scenario's ``drill.window`` at ``scale`` of its rates (and, against the
-reference service, with stock scaled alike). The prediction runs the model on that same scaled
-scenario, with the same seed, and reads the window off its minute series. The comparison is
-what calibration starts from: where the two disagree, either the scenario's service demands
-or the target's behaviour is not what the plan assumes.
+A drill replays the scenario's ``drill.window`` at ``scale`` of its rates, ``compress`` times
+faster, against a target that works in real time. The prediction runs the model on exactly
+that: the window alone (the model starts empty, as the drill's target does), the rates and
+stock at ``scale``, the drill's seed, and the *target's* durations — service demands, lock
+hold, reservation TTL, payment latency and timeouts, the client's timeout — stretched by
+``compress`` onto the scenario's clock. Stretching the target onto the scenario's clock is
+the same as compressing the shoppers into real time (rates x ``compress``, think times /
+``compress``): a queue is unchanged when every duration in it is scaled alike, and this way
+phases, flash sales and outages keep their clock times. The model's latencies are divided by
+``compress`` back into real time, and the time a request spends outside the server (client,
+network: ``drill.outside_server``, measured by ``peakday calibrate``) is added.
+
+With the scenario's own production demands the prediction foresees a platform idling at 1% of
+its traffic; with a calibrated target (``--overlay calibration.yaml``) it predicts the drill's
+throughput and latency per endpoint and phase, which ``comparison.json`` sets beside the
+observed figures, and the load curve (the same drill at other scales) that the report draws.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
+from datetime import timedelta
 
 import numpy as np
 
+from .metrics import Histogram
 from .model.day import simulate_day
-from .model.observer import MINUTE
-from .scenario.schema import Scenario
+from .model.observer import MINUTE, Observation
+from .scenario.distributions import Distribution, Scaled
+from .scenario.schema import ENDPOINTS, Clock, Scenario
+from .scenario.units import DAY
+from .traffic import RateCurve
+
+QUANTILES = {"p50_ms": 0.50, "p95_ms": 0.95, "p99_ms": 0.99}
+CURVE_FACTORS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+"""Multiples of the drill's scale at which the report's load curve is predicted."""
+ALL = "all"
 
 
 def scaled_stock(stock: int, scale: float) -> int:
@@ -42,40 +64,191 @@ def scaled(scenario: Scenario) -> Scenario:
     return Scenario.model_validate(doc)
 
 
-def predict(scenario: Scenario, window: tuple[float, float], seed: int | None = None) -> dict:
-    """Sessions, error rate and sell-outs the model expects inside the drill window."""
+def drill_model(scenario: Scenario, window: tuple[float, float],
+                client_timeout: float | None = None) -> Scenario:
+    """The scenario the model runs to predict a drill of ``window`` (see the module's note).
+
+    ``client_timeout`` is the drill client's own timeout in real seconds (None: it waits)."""
     model = scaled(scenario)
+    stretch = scenario.drill.compress
+    w0, w1 = window
+    clock = model.clock.model_copy(update={"start": model.clock.start + timedelta(seconds=w0),
+                                           "duration": w1 - w0, "warmup": 0.0})
+    traffic = model.traffic
+    if w0 > 0:
+        traffic = traffic.model_copy(update={"sessions_per_min": _window_points(model, w0, w1)})
+    platform = model.platform
+    endpoints = {name: demand.model_copy(update={"service": _stretch(demand.service, stretch)})
+                 for name, demand in platform.endpoints.items()}
+    timeout = platform.admission.queue_timeout
+    platform = platform.model_copy(update={
+        "endpoints": endpoints,
+        "admission": platform.admission.model_copy(
+            update={"queue_timeout": None if timeout is None else timeout * stretch})})
+    inventory = model.inventory.model_copy(update={
+        "lock_hold": model.inventory.lock_hold * stretch,
+        "reservation_ttl": model.inventory.reservation_ttl * stretch})
+    payments = model.payments
+    if payments is not None:
+        channels = {name: channel.model_copy(update={"latency": _stretch(channel.latency,
+                                                                         stretch)})
+                    for name, channel in payments.channels.items()}
+        payments = payments.model_copy(update={"channels": channels,
+                                               "timeout": payments.timeout * stretch})
+    customers = model.customers.model_copy(update={
+        "client_timeout": None if client_timeout is None else client_timeout * stretch})
+    return model.model_copy(update={"clock": clock, "traffic": traffic, "platform": platform,
+                                    "inventory": inventory, "payments": payments,
+                                    "customers": customers})
+
+
+def _stretch(dist: Distribution, factor: float) -> Distribution:
+    return dist if factor == 1 else Scaled(dist, factor)
+
+
+def _window_points(model: Scenario, w0: float, w1: float) -> dict[float, float]:
+    """The rate curve's points for a clock that starts at ``w0``: the rate at both ends of the
+    window and every point inside it (points outside would wrap around the day)."""
+    curve = RateCurve(model.traffic.sessions_per_min, model.clock)
+    start = model.clock.start_time_of_day
+
+    def tod(t: float) -> float:
+        return (start + t) % DAY
+
+    points = {tod(w0): float(curve.rate(w0)) * 60, tod(w1): float(curve.rate(w1)) * 60}
+    for key, per_min in model.traffic.sessions_per_min.items():
+        if w0 < model.clock.offset(key) < w1:
+            points[key] = per_min
+    return points
+
+
+def phase_seconds(scenario: Scenario, window: tuple[float, float]) -> dict[str, float]:
+    """Real seconds of the drill that each phase covers, counted as the model bins: by the
+    minutes of its clock (which starts at the window) that start inside the phase."""
+    clock, compress = scenario.clock, scenario.drill.compress
+    w0, w1 = window
+    starts = [w0 + m * MINUTE for m in range(math.ceil((w1 - w0) / MINUTE))]
+    covered = {}
+    for name, (start, end) in scenario.traffic.phases.items():
+        span = clock.window(start, end)
+        seconds = sum(min(MINUTE, w1 - t) for t in starts if Clock.inside(t, span))
+        if seconds:
+            covered[name] = seconds / compress
+    return covered
+
+
+def _figures(hist: Histogram, seconds: float, compress: float, outside: float) -> dict:
+    n = hist.count
+    figures: dict[str, float | None] = {"requests": n, "throughput": n / seconds}
+    for key, q in QUANTILES.items():
+        figures[key] = hist.quantile(q) / compress * 1000 + outside * 1000 if n else None
+    return figures
+
+
+def predict(scenario: Scenario, window: tuple[float, float], seed: int | None = None,
+            client_timeout: float | None = None) -> dict:
+    """What the model expects of the drill: per endpoint and phase, requests, throughput (per
+    real second) and latency percentiles (real ms); sessions, error rate, sell-outs."""
+    model = drill_model(scenario, window, client_timeout)
     obs = simulate_day(model, np.random.SeedSequence(scenario.seed if seed is None else seed))
-    first, last = int(window[0] // MINUTE), math.ceil(window[1] / MINUTE)
+    compress = scenario.drill.compress
+    outside = scenario.drill.outside_server
+    real = (window[1] - window[0]) / compress
+    endpoints = {e: _figures(obs.latency[e], real, compress, outside.get(e, 0.0))
+                 for e in ENDPOINTS if e in obs.latency and obs.latency[e].count}
+    phases = {}
+    for name, seconds in phase_seconds(scenario, window).items():
+        hists = obs.phase_latency.get(name, {})
+        phases[name] = {e: _figures(hists[e], seconds, compress, outside.get(e, 0.0))
+                        for e in ENDPOINTS if e in hists and hists[e].count}
+    return {"endpoints": endpoints, "phases": phases, **_totals(obs, compress)}
+
+
+def _totals(obs: Observation, compress: float) -> dict:
     series = obs.series
-    requests = float(series["requests"][first:last].sum())
-    errors = float(series["errors"][first:last].sum())
-    sold_out = {sku: figures["sold_out_at"] for sku, figures in obs.extra["inventory"].items()
-                if figures["sold_out_at"] is not None
-                and window[0] <= figures["sold_out_at"] <= window[1]}
-    return {"sessions": float(series["arrivals"][first:last].sum()),
-            "error_rate": errors / requests if requests else 0.0,
-            "sold_out_at": sold_out}
+    requests = float(series["requests"].sum())
+    sold_out = {sku: figures["sold_out_at"] / compress
+                for sku, figures in obs.extra.get("inventory", {}).items()  # type: ignore[union-attr]
+                if figures["sold_out_at"] is not None}
+    return {"sessions": float(series["arrivals"].sum()),
+            "error_rate": float(series["errors"].sum()) / requests if requests else 0.0,
+            "sold_out_after_s": sold_out}
+
+
+def _row(figure: str, endpoint: str, phase: str, predicted: float | None,
+         observed: float | None, requests: int | None = None) -> dict:
+    error = (round((predicted - observed) / observed, 4)
+             if predicted is not None and observed else None)
+    row = {"figure": figure, "endpoint": endpoint, "phase": phase,
+           "predicted": None if predicted is None else round(predicted, 4),
+           "observed": observed, "relative_error": error}
+    if requests is not None:
+        row["requests"] = requests
+    return row
+
+
+def _endpoint_rows(predicted: dict, observed: dict, seconds: float, phase: str
+                   ) -> Iterable[dict]:
+    """Throughput and latency rows of one phase (or the whole drill) for every endpoint the
+    drill measured."""
+    for endpoint, seen in observed.items():
+        mine = predicted.get(endpoint, {})
+        count = seen.get("requests", seen.get("count", 0))
+        yield _row("throughput", endpoint, phase, mine.get("throughput", 0.0),
+                   round(count / seconds, 4), count)
+        for key in QUANTILES:
+            yield _row(f"latency {key[:3]}", endpoint, phase, mine.get(key), seen.get(key), count)
 
 
 def compare(scenario: Scenario, drill: dict, window: tuple[float, float],
-            seed: int | None = None) -> dict:
-    """``comparison.json``: predicted and observed, side by side, with the differences."""
-    predicted = predict(scenario, window, seed)
-    clock = scenario.clock
-    compress = scenario.drill.compress
-    rows = [{"figure": "sessions in the window", "predicted": round(predicted["sessions"]),
-             "observed": drill["sessions"]["started"]},
-            {"figure": "error rate", "predicted": round(predicted["error_rate"], 5),
-             "observed": drill["error_rate"]}]
-    for sku, at in predicted["sold_out_at"].items():
+            seed: int | None = None, client_timeout: float | None = None,
+            curve: bool = True) -> dict:
+    """``comparison.json``: predicted vs observed per endpoint and phase — throughput, p50,
+    p95, p99 — plus sessions, error rate and sell-outs, each with its relative error
+    ((predicted - observed) / observed), and the predicted load curve for the report."""
+    seed = scenario.seed if seed is None else seed
+    predicted = predict(scenario, window, seed, client_timeout)
+    planned = drill.get("planned_duration_s") or (window[1] - window[0]) / scenario.drill.compress
+    seconds = min(planned, drill.get("ran_s") or planned) or planned
+    total = sum(e["requests"] for e in drill["endpoints"].values())
+    rows = [_row("sessions", ALL, ALL, predicted["sessions"], drill["sessions"]["started"]),
+            _row("error rate", ALL, ALL, predicted["error_rate"], drill["error_rate"], total),
+            _row("throughput", ALL, ALL,
+                 sum(e["throughput"] for e in predicted["endpoints"].values()),
+                 round(total / seconds, 4), total)]
+    rows += _endpoint_rows(predicted["endpoints"], drill["endpoints"], seconds, ALL)
+    covered = phase_seconds(scenario, window)
+    for phase, observed in drill.get("phases", {}).items():
+        if phase in covered:
+            rows += _endpoint_rows(predicted["phases"].get(phase, {}), observed,
+                                   covered[phase], phase)
+    for sku, after in predicted["sold_out_after_s"].items():
         seen = drill["sold_out"].get(sku)
-        observed_at = window[0] + seen["after_s"] * compress if seen else None
-        rows.append({"figure": f"{sku} sold out at", "predicted": clock.label(at, seconds=True),
-                     "observed": seen["clock"] if seen else "not sold out",
-                     "difference_s": round(observed_at - at, 1) if seen else None})
-    return {"scenario": scenario.name, "window": [clock.label(window[0]),
-                                                  clock.label(window[1])],
-            "scale": scenario.drill.scale, "rows": rows,
-            "note": "prediction: the model on the scenario at the drill's scale, same seed; "
-                    "observed: drill.json"}
+        rows.append({**_row("sold out (s into the drill)", "checkout", ALL, after,
+                            seen["after_s"] if seen else None), "sku": sku})
+    clock = scenario.clock
+    document = {"scenario": scenario.name,
+                "window": [clock.label(window[0]), clock.label(window[1])],
+                "scale": scenario.drill.scale, "compress": scenario.drill.compress,
+                "seed": seed, "rows": rows,
+                "note": "predicted: the model on the drill as it ran (window, scale, seed; the "
+                        "target's demands stretched by compress); observed: drill.json; "
+                        "relative_error = (predicted - observed) / observed"}
+    if curve:
+        document["curve"] = load_curve(scenario, window, seed, client_timeout)
+    return document
+
+
+def load_curve(scenario: Scenario, window: tuple[float, float], seed: int,
+               client_timeout: float | None = None,
+               factors: Iterable[float] = CURVE_FACTORS) -> list[dict]:
+    """The drill predicted at multiples of its scale: throughput and latency per endpoint,
+    for a figure of observed points against the predicted curve across load."""
+    points = []
+    for factor in factors:
+        drill = scenario.drill.model_copy(update={"scale": scenario.drill.scale * factor})
+        at = predict(scenario.model_copy(update={"drill": drill}), window, seed, client_timeout)
+        points.append({"scale_factor": factor,
+                       "throughput": sum(e["throughput"] for e in at["endpoints"].values()),
+                       "endpoints": at["endpoints"]})
+    return points

@@ -17,6 +17,7 @@ import matplotlib.pyplot as plt
 from ..formatting import fmt
 from ..results import ResultsError
 from .figures import STYLES, png_bytes
+from .load_curve import comparison_figure
 
 TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>drill of {{ d.scenario }}</title>
@@ -71,10 +72,17 @@ target reports it (Server-Timing: gateway).</p>
 <td>{{ fmt(s.available) }}</td><td>{{ fmt(s.reserved) }}</td><td>{{ fmt(s.sold) }}</td>
 <td>{{ d.server.oversold[sku] }}</td></tr>{% endfor %}</table>{% endif %}
 {% if comparison %}<h2>The model's prediction beside the drill</h2>
-<p>{{ comparison.note }}.</p>
-<table id="comparison"><tr><th>figure</th><th>predicted</th><th>observed</th></tr>
-{% for r in comparison.rows %}<tr><td>{{ r.figure }}</td><td>{{ r.predicted }}</td>
-<td>{{ r.observed }}</td></tr>{% endfor %}</table>{% endif %}
+<p>{{ comparison.note }}. Every phase's rows are in comparison.json.</p>
+{% if curve_png %}<figure><img src="data:image/png;base64,{{ curve_png }}" alt="{{ curve_title }}">
+<figcaption>{{ curve_title }}</figcaption></figure>{% endif %}
+<table id="comparison"><tr><th>figure</th><th>endpoint</th><th>requests</th><th>predicted</th>
+<th>observed</th><th>relative error</th></tr>
+{% for r in comparison.rows if r.phase == 'all' %}<tr><td>{{ r.figure }}{% if r.sku %}
+{{ r.sku }}{% endif %}</td><td>{{ r.endpoint }}</td><td>{{ fmt(r.requests) if r.requests
+is defined else '' }}</td><td>{{ "%.4g" % r.predicted if r.predicted is not none else '–' }}</td>
+<td>{{ "%.4g" % r.observed if r.observed is not none else '–' }}</td>
+<td>{{ "%+.0f%%" % (r.relative_error * 100) if r.relative_error is not none else '–' }}</td>
+</tr>{% endfor %}</table>{% endif %}
 <p>Locust's own report: locust.html; its statistics: locust_stats.csv.</p>
 </body></html>
 """
@@ -117,9 +125,19 @@ def render_drill_report(content: bytes, where: str = "drill.json",
     def limit(check: dict) -> str:
         return fmt(check["limit_ms"], "ms") if "limit_ms" in check else fmt(check["limit"], "pct")
 
+    try:
+        curve = comparison_figure(beside) if beside else None
+    except (KeyError, TypeError) as exc:
+        raise ResultsError(f"{where}: comparison.json beside it is not peakday's ({exc!r})"
+                           ) from None
     environment = jinja2.Environment(autoescape=True)
     html = environment.from_string(TEMPLATE).render(
         d=drill, comparison=beside, fmt=fmt, measured=measured, limit=limit, title=title,
         figure=base64.b64encode(png).decode(),
+        curve_title=curve[0] if curve else "",
+        curve_png=base64.b64encode(curve[1]).decode() if curve else "",
         passed_checks=sum(1 for c in drill["thresholds"] if c["passed"]))
-    return {"report.html": html.encode(), "fidelity.png": png}
+    files = {"report.html": html.encode(), "fidelity.png": png}
+    if curve:
+        files["load_curve.png"] = curve[1]
+    return files

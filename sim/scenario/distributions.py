@@ -214,6 +214,37 @@ class Empirical(Distribution):
         return f"empirical({self.source})"
 
 
+@dataclass(frozen=True)
+class Scaled(Distribution):
+    """``base`` with every draw multiplied by ``factor``.
+
+    A drill runs the scenario ``compress`` times faster than its clock, against a target that
+    works in real time: on the scenario's clock the target's every duration lasts ``compress``
+    times longer. The model predicts a drill by running the target's durations scaled so.
+    """
+
+    base: Distribution
+    factor: float
+    kind: Kind = Kind.TIME
+
+    def __post_init__(self) -> None:
+        _check(self.factor > 0, f"a scale factor must be > 0, got {self.factor:g}")
+
+    def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        return self.base.sample(rng, size) * self.factor
+
+    @property
+    def mean(self) -> float:
+        return self.base.mean * self.factor
+
+    @property
+    def is_zero(self) -> bool:
+        return self.base.is_zero
+
+    def __str__(self) -> str:
+        return f"{self.base} x {self.factor:g}"
+
+
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise UnitError(message)

@@ -1,0 +1,116 @@
+"""The drill as the model sees it: the prediction against queueing theory in real time, and
+comparison.json's rows against a drill's figures."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sim.compare import compare, drill_model, predict
+from sim.scenario.loader import Source, validate
+
+ARRIVALS_PER_S = 60.0
+"""Requests per real second the drills below send."""
+SERVICE_S = 0.010
+"""The target's mean service time, real seconds: rho = 0.6 on one worker."""
+COMPRESS = 5.0
+
+
+def mm1_drill(**drill: object) -> dict:
+    """One endpoint, exponential service, Poisson requests: a drill of an M/M/1 target."""
+    per_min = ARRIVALS_PER_S * 60 / COMPRESS  # scenario sessions per minute (scale 1)
+    return {
+        "name": "mm1-drill", "seed": 3,
+        "clock": {"start": "2026-11-11T00:00:00+08:00", "duration": "6h"},
+        "traffic": {"sessions_per_min": {"00:00": per_min},
+                    "phases": {"first": ["01:00", "03:00"], "second": ["03:00", "05:00"]}},
+        "customers": {"think_time": "constant(0s)", "segments": {"all": {
+            "share": 1, "product_views": "constant(0)",
+            "funnel": {"cart": 0, "checkout": 0, "pay": 0}}}},
+        "platform": {"instances": 1, "endpoints": {
+            "home": {"service": f"exponential(mean={SERVICE_S * 1000:g}ms)"}}},
+        "drill": {"window": ["01:00", "05:00"], "compress": COMPRESS, **drill},
+    }
+
+
+def scenario_of(doc: dict):
+    return validate(Source("test.yaml", doc))
+
+
+def window(scenario) -> tuple[float, float]:
+    return scenario.clock.window(*scenario.drill.window)
+
+
+def test_prediction_is_mm1_in_real_time():
+    """Stretching the target by `compress` and dividing latencies back: an M/M/1 target at
+    rho = 0.6 answers in Exp(mu - lambda) real seconds, whatever the compression."""
+    scenario = scenario_of(mm1_drill())
+    predicted = predict(scenario, window(scenario))
+    home = predicted["endpoints"]["home"]
+    rate = 1 / SERVICE_S - ARRIVALS_PER_S
+    assert home["throughput"] == pytest.approx(ARRIVALS_PER_S, rel=0.02)
+    for key, q in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
+        assert home[key] == pytest.approx(-math.log(1 - q) / rate * 1000, rel=0.06), key
+    for phase in ("first", "second"):
+        assert predicted["phases"][phase]["home"]["throughput"] == pytest.approx(
+            ARRIVALS_PER_S, rel=0.03)
+
+
+def test_outside_time_shifts_every_percentile():
+    base = scenario_of(mm1_drill())
+    shifted = scenario_of(mm1_drill(outside_server={"home": "2ms"}))
+    plain, moved = (predict(s, window(s))["endpoints"]["home"] for s in (base, shifted))
+    for key in ("p50_ms", "p95_ms", "p99_ms"):
+        assert moved[key] == pytest.approx(plain[key] + 2.0)
+
+
+def test_model_starts_empty_at_the_window():
+    """The model runs the window alone on a clock that starts there (as the drill's target
+    does), with the rate curve kept inside the window."""
+    doc = mm1_drill()
+    doc["traffic"]["sessions_per_min"] = {"00:00": 100, "02:00": 300, "06:00": 300}
+    scenario = scenario_of(doc)
+    model = drill_model(scenario, window(scenario))
+    assert model.clock.duration == 4 * 3600
+    assert model.clock.start.hour == 1
+    assert model.customers.client_timeout is None
+    assert model.platform.endpoints["home"].service.mean == pytest.approx(SERVICE_S * COMPRESS)
+    # sessions in 01:00-05:00: half an hour-ramp 200->300 over 1h, then 300 for 3h, per minute
+    expected = (250 * 60 + 300 * 180)
+    assert predict(scenario, window(scenario))["sessions"] == pytest.approx(expected, rel=0.02)
+
+
+def test_comparison_rows_set_prediction_beside_the_drill():
+    scenario = scenario_of(mm1_drill(window=["01:00", "01:30"]))
+    seconds = 30 * 60 / COMPRESS
+    drill = {"planned_duration_s": seconds, "ran_s": seconds + 0.4,
+             "sessions": {"started": 21_000}, "error_rate": 0.0,
+             "endpoints": {"home": {"requests": 21_600, "p50_ms": 20.0, "p95_ms": 80.0,
+                                    "p99_ms": 120.0, "error_rate": 0.0}},
+             "phases": {"first": {"home": {"count": 21_600, "p50_ms": 20.0, "p95_ms": 80.0,
+                                           "p99_ms": 120.0}}},
+             "sold_out": {}}
+    document = compare(scenario, drill, window(scenario), curve=False)
+    rows = {(r["figure"], r["endpoint"], r["phase"]): r for r in document["rows"]}
+    throughput = rows[("throughput", "home", "all")]
+    assert throughput["observed"] == pytest.approx(60.0)
+    assert throughput["relative_error"] == pytest.approx(
+        (throughput["predicted"] - 60.0) / 60.0, abs=1e-3)
+    assert abs(throughput["relative_error"]) < 0.05
+    p95 = rows[("latency p95", "home", "first")]
+    assert p95["requests"] == 21_600
+    assert p95["relative_error"] == pytest.approx((p95["predicted"] - 80.0) / 80.0, abs=1e-3)
+    assert {"sessions", "error rate"} <= {r["figure"] for r in document["rows"]}
+    assert set(document) >= {"scenario", "window", "scale", "compress", "seed", "rows"}
+
+
+def test_load_curve_rises_with_load():
+    scenario = scenario_of(mm1_drill(window=["01:00", "01:30"]))
+    curve = compare(scenario, {"planned_duration_s": 360, "sessions": {"started": 1},
+                               "error_rate": 0, "endpoints": {}, "sold_out": {}},
+                    window(scenario))["curve"]
+    throughputs = [p["throughput"] for p in curve]
+    p95s = [p["endpoints"]["home"]["p95_ms"] for p in curve]
+    assert throughputs == sorted(throughputs)
+    assert p95s[0] < p95s[3] < p95s[-1]  # 15/s, 60/s and 90/s on a 100/s server
