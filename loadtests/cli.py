@@ -1,7 +1,8 @@
-"""The ``peakday`` command with the load-test side added: ``serve`` (and ``drill``).
+"""The load-test side's commands, ``serve`` and ``drill``, registered by :func:`register`.
 
-The simulator's commands live in :mod:`sim.cli`; this module adds the commands that need
-the checkout service or Locust, so that ``sim`` never imports ``loadtests``.
+The simulator's commands live in :mod:`sim.cli`; ``peakday.cli`` composes both, so that
+``sim`` never imports ``loadtests``. Locust, FastAPI and uvicorn are imported inside the
+commands: ``peakday --help`` does not pay for them.
 """
 
 from __future__ import annotations
@@ -11,12 +12,18 @@ from typing import Annotated
 
 import typer
 
-from sim.cli import SetOption, app, console, load_or_exit, overrides_of
+from sim.cli.common import (
+    OverlayOption,
+    SetOption,
+    console,
+    load_or_exit,
+    overlays_of,
+    overrides_of,
+)
 
-__all__ = ["app"]
+__all__ = ["register"]
 
 
-@app.command()
 def serve(
     ctx: typer.Context,
     scenario: Annotated[Path, typer.Option(help="Scenario whose catalog and flash sales to sell.")]
@@ -37,14 +44,16 @@ def serve(
     reset: Annotated[bool, typer.Option("--reset", help="Re-seed an existing database.")]
     = False,
     overrides: SetOption = None,
+    overlays: OverlayOption = None,
 ) -> None:
     """Run the reference checkout service (FastAPI + uvicorn, SQLite by default)."""
     from .target.service import ServiceConfig, run
     from .target.service import admin_token as pick_token
 
-    load_or_exit(scenario, overrides_of(ctx, overrides))
+    load_or_exit(ctx, scenario, overrides, overlays)
     token = pick_token(admin_token)
     config = ServiceConfig(scenario=str(scenario), db=db, overrides=overrides_of(ctx, overrides),
+                           overlays=[str(o) for o in overlays_of(ctx, overlays)],
                            stock_scale=stock_scale, admin_token=token,
                            reservation_ttl=reservation_ttl, reset=reset)
     console.print(f"peakday checkout on http://{host}:{port}/  (database {db})", markup=False)
@@ -53,7 +62,6 @@ def serve(
     run(config, host, port, workers)
 
 
-@app.command()
 def drill(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="Scenario file (its drill section).")],
@@ -81,6 +89,7 @@ def drill(
     out: Annotated[Path | None, typer.Option(help="Results folder (default: results/<id>).")]
     = None,
     overrides: SetOption = None,
+    overlays: OverlayOption = None,
 ) -> None:
     """Replay the scenario's drill window with Locust against real checkout endpoints.
 
@@ -89,10 +98,16 @@ def drill(
     """
     from .drill_launch import launch_drill
 
-    sets = overrides_of(ctx, overrides)
-    scenario = load_or_exit(file, sets)
+    scenario = load_or_exit(ctx, file, overrides, overlays)
     raise typer.Exit(launch_drill(
-        scenario=scenario, file=file, overrides=sets, target=target, self_test=self_test,
+        scenario=scenario, file=file, overrides=overrides_of(ctx, overrides),
+        overlays=overlays_of(ctx, overlays), target=target, self_test=self_test,
         allow_hosts=list(allow_host or []), workers=workers, master=master,
         expect_workers=expect_workers, worker=worker, master_host=master_host,
         master_port=master_port, seed=seed, out=out, console=console))
+
+
+def register(app: typer.Typer) -> None:
+    """Add serve and drill to ``app``."""
+    app.command()(serve)
+    app.command()(drill)

@@ -22,3 +22,5 @@ class DrillConfig:
     """The target's admin token (self-test): lets the drill switch outages and check stock."""
     extra: dict = field(default_factory=dict)
     """Facts the parent adds to drill.json (e.g. the self-test service's settings)."""
+    overlays: list[str] = field(default_factory=list)
+    """``--overlay`` files merged onto the scenario (before ``overrides``)."""

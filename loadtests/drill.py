@@ -201,7 +201,7 @@ def _start_workers(config: DrillConfig, path: Path) -> list[subprocess.Popen]:
 def run(role: str, path: Path) -> int:
     config = DrillConfig(**json.loads(path.read_text()))
     setup_logging("WARNING")
-    scenario = load_scenario(config.scenario, config.overrides)
+    scenario = load_scenario(config.scenario, config.overrides, config.overlays)
     plan = build_plan(scenario, config.seed)
     state = DrillState(scenario, plan)
     users.STATE = state

@@ -36,14 +36,15 @@ from .schedule import window_of
 from .target.launch import free_port, start_service
 
 
-def launch_drill(*, scenario: Scenario, file: Path, overrides: list[str], target: str | None,
+def launch_drill(*, scenario: Scenario, file: Path, overrides: list[str], overlays: list[Path],
+                 target: str | None,
                  self_test: bool, allow_hosts: list[str], workers: int, master: bool,
                  expect_workers: int, worker: bool, master_host: str, master_port: int,
                  seed: int | None, out: Path | None, console: Console) -> int:
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     if worker:
         config = DrillConfig(str(file), overrides, "", "", seed, master_host=master_host,
-                             master_port=master_port)
+                             master_port=master_port, overlays=[str(o) for o in overlays])
         return _child("worker", config)
     if self_test == (target is not None):
         err.print("give exactly one of --target URL and --self-test", markup=False)
@@ -65,7 +66,8 @@ def launch_drill(*, scenario: Scenario, file: Path, overrides: list[str], target
         return 2
     config = DrillConfig(str(file), overrides, target or "", str(directory), seed,
                          workers=workers, expect_workers=expect_workers if master else 0,
-                         master_port=master_port if master else free_port())
+                         master_port=master_port if master else free_port(),
+                         overlays=[str(o) for o in overlays])
     role = "master" if (workers or master) else "local"
     service = None
     try:
@@ -75,6 +77,7 @@ def launch_drill(*, scenario: Scenario, file: Path, overrides: list[str], target
                     f"sqlite:///{Path(scratch) / 'checkout.db'}", file, "--reset",
                     "--stock-scale", str(scenario.drill.scale),
                     *(x for pair in (("--set", o) for o in overrides) for x in pair),
+                    *(x for pair in (("--overlay", str(o)) for o in overlays) for x in pair),
                     log=Path(scratch) / "serve.log")
                 config.target, config.admin_token = service.url, service.token
                 config.extra = {"self_test": {"service": service.url,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.cli import app
+from peakday.cli import app
 
 from .conftest import SCENARIOS
 from .refusals import assert_refused, snapshot

@@ -8,10 +8,10 @@ import time
 import numpy as np
 import pytest
 
-from loadtests.cli import app
 from loadtests.safety import UnsafeTarget, check_target
 from loadtests.schedule import build_plan
 from loadtests.target.launch import free_port
+from peakday.cli import app
 from sim.scenario import load_scenario
 from sim.traffic import RateCurve
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import app
+from peakday.cli import app
 
 from .conftest import ROOT, SCENARIOS
 

@@ -154,7 +154,7 @@ def test_ctrl_c_while_writing_leaves_no_temporary_files(tmp_path, function, exis
 
 
 def test_drill_out_never_replaces_what_the_user_has(runner, tmp_path):
-    from loadtests.cli import app
+    from peakday.cli import app
 
     out = tmp_path / "mine"
     out.mkdir()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.cli import app
+from peakday.cli import app
 
 BASE = """\
 name: t

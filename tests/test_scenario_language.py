@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.cli import app
+from peakday.cli import app
 from sim.scenario import Kind, ScenarioError, load_scenario
 from sim.scenario import distributions as dists
 from sim.scenario.loader import read_source

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from sim.cli import app
+from peakday.cli import app
 
 from .conftest import SCENARIOS
 from .refusals import assert_refused, snapshot

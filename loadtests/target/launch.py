@@ -78,7 +78,7 @@ def start_service(db: str, scenario: Path, *extra: str, log: Path,
     """Start the checkout service on a free loopback port with its database at `db`,
     writing its stderr to `log`."""
     port = free_port()
-    args = [sys.executable, "-m", "loadtests", "serve", "--scenario", str(scenario),
+    args = [sys.executable, "-m", "peakday", "serve", "--scenario", str(scenario),
             "--db", db, "--port", str(port), "--admin-token", token, *extra]
     process = _spawn(args, log)
     url = f"http://127.0.0.1:{port}"

@@ -36,6 +36,7 @@ class ServiceConfig:
     scenario: str
     db: str = DEFAULT_DB
     overrides: list[str] = field(default_factory=list)
+    overlays: list[str] = field(default_factory=list)
     stock_scale: float = 1.0
     admin_token: str = ""
     reservation_ttl: float | None = None
@@ -61,7 +62,7 @@ def seeds_of(scenario: Scenario, stock_scale: float) -> list[SkuSeed]:
 
 
 def build_service(config: ServiceConfig) -> Service:
-    scenario = load_scenario(config.scenario, config.overrides)
+    scenario = load_scenario(config.scenario, config.overrides, config.overlays)
     shards = scenario.inventory.shards if scenario.inventory.strategy == "sharded" else 1
     ttl = config.reservation_ttl or scenario.inventory.reservation_ttl
     store = Store(dialect_for(config.db))

@@ -1,13 +1,15 @@
-"""Reading scenario files: YAML with line numbers, ``--set`` overrides, readable errors.
+"""Reading scenario files: YAML with line numbers, overlays, ``--set`` overrides, readable errors.
 
 Every problem becomes one line ``FILE:LINE: path.to.field: what is wrong (what was expected)``
 and all problems of a file are reported together. The YAML is composed into nodes (not loaded
-straight into Python) so each value keeps the line it was written on.
+straight into Python) so each value keeps the line it was written on — and the file: a value
+an overlay (``--overlay plan.yaml``) brought in is reported with the overlay's name and line.
 """
 
 from __future__ import annotations
 
 import difflib
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from .schema import Scenario
 Loc = tuple[str | int, ...]
 OVERRIDE = "--set"
 """Shown in place of a line number for a value that came from ``--set``."""
+_CLOCK_KEY = re.compile(r"^\d{1,2}:\d{2}$")
 
 
 class ScenarioError(Exception):
@@ -40,23 +43,36 @@ class Source:
     name: str
     data: Any
     lines: dict[Loc, int | str] = field(default_factory=dict)
+    files: dict[Loc, str] = field(default_factory=dict)
+    """The file that wrote a path, where it is not ``name`` (an overlay)."""
 
-    def where(self, loc: Loc) -> int | str:
-        """Line of the deepest part of ``loc`` that the file wrote (1 for the whole file)."""
+    def where(self, loc: Loc) -> tuple[str, int | str]:
+        """File and line of the deepest part of ``loc`` written down (line 1: the whole file)."""
         for end in range(len(loc), -1, -1):
             if loc[:end] in self.lines:
-                return self.lines[loc[:end]]
-        return 1
+                return self.files.get(loc[:end], self.name), self.lines[loc[:end]]
+        return self.name, 1
 
     def error(self, loc: Loc, message: str) -> str:
         path = ".".join(str(part) for part in loc) or "(file)"
-        return f"{self.name}:{self.where(loc)}: {path}: {message}"
+        name, line = self.where(loc)
+        return f"{name}:{line}: {path}: {message}"
+
+    def forget(self, loc: Loc) -> None:
+        """Drop what is known of where ``loc`` and everything below it was written."""
+        for known in [k for k in self.lines if k[: len(loc)] == loc]:
+            del self.lines[known]
+            self.files.pop(known, None)
 
 
-def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Scenario:
-    """Read, override and validate one scenario file, or raise :class:`ScenarioError`."""
+def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
+                  overlays: list[Path] | tuple[Path, ...] = ()) -> Scenario:
+    """Read one scenario file, merge its overlays (in order), apply ``--set`` overrides (last,
+    so they win) and validate, or raise :class:`ScenarioError`."""
     path = Path(path)
     source = read_source(path)
+    for overlay in overlays:
+        apply_overlay(source, read_source(Path(overlay)))
     apply_overrides(source, overrides)
     return validate(source, base_dir=path.parent)
 
@@ -180,6 +196,35 @@ def _rejoin_items(node: yaml.SequenceNode) -> list[yaml.Node]:
     return out
 
 
+def apply_overlay(source: Source, overlay: Source) -> None:
+    """Merge a partial scenario onto ``source``: sections merge key by key, anything else — a
+    number, text, a list, or a clock schedule such as ``support.agents`` — replaces the value
+    it lands on whole. A schedule replaces rather than merges because a plan's schedule is the
+    whole plan: an old ``"02:00": 15`` left between the plan's points would change it."""
+    _merge(source, overlay, source.data, overlay.data, ())
+
+
+def _merge(source: Source, overlay: Source, base: dict[Any, Any], extra: dict[Any, Any],
+           loc: Loc) -> None:
+    for key, value in extra.items():
+        key_loc = (*loc, key)
+        current = base.get(key)
+        if (isinstance(current, dict) and isinstance(value, dict) and value
+                and not _is_schedule(value)):
+            _merge(source, overlay, current, value, key_loc)
+            continue
+        base[key] = value
+        source.forget(key_loc)
+        for known, line in overlay.lines.items():
+            if known[: len(key_loc)] == key_loc:
+                source.lines[known] = line
+                source.files[known] = overlay.name
+
+
+def _is_schedule(mapping: dict[Any, Any]) -> bool:
+    return all(isinstance(k, str) and _CLOCK_KEY.match(k) for k in mapping)
+
+
 def apply_overrides(source: Source, overrides: list[str] | tuple[str, ...]) -> None:
     """Apply ``path=value`` overrides; values are read as YAML scalars (``32``, ``2s``)."""
     errors = []
@@ -210,8 +255,7 @@ def apply_overrides(source: Source, overrides: list[str] | tuple[str, ...]) -> N
             last = parts[-1]
             if isinstance(target, dict) or (isinstance(target, list) and _has(target, last)):
                 target[last] = value
-                for known in [k for k in source.lines if k[: len(loc)] == loc]:
-                    del source.lines[known]
+                source.forget(loc)
                 source.lines[loc] = OVERRIDE
             else:
                 errors.append(f"{OVERRIDE} {text!r}: {dotted} does not exist "

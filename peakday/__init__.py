@@ -1,0 +1,1 @@
+"""The ``peakday`` command line: one entry composing the commands each package registers."""

@@ -1,0 +1,5 @@
+"""``python -m peakday`` runs the ``peakday`` command (used where no script is installed)."""
+
+from peakday.cli import app
+
+app()

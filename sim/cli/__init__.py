@@ -1,0 +1,20 @@
+"""The simulator's commands, registered on the ``peakday`` app by :func:`register`.
+
+Each command lives in a module of its own and imports what it needs when it runs; the
+modules here import only Typer and the light common helpers.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from . import report, scenario, simulate
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add validate, schema, simulate and report to ``app``."""
+    scenario.register(app)
+    simulate.register(app)
+    report.register(app)

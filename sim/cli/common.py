@@ -1,0 +1,68 @@
+"""What every command shares: the consoles, the scenario options and the exit-2 rule.
+
+Exit status: 0 success; 1 a run that completed but failed (``simulate --check``, a drill's
+threshold); 2 bad input (scenario errors, unwritable or unreadable folders) — always a message,
+one line per problem, never a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from ..scenario import Scenario
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+console = Console(highlight=False, soft_wrap=True)
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", metavar="PATH=VALUE",
+                 help="Override a scenario value before validation, e.g. platform.instances=32 "
+                      "(repeatable; applied after every --overlay)."),
+]
+OverlayOption = Annotated[
+    list[Path] | None,
+    typer.Option("--overlay", metavar="FILE",
+                 help="Merge a partial scenario (a sizing plan.yaml, a calibration.yaml) onto "
+                      "the scenario before validation (repeatable, in order)."),
+]
+
+
+def remember_scenario_options(ctx: typer.Context, overrides: list[str] | None,
+                              overlays: list[Path] | None) -> None:
+    """Keep ``--set``/``--overlay`` given before the command for the command to read."""
+    ctx.obj = {"overrides": list(overrides or []), "overlays": list(overlays or [])}
+
+
+def overrides_of(ctx: typer.Context, local: list[str] | None) -> list[str]:
+    """``--set`` values given before the command, then after it."""
+    return [*(ctx.obj or {}).get("overrides", []), *(local or [])]
+
+
+def overlays_of(ctx: typer.Context, local: list[Path] | None) -> list[Path]:
+    """``--overlay`` files given before the command, then after it."""
+    return [*(ctx.obj or {}).get("overlays", []), *(local or [])]
+
+
+def bad_input(lines: list[str]) -> typer.Exit:
+    """Print each line to stderr; the exit (status 2) for the caller to raise."""
+    for line in lines:
+        err_console.print(line, markup=False)
+    return typer.Exit(2)
+
+
+def load_or_exit(ctx: typer.Context, path: Path, overrides: list[str] | None = None,
+                 overlays: list[Path] | None = None) -> Scenario:
+    """The validated scenario with every ``--overlay`` and ``--set`` applied, or the errors
+    printed and exit status 2."""
+    from ..scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(path, overrides_of(ctx, overrides), overlays_of(ctx, overlays))
+    except ScenarioError as exc:
+        raise bad_input(exc.errors) from None

@@ -1,0 +1,79 @@
+"""``peakday simulate``: run the model, write the results and the report, print the verdict."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .common import OverlayOption, SetOption, bad_input, console, load_or_exit
+
+
+def simulate(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Scenario file.")],
+    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
+    replications: Annotated[int, typer.Option(min=1, help="Independent replications.")] = 1,
+    jobs: Annotated[int | None, typer.Option(min=1, help="Processes (default: all cores).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Results folder (default: results/<run-id>).")]
+    = None,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 when an SLO is not met.")]
+    = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the results path.")]
+    = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print summary.json to stdout.")]
+    = False,
+    overrides: SetOption = None,
+    overlays: OverlayOption = None,
+) -> None:
+    """Run the peak-day model; write summary.json and timeseries.csv; print a summary."""
+    from ..console import print_summary, run_progress
+    from ..report import render_report
+    from ..results import (
+        RESULTS,
+        ResultsError,
+        check_writable,
+        csv_bytes,
+        json_bytes,
+        run_id,
+        write_atomically,
+    )
+    from ..run import run
+    from ..summary import build_series, build_summary
+
+    scenario = load_or_exit(ctx, file, overrides, overlays)
+    directory = out or RESULTS / run_id(scenario.name)
+    try:
+        check_writable(directory)
+    except ResultsError as exc:
+        raise bad_input([str(exc)]) from None
+    with run_progress(scenario, replications, enabled=not (quiet or as_json)) as progress:
+        result = run(scenario, replications=replications, seed=seed, jobs=jobs,
+                     progress=progress)
+    summary = build_summary(result)
+    header, rows = build_series(result)
+    files = {
+        "summary.json": json_bytes(summary),
+        "timeseries.csv": csv_bytes(header, rows),
+        "scenario.json": json_bytes(scenario.model_dump(mode="json", by_alias=True)),
+    }
+    try:
+        write_atomically(directory, {**files, **render_report(files)})
+    except ResultsError as exc:
+        raise bad_input([str(exc)]) from None
+    if as_json:
+        sys.stdout.write(json_bytes(summary).decode())
+    elif quiet:
+        console.print(str(directory), markup=False)
+    else:
+        print_summary(console, summary)
+        console.print(f"\nResults: {directory}/  (report: {directory / 'report.html'})",
+                      markup=False)
+    if check and not summary["slo"]["met"]:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(simulate)
