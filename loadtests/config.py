@@ -18,6 +18,8 @@ class DrillConfig:
     """Workers to wait for before starting (--master on several machines)."""
     master_host: str = "127.0.0.1"
     master_port: int = 5557
+    allow_hosts: list[str] = field(default_factory=list)
+    """Hosts allowed besides drill.allowed_hosts (--allow-host; the self-test's own service)."""
     admin_token: str | None = None
     """The target's admin token (self-test): lets the drill switch outages and check stock."""
     extra: dict = field(default_factory=dict)

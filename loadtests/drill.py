@@ -66,6 +66,10 @@ class Control:
         """Worker id -> its latest report (distributed mode)."""
         self.local: DrillState | None = None
 
+    def refused(self, reason: str) -> None:
+        """A worker would not load the target (off its own allow-list): the drill stops."""
+        self.stop_reason = f"aborted: a worker refused the target ({reason})"
+
     def idle(self) -> bool:
         if self.local is not None:
             return not self.local.visits and self.local.in_flight == 0
@@ -203,10 +207,14 @@ def run(role: str, path: Path) -> int:
     setup_logging("WARNING")
     scenario = load_scenario(config.scenario, config.overrides, config.overlays)
     plan = build_plan(scenario, config.seed)
-    state = DrillState(scenario, plan)
+    state = DrillState(scenario, plan, extra_hosts=tuple(config.allow_hosts))
     users.STATE = state
     if role == "worker":
         return _work(config, state)
+    refused = state.refusal(config.target)
+    if refused:  # launch_drill checked it already: this is the last line of defence
+        print(refused.told("--target", "add --allow-host {host}"), file=sys.stderr)
+        return 2
     control = Control(plan, scenario)
     env = Environment(user_classes=[Shopper], shape_class=make_shape(control)(),
                       host=config.target, events=events)
@@ -220,6 +228,7 @@ def run(role: str, path: Path) -> int:
                                           config.master_port)
         runner.register_message("peakday_report", lambda msg, **_: control.reports.update(
             {msg.node_id: msg.data}))
+        runner.register_message("peakday_refused", lambda msg, **_: control.refused(msg.data))
         workers = _start_workers(config, path)
         expected = config.workers or config.expect_workers
         deadline = time.time() + 60
@@ -263,6 +272,19 @@ def _collect_final(control: Control, expected: int) -> None:
 def _work(config: DrillConfig, state: DrillState) -> int:
     env = Environment(user_classes=[Shopper], host=config.target, events=events)
     runner = env.create_worker_runner(config.master_host, config.master_port)
+    refused: list[str] = []
+
+    def check_host(environment: Environment, **_kwargs) -> None:
+        """The master names the host (in its spawn message): refuse one off this worker's
+        allow-list before any user starts, and leave the master."""
+        reason = state.refusal(environment.host)
+        if reason:
+            refused.append(str(reason))
+            print(reason.told("worker: the master's target",
+                              "add --allow-host {host} to this worker to drill it"),
+                  file=sys.stderr)
+            runner.send_message("peakday_refused", str(reason))
+            gevent.spawn(runner.quit)
 
     def start(msg, **_kwargs) -> None:
         state.take(runner.worker_index, msg.data["workers"], msg.data["t0"])
@@ -279,11 +301,12 @@ def _work(config: DrillConfig, state: DrillState) -> int:
                 report(False)
 
     runner.register_message("peakday_start", start)
+    events.test_start.add_listener(check_host)
     events.test_stop.add_listener(lambda **_: report(True))
     loop = gevent.spawn(reporter)
     runner.greenlet.join()
     loop.kill()
-    return 0
+    return 2 if refused else 0
 
 
 def _write(config: DrillConfig, control: Control, env: Environment, plan: Plan,

@@ -31,9 +31,9 @@ from sim.results import (
 from sim.scenario.schema import Scenario
 
 from .config import DrillConfig
-from .safety import UnsafeTarget, check_target
+from .safety import AllowList, UnsafeTarget, check_target
 from .schedule import window_of
-from .target.launch import free_port, start_service
+from .target.launch import SERVICE_HOST, free_port, start_service
 
 
 def launch_drill(*, scenario: Scenario, file: Path, overrides: list[str], overlays: list[Path],
@@ -42,9 +42,10 @@ def launch_drill(*, scenario: Scenario, file: Path, overrides: list[str], overla
                  expect_workers: int, worker: bool, master_host: str, master_port: int,
                  seed: int | None, out: Path | None, console: Console) -> int:
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    if worker:
+    if worker:  # the master names the target: the worker checks it against its own list
         config = DrillConfig(str(file), overrides, "", "", seed, master_host=master_host,
-                             master_port=master_port, overlays=[str(o) for o in overlays])
+                             master_port=master_port, overlays=[str(o) for o in overlays],
+                             allow_hosts=allow_hosts)
         return _child("worker", config)
     if self_test == (target is not None):
         err.print("give exactly one of --target URL and --self-test", markup=False)
@@ -54,9 +55,10 @@ def launch_drill(*, scenario: Scenario, file: Path, overrides: list[str], overla
         return 2
     if target is not None:
         try:
-            target = check_target(target, scenario.drill.allowed_hosts, allow_hosts)
+            target = check_target(target, AllowList(scenario.drill.allowed_hosts, allow_hosts))
         except UnsafeTarget as exc:
-            err.print(str(exc), markup=False)
+            err.print(exc.told("--target", "add --allow-host {host} to drill it deliberately"),
+                      markup=False)
             return 2
     directory = out or RESULTS / run_id(f"{scenario.name}-drill")
     try:
@@ -67,7 +69,7 @@ def launch_drill(*, scenario: Scenario, file: Path, overrides: list[str], overla
     config = DrillConfig(str(file), overrides, target or "", str(directory), seed,
                          workers=workers, expect_workers=expect_workers if master else 0,
                          master_port=master_port if master else free_port(),
-                         overlays=[str(o) for o in overlays])
+                         overlays=[str(o) for o in overlays], allow_hosts=allow_hosts)
     role = "master" if (workers or master) else "local"
     service = None
     try:
@@ -80,6 +82,7 @@ def launch_drill(*, scenario: Scenario, file: Path, overrides: list[str], overla
                     *(x for pair in (("--overlay", str(o)) for o in overlays) for x in pair),
                     log=Path(scratch) / "serve.log")
                 config.target, config.admin_token = service.url, service.token
+                config.allow_hosts = [*allow_hosts, SERVICE_HOST]
                 config.extra = {"self_test": {"service": service.url,
                                               "stock_scale": scenario.drill.scale}}
                 console.print(f"Self-test: reference checkout on {service.url}", markup=False)
@@ -135,6 +138,11 @@ def _verdict(directory: Path, console: Console) -> int:
                   f"started ({sessions['late']:,} late); fidelity (worst 10 s window) "
                   f"{report['fidelity']:.1%}; start lag p99 {_ms(report['start_lag_ms']['p99'])} "
                   f"ms", markup=False)
+    for origin, n in report["redirects"]["not_followed"].items():
+        why = ("not sent: off drill.allowed_hosts, or past 5 hops"
+               if report["redirects"]["follow"] else "not followed: drill.follow_redirects is off")
+        console.print(f"{n:,} answers were redirects to {origin} ({why}); counted as errors",
+                      markup=False)
     for sku, seen in report["sold_out"].items():
         console.print(f"{sku} sold out (as shoppers saw it) at {seen['clock']} "
                       f"({seen['after_s']:.1f} s into the drill)", markup=False)

@@ -7,20 +7,25 @@
 shoppers, schedule and shape as ``peakday drill`` (which adds the results files, thresholds,
 abort rule and self-test); Locust's own web UI, CSV and HTML options work as usual. For
 Locust's distributed mode, set ``PEAKDAY_WORKERS`` to the number of workers on every worker.
-The target must be in ``drill.allowed_hosts``: anything else stops the test before a request.
+The target must be in ``drill.allowed_hosts``: anything else exits (status 2, saying why)
+before a request is sent; redirects are answers, not followed unless the scenario asks
+(``drill.follow_redirects``), and then only to hosts on the list.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
 
+import gevent
 from locust import LoadTestShape, events
+from locust.runners import WorkerRunner
 
 from loadtests import users
 from loadtests.drill import SPAWN_RATE, lead
-from loadtests.safety import UnsafeTarget, check_target
+from loadtests.safety import UnsafeTarget
 from loadtests.schedule import build_plan
 from loadtests.users import DrillState, Shopper
 from sim.scenario import ScenarioError, load_scenario
@@ -34,21 +39,37 @@ except ScenarioError as exc:
     sys.exit("\n".join(exc.errors))
 SEED = os.environ.get("PEAKDAY_SEED")
 PLAN = build_plan(SCENARIO, int(SEED) if SEED else None)
-users.STATE = DrillState(SCENARIO, PLAN)
+STATE = users.STATE = DrillState(SCENARIO, PLAN)
+
+
+def _refuse(reason: UnsafeTarget) -> str:
+    return reason.told("peakday: --host", "list it in the scenario's drill.allowed_hosts "
+                       "(e.g. with PEAKDAY_SET) to drill it deliberately")
+
+
+@events.init.add_listener
+def _check_host(environment, **_kwargs) -> None:
+    """A --host off the allow-list: say why and exit 2 before anything starts. (A worker's
+    host comes from its master, and the web UI's when a test starts: see _start.)"""
+    if environment.host and not isinstance(environment.runner, WorkerRunner):
+        reason = STATE.refusal(environment.host)
+        if reason:
+            print(_refuse(reason), file=sys.stderr)
+            sys.exit(2)
 
 
 @events.test_start.add_listener
 def _start(environment, **_kwargs) -> None:
-    try:
-        check_target(environment.host or "", SCENARIO.drill.allowed_hosts, [])
-    except UnsafeTarget as exc:
-        environment.runner.quit()
-        sys.exit(str(exc))
     runner = environment.runner
-    worker = getattr(runner, "worker_index", 0) if runner.__class__.__name__ == "WorkerRunner" \
-        else 0
+    reason = STATE.refusal(environment.host)
+    if reason:  # nothing is sent (the users never start a visit); stop with a non-zero exit
+        logging.error(_refuse(reason))
+        environment.process_exit_code = 2
+        gevent.spawn(runner.quit)
+        return
+    worker = runner.worker_index if isinstance(runner, WorkerRunner) else 0
     workers = int(os.environ.get("PEAKDAY_WORKERS", "1"))
-    users.STATE.take(worker, workers, time.time() + lead(PLAN))
+    STATE.take(worker, workers, time.time() + lead(PLAN))
 
 
 class DrillShape(LoadTestShape):

@@ -17,6 +17,7 @@ import base64
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from hdrh.histogram import HdrHistogram
 
@@ -28,7 +29,11 @@ LOWEST, HIGHEST, DIGITS = 1, 120_000_000, 2
 """Microseconds from 1 us to 120 s, 2 significant digits (1% precision)."""
 WINDOW = 10.0
 """Seconds per fidelity window."""
-OUTCOMES = ("ok", "error", "sold_out", "limit_exceeded", "declined", "expired")
+OUTCOMES = ("ok", "error", "sold_out", "limit_exceeded", "declined", "expired", "redirect",
+            "redirect_refused")
+FAILED = ("error", "redirect", "redirect_refused")
+"""Outcomes counted as errors: no answer or a 5xx; a 3xx not followed (the endpoint did not
+answer what the journey needs); a redirect to a host off the allow-list (never sent)."""
 
 
 def _histogram() -> HdrHistogram:
@@ -59,6 +64,9 @@ class Recorder:
     """SKU -> real seconds after time zero of the first 'sold out' a shopper saw."""
     paid: int = 0
     tickets: int = 0
+    redirects: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    """Origin (scheme://host:port) a redirect pointed to -> requests that ended with it (not
+    followed, or refused as off the allow-list)."""
 
     def session_started(self, scheduled: float, actual: float) -> None:
         lag = max(0.0, actual - scheduled)
@@ -75,6 +83,10 @@ class Recorder:
             self.corrected[f"{phase}/{endpoint}"].record_value(corrected)
         self.raw[endpoint].record_value(_us(done - sent))
         self.outcomes[f"{endpoint}/{outcome}"] += 1
+
+    def redirected(self, target: str) -> None:
+        parts = urlsplit(target)
+        self.redirects[f"{parts.scheme}://{parts.netloc}"] += 1
 
     def saw_sold_out(self, sku: str, at: float) -> None:
         if sku not in self.sold_out_at or at < self.sold_out_at[sku]:
@@ -95,6 +107,7 @@ class Recorder:
             "sold_out_at": dict(self.sold_out_at),
             "paid": self.paid,
             "tickets": self.tickets,
+            "redirects": dict(self.redirects),
         }
 
     def merge(self, snapshot: dict) -> None:
@@ -115,6 +128,8 @@ class Recorder:
             self.saw_sold_out(sku, at)
         self.paid += snapshot["paid"]
         self.tickets += snapshot["tickets"]
+        for origin, n in snapshot["redirects"].items():
+            self.redirects[origin] += n
 
 
 def _ms(h: HdrHistogram, percentile: float) -> float | None:
@@ -157,9 +172,10 @@ def summarize(recorder: Recorder, plan: Plan, scenario: Scenario, real_duration:
         total = sum(counts.values())
         if not total:
             continue
+        errors = sum(counts[o] for o in FAILED)
         endpoints[endpoint] = {
-            "requests": total, "errors": counts["error"],
-            "error_rate": round(counts["error"] / total, 5),
+            "requests": total, "errors": errors,
+            "error_rate": round(errors / total, 5),
             "outcomes": counts,
             **_latency(recorder.corrected[endpoint], recorder.raw[endpoint]),
         }
@@ -191,6 +207,8 @@ def summarize(recorder: Recorder, plan: Plan, scenario: Scenario, real_duration:
         "endpoints": endpoints,
         "phases": phases,
         "sold_out": sold_out,
+        "redirects": {"follow": scenario.drill.follow_redirects,
+                      "not_followed": dict(sorted(recorder.redirects.items()))},
         "orders_paid": recorder.paid,
         "support_tickets": recorder.tickets,
     }

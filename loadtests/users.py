@@ -5,6 +5,8 @@ start order), the recorder, and the drill's time zero. A :class:`Shopper` takes 
 sleeps until its start, then walks the steps over real HTTP: platform errors (5xx, timeouts,
 refused connections) are retried as the scenario's customers do, a declined payment as its
 payments section says, a "sold out" ends the visit. Think times and backoffs are compressed.
+A redirect is an answer, counted as an error and never followed, unless the scenario sets
+``drill.follow_redirects``; then each hop goes out only if its host is on the allow-list.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import time
 import zlib
 from collections import deque
 from dataclasses import dataclass, field
+from urllib.parse import urljoin
 
 import gevent
 from locust import FastHttpUser, task
@@ -20,10 +23,14 @@ from locust import FastHttpUser, task
 from sim.scenario.schema import Clock, Scenario
 
 from .recorder import Recorder
+from .safety import AllowList, UnsafeTarget, check_target
 from .schedule import Plan, Visit
 
 BODY_FREE = {"home", "product"}
 IDLE_POLL = 0.05
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_HOPS = 5
+"""Redirects followed at most per request (with drill.follow_redirects)."""
 
 
 @dataclass
@@ -37,8 +44,13 @@ class DrillState:
     t0: float | None = None
     """Wall-clock time (time.time()) of the schedule's zero; set when the test starts."""
     in_flight: int = 0
+    extra_hosts: tuple[str, ...] = ()
+    """Hosts allowed besides the scenario's drill.allowed_hosts (--allow-host)."""
+    allowed: AllowList = field(init=False)
+    """Where requests may go: every runner checks its target, every redirect hop is checked."""
 
     def __post_init__(self) -> None:
+        self.allowed = AllowList(self.scenario.drill.allowed_hosts, self.extra_hosts)
         clock = self.scenario.clock
         self.routes: dict[str, tuple[str, str]] = {
             step: tuple(route.split(" ", 1))  # type: ignore[misc]
@@ -50,6 +62,15 @@ class DrillState:
     def take(self, worker: int, workers: int, t0: float) -> None:
         self.visits = deque(self.plan.share(worker, workers))
         self.t0 = t0
+
+    def refusal(self, host: str | None) -> UnsafeTarget | None:
+        """Why this process must not load ``host`` (None when it may): checked by every
+        runner (local, master, worker, plain Locust) before it takes its share."""
+        try:
+            check_target(host or "", self.allowed)
+        except UnsafeTarget as exc:
+            return exc
+        return None
 
     def phase_at(self, real: float) -> str | None:
         t = self.plan.clock_of(real)
@@ -68,11 +89,19 @@ class Shopper(FastHttpUser):
 
     network_timeout = 30.0
     connection_timeout = 10.0
+    max_redirects = 0
+    """The HTTP client never follows a redirect: a 3xx is the request's answer, and the hops
+    a scenario asks to follow are sent by :class:`Journey`, each after its host is checked."""
+    admitted = False
+
+    def on_start(self) -> None:
+        # Checked again here, whatever the runner did: a user never sends to another host.
+        self.admitted = STATE is not None and STATE.refusal(self.host) is None
 
     @task
     def next_visit(self) -> None:
         state = STATE
-        if state is None or state.t0 is None:
+        if state is None or state.t0 is None or not self.admitted:
             gevent.sleep(IDLE_POLL)
             return
         if not state.visits:
@@ -186,6 +215,22 @@ class Journey:
         state, visit = self.state, self.visit
         method, template = state.routes[step]
         path = template.format(sku=visit.sku or "", order_id=self.order_id or "")
+        sent = time.time()
+        outcome, payload, provider = self._exchange(step, method, path, *self._content(step, key))
+        done = time.time()
+        t0 = state.t0 or sent
+        # The platform's latency, as the simulator counts it: the payment provider's own
+        # time (announced by the target in Server-Timing) is not the checkout's.
+        state.recorder.request(step, state.phase_at(self.intended - t0), self.intended, sent,
+                               done - provider, outcome)
+        if outcome == "sold_out" and visit.sku is not None:
+            state.recorder.saw_sold_out(visit.sku, done - t0)
+        self.intended = done
+        return outcome, payload
+
+    def _content(self, step: str, key: str | None) -> tuple[dict | None, dict[str, str]]:
+        """The step's JSON body and headers."""
+        visit = self.visit
         headers = {"X-Shopper-Id": visit.shopper}
         body = None
         if step == "cart":
@@ -198,46 +243,80 @@ class Journey:
             headers["Idempotency-Key"] = key or ""
         elif step == "support":
             body = {"topic": "order"}
-        sent = time.time()
-        payload: dict = {}
-        provider = 0.0
-        with self.user.client.request(method, path, json=body if step not in BODY_FREE else None,
-                                      headers=headers, name=step, catch_response=True) as reply:
-            status = reply.status_code or 0
-            if step == "pay":
-                provider = _provider_seconds(reply.headers.get("Server-Timing", ""))
-            if status == 0:
-                outcome = "error"
-                reply.failure(f"no response ({reply.error!r})" if reply.error else "no response")
-            elif status < 400:
-                outcome = "ok"
-                try:
-                    payload = reply.json() if step in ("cart", "checkout") else {}
-                except (ValueError, TypeError):
-                    payload = {}
+        return body, headers
+
+    def _exchange(self, step: str, method: str, url: str, body: dict | None,
+                  headers: dict[str, str]) -> tuple[str, dict, float]:
+        """Send a step's request: its outcome, JSON answer and the provider's seconds.
+
+        A 3xx is the answer (the HTTP client never follows one, see :class:`Shopper`), unless
+        ``drill.follow_redirects`` is on: then each hop is sent here, only after its host
+        has passed the allow-list; a hop off the list ends the request unsent.
+        """
+        state = self.state
+        current = urljoin(self.user.host or "", url)
+        hop = 0
+        while True:
+            with self.user.client.request(method, url, json=body, headers=headers, name=step,
+                                          catch_response=True) as reply:
+                status = reply.status_code or 0
+                location = reply.headers.get("Location") if status in REDIRECTS else None
+                if location is None:
+                    return _answer(step, reply)
+                target = urljoin(current, location)
+                refused = _refused_hop(status, target, state, hop)
+                if refused:
+                    outcome, reason = refused
+                    state.recorder.redirected(target)
+                    reply.failure(reason)
+                    return outcome, {}, 0.0
                 reply.success()
-            elif status == 409:
-                outcome = _conflict(reply)
-                reply.success()
-            elif status == 402:
-                outcome = "declined"
-                reply.success()
-            elif status < 500 and status != 429:
-                outcome = "error"
-                reply.failure(f"HTTP {status}")
-            else:
-                outcome = "error"
-                reply.failure(f"HTTP {status}")
-        done = time.time()
-        t0 = state.t0 or sent
-        # The platform's latency, as the simulator counts it: the payment provider's own
-        # time (announced by the target in Server-Timing) is not the checkout's.
-        state.recorder.request(step, state.phase_at(self.intended - t0), self.intended, sent,
-                               done - provider, outcome)
-        if outcome == "sold_out" and visit.sku is not None:
-            state.recorder.saw_sold_out(visit.sku, done - t0)
-        self.intended = done
-        return outcome, payload
+            url = current = target
+            hop += 1
+            if status == 303 or (status in (301, 302) and method == "POST"):
+                method, body = "GET", None  # as browsers do (RFC 9110 15.4)
+
+
+def _refused_hop(status: int, target: str, state: DrillState, hop: int
+                 ) -> tuple[str, str] | None:
+    """(outcome, reason) when a redirect ends the request here; None to follow it."""
+    if not state.scenario.drill.follow_redirects:
+        return "redirect", (f"HTTP {status} to {target} (not followed: drill.follow_redirects "
+                            "is off)")
+    if not state.allowed.admits(target):
+        return "redirect_refused", (f"HTTP {status} to {target}: host not in "
+                                    f"drill.allowed_hosts ({state.allowed.listed()}); not sent")
+    if hop == MAX_HOPS:
+        return "redirect", f"HTTP {status} to {target}: more than {MAX_HOPS} redirects"
+    return None
+
+
+def _answer(step: str, reply) -> tuple[str, dict, float]:
+    """A final answer's outcome, JSON body (cart and checkout) and provider seconds (pay)."""
+    status = reply.status_code or 0
+    provider = _provider_seconds(reply.headers.get("Server-Timing", "")) if step == "pay" \
+        else 0.0
+    payload: dict = {}
+    if status == 0:
+        outcome = "error"
+        reply.failure(f"no response ({reply.error!r})" if reply.error else "no response")
+    elif status < 400:
+        outcome = "ok"
+        try:
+            payload = reply.json() if step in ("cart", "checkout") else {}
+        except (ValueError, TypeError):
+            payload = {}
+        reply.success()
+    elif status == 409:
+        outcome = _conflict(reply)
+        reply.success()
+    elif status == 402:
+        outcome = "declined"
+        reply.success()
+    else:
+        outcome = "error"
+        reply.failure(f"HTTP {status}")
+    return outcome, payload, provider
 
 
 def _conflict(reply) -> str:

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from loadtests.safety import UnsafeTarget, check_target
+from loadtests.safety import AllowList, UnsafeTarget, check_target
 from loadtests.schedule import build_plan
 from loadtests.target.launch import free_port
 from peakday.cli import app
@@ -46,17 +46,21 @@ def test_schedule_is_seeded_and_shared_out_between_workers():
     assert sorted(v.index for share in shares for v in share) == list(range(len(a.visits)))
 
 
+LOOPBACK = AllowList(["127.0.0.1", "localhost", "::1"])
+
+
 @pytest.mark.parametrize("url", ["http://127.0.0.1:8080", "http://localhost", "http://[::1]:9"])
 def test_loopback_targets_are_allowed(url):
-    assert check_target(url, ["127.0.0.1", "localhost", "::1"], []) == url
+    assert check_target(url, LOOPBACK) == url
+    assert check_target(f"{url}/", LOOPBACK) == url
 
 
 @pytest.mark.parametrize("url", ["http://10.0.0.8", "http://shop.example.com", "ftp://localhost",
                                  "localhost:8080", "http://127.0.0.2"])
 def test_other_targets_are_refused(url):
     with pytest.raises(UnsafeTarget):
-        check_target(url, ["127.0.0.1", "localhost", "::1"], [])
-    assert check_target("http://shop.invalid", ["127.0.0.1"], ["shop.invalid"])
+        check_target(url, LOOPBACK)
+    assert check_target("http://shop.invalid", AllowList(["127.0.0.1"], ["shop.invalid"]))
 
 
 def test_a_refused_target_exits_2_before_sending_anything(runner, tmp_path):

@@ -15,10 +15,13 @@ from pathlib import Path
 
 import httpx
 
+SERVICE_HOST = "127.0.0.1"
+"""Where a launched service listens: loopback only."""
+
 
 def free_port() -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((SERVICE_HOST, 0))
         return s.getsockname()[1]
 
 
@@ -81,6 +84,6 @@ def start_service(db: str, scenario: Path, *extra: str, log: Path,
     args = [sys.executable, "-m", "peakday", "serve", "--scenario", str(scenario),
             "--db", db, "--port", str(port), "--admin-token", token, *extra]
     process = _spawn(args, log)
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{SERVICE_HOST}:{port}"
     _wait_healthy(url, process, log)
     return ServiceProcess(url, db, token, process, args, log)

@@ -320,6 +320,9 @@ class Drill(Section):
     compress: float = Field(default=1.0, ge=1.0)
     scale: float = Field(default=1.0, gt=0)
     allowed_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
+    follow_redirects: bool = False
+    """Follow 3xx answers (each hop's host checked against the allow-list before it is
+    sent); by default a 3xx is the request's answer, as the drill measures what it names."""
     abort: Abort = Abort()
     max_duration: PositiveDuration = 1800.0
     """Hard cap on a drill's real running time."""
