@@ -60,7 +60,10 @@ def scaled(scenario: Scenario) -> Scenario:
         sale["audience"] = round(sale["audience"] * scale)
         sale["sku"]["stock"] = scaled_stock(sale["sku"]["stock"], scale)
     if doc.get("support"):
-        doc["support"]["contacts"]["baseline_per_hour"] *= scale
+        contacts = doc["support"]["contacts"]
+        baseline = contacts["baseline_per_hour"]
+        contacts["baseline_per_hour"] = ({t: v * scale for t, v in baseline.items()}
+                                         if isinstance(baseline, dict) else baseline * scale)
     return Scenario.model_validate(doc)
 
 

@@ -9,7 +9,12 @@ special functions and is exact to floating-point precision for the sizes that ma
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from scipy.linalg import expm
 
 
 def erlang_b(servers: int, load: float) -> float:
@@ -78,6 +83,7 @@ class ErlangA:
     mu: float
     theta: float
 
+    @cached_property
     def _probabilities(self) -> list[float]:
         c, lam, mu, theta = self.servers, self.lam, self.mu, self.theta
         weights = [1.0]
@@ -94,12 +100,12 @@ class ErlangA:
     @property
     def p_wait(self) -> float:
         """Probability an arrival finds all agents busy."""
-        return sum(self._probabilities()[self.servers:])
+        return sum(self._probabilities[self.servers:])
 
     def _per_queue_position(self):
         """For an arrival finding n >= c: (probability, rate ahead of it, abandonment)."""
         c, mu, theta = self.servers, self.mu, self.theta
-        for n, p in enumerate(self._probabilities()):
+        for n, p in enumerate(self._probabilities):
             if n >= c:
                 yield n - c, p, c * mu, theta
 
@@ -108,12 +114,32 @@ class ErlangA:
         """Share of arrivals who abandon before service."""
         total = 0.0
         for ahead, p, service_rate, theta in self._per_queue_position():
-            # Reach service when `ahead + 1` departures happen before own patience expires.
-            served = 1.0
-            for k in range(ahead + 1):
-                served *= (service_rate + k * theta) / (service_rate + (k + 1) * theta)
+            # Reach service when `ahead + 1` departures happen before own patience expires:
+            # the product over k of (rate + k theta) / (rate + (k + 1) theta) telescopes.
+            served = service_rate / (service_rate + (ahead + 1) * theta)
             total += p * (1 - served)
         return total
+
+    def service_level(self, within: float) -> float:
+        """Share of arrivals answered within ``within`` (abandoners count as not answered).
+
+        An arrival finding n >= c waits for n - c + 1 departures from the queue ahead (rate
+        c mu + k theta with k still ahead) while its own patience runs (rate theta): a small
+        absorbing chain, solved by one matrix exponential for every place in the queue.
+        """
+        probabilities = self._probabilities
+        c, mu, theta = self.servers, self.mu, self.theta
+        places = max(len(probabilities) - c, 0)
+        if places == 0:
+            return 1.0
+        served, gone = places, places + 1
+        generator = np.zeros((places + 2, places + 2))
+        for ahead in range(places):
+            generator[ahead, ahead - 1 if ahead else served] = c * mu + ahead * theta
+            generator[ahead, gone] = theta
+            generator[ahead, ahead] = -(c * mu + (ahead + 1) * theta)
+        reached = expm(generator * within)[:places, served]
+        return float(sum(probabilities[:c]) + np.dot(probabilities[c:c + places], reached))
 
     @property
     def mean_wait_answered(self) -> float:
@@ -129,3 +155,22 @@ class ErlangA:
             denominator += p * served
         p_answered_without_wait = 1 - self.p_wait
         return numerator / (denominator + p_answered_without_wait)
+
+
+def fewest_servers(meets: Callable[[int], bool], start: int = 1) -> int:
+    """The smallest c >= 0 with ``meets(c)``, for a criterion that stays met as c grows.
+
+    Doubling from ``start`` then bisection: a few evaluations of the formula, however large c.
+    """
+    if meets(0):
+        return 0
+    low, high = 0, max(start, 1)
+    while not meets(high):
+        low, high = high, high * 2
+    while high - low > 1:
+        middle = (low + high) // 2
+        if meets(middle):
+            high = middle
+        else:
+            low = middle
+    return high

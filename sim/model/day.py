@@ -31,8 +31,13 @@ CHUNK = 3600.0
 
 
 def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
-                 progress: Callable[[float], None] | None = None) -> Observation:
-    """Run one replication and return what it measured."""
+                 progress: Callable[[float], None] | None = None,
+                 record_contacts: bool = False) -> Observation:
+    """Run one replication and return what it measured.
+
+    ``record_contacts`` adds the support contact stream (``extra["support"]["stream"]``) that
+    agent sizing replays.
+    """
     env = simpy.Environment()
     streams = spawn_streams(seed)
     observer = Observer(env, scenario, progress)
@@ -51,7 +56,8 @@ def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
     support = None
     if scenario.support is not None:
         support = Support(env, scenario, streams["support"],
-                          on_contact=lambda: servers.submit(Request(SUPPORT, _ignore, None)))
+                          on_contact=lambda: servers.submit(Request(SUPPORT, _ignore, None)),
+                          record=record_contacts)
         observer.gauge("support_queue", lambda: support.waiting)
         observer.gauge("agents", lambda: support.agents)
         observer.gauge("abandoned", support.take_abandoned)
@@ -98,6 +104,8 @@ def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
                             "intervals": support.finish(intervals),
                             "agents_schedule": [support.agents_at(i * support.per)
                                                 for i in range(intervals)]}
+        if record_contacts:
+            extra["support"]["stream"] = support.stream(intervals)
     return observer.observation(counters, extra)
 
 

@@ -78,6 +78,10 @@ def _clock_times(s: Scenario) -> Iterator[Problem]:
     if s.support is not None:
         for key in s.support.agents:
             yield from _within_clock(s, ("support", "agents", format_clock(key)), key)
+        baseline = s.support.contacts.baseline_per_hour
+        for key in baseline if isinstance(baseline, dict) else ():
+            yield from _within_clock(s, ("support", "contacts", "baseline_per_hour",
+                                         format_clock(key)), key)
     if s.drill.window is not None:
         yield from _window(s, ("drill", "window"), *s.drill.window, (0, 1))
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from typing import Annotated
+from typing import Annotated, Generic, TypeVar
 
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
@@ -74,10 +74,14 @@ def values(schedule: int | dict[float, int]) -> list[int]:
     return list(schedule.values()) if isinstance(schedule, dict) else [schedule]
 
 
-class StepSchedule:
-    """A schedule field read in simulated seconds since the start of the run."""
+N = TypeVar("N", int, float)
 
-    def __init__(self, schedule: int | Mapping[float, int], start_time_of_day: float):
+
+class StepSchedule(Generic[N]):
+    """A schedule field read in simulated seconds since the start of the run (counts, or rates
+    such as ``support.contacts.baseline_per_hour``)."""
+
+    def __init__(self, schedule: N | Mapping[float, N], start_time_of_day: float):
         points = schedule if isinstance(schedule, Mapping) else {0.0: schedule}
         self._steps = sorted(((tod - start_time_of_day) % DAY, n) for tod, n in points.items())
         """(seconds into each simulated day, value from then on), in order."""
@@ -86,13 +90,13 @@ class StepSchedule:
     def constant(self) -> bool:
         return len({n for _, n in self._steps}) == 1
 
-    def at(self, t: float) -> int:
+    def at(self, t: float) -> N:
         """The value in force at simulated time ``t``."""
         into = t % DAY
         on = [n for offset, n in self._steps if offset <= into]
         return on[-1] if on else self._steps[-1][1]
 
-    def changes(self, until: float) -> Iterator[tuple[float, int, int]]:
+    def changes(self, until: float) -> Iterator[tuple[float, N, N]]:
         """``(time, before, after)`` for every change in (0, until], in time order."""
         current = self.at(0.0)
         for day in range(math.ceil(until / DAY) + 1):
@@ -103,3 +107,22 @@ class StepSchedule:
                     current = n
                 elif at > until:
                     return
+
+    def next_change(self, t: float) -> float:
+        """The first clock time of the schedule strictly after ``t`` (``inf`` if constant)."""
+        if self.constant:
+            return math.inf
+        day, into = divmod(t, DAY)
+        for offset, _ in self._steps:
+            if offset > into:
+                return day * DAY + offset
+        return (day + 1) * DAY + self._steps[0][0]
+
+    def integral(self, start: float, end: float) -> float:
+        """The value integrated over [start, end) in simulated seconds (rate x seconds)."""
+        total, t = 0.0, start
+        while t < end:
+            step_end = min(self.next_change(t), end)
+            total += self.at(t) * (step_end - t)
+            t = step_end
+        return total

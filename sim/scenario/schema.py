@@ -249,7 +249,9 @@ class Contacts(Section):
     per_order: Fraction = 0.0
     per_payment_failure: Fraction = 0.0
     per_flash_sale_miss: Fraction = 0.0
-    baseline_per_hour: Rate = 0.0
+    baseline_per_hour: Rate | dict[ClockTime, Rate] = 0.0
+    """Contacts per hour from no particular cause (Poisson); a number, or a step schedule on the
+    clock like ``agents`` (``{"00:00": 300, "10:00": 1500}``)."""
     after_order: TimeDist = Constant(3600.0)
     """Delay between an order and the contact it causes."""
 

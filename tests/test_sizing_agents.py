@@ -1,0 +1,158 @@
+"""Agent sizing: the support queue replayed alone, SIPP and ISA against Erlang C/A, properties.
+
+Sizing judges every interval at the worse end of its confidence interval, so the scenarios
+here carry enough contacts per interval for a few replications to decide: ten times the
+textbook's contacts where the answer is a staffing pattern, the textbook itself where it is a
+formula.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.erlang import ErlangA, MMc
+from sim.model.day import simulate_day
+from sim.model.support import ContactStream, replay
+from sim.scenario import load_scenario
+from sim.sizing.agents import NothingToSize, size_agents
+from sim.sizing.isa import Formula, judge
+
+from .conftest import SCENARIOS
+
+ERLANG_C = SCENARIOS / "textbook" / "erlang-c.yaml"
+ERLANG_A = SCENARIOS / "textbook" / "erlang-a.yaml"
+TEXTBOOK = ["support.contacts.baseline_per_hour=200", "support.handle_time=exponential(mean=180s)"]
+"""100 calls per 30 minutes, 180 s handle time: 10 Erlangs (80% within 20 s needs 14 agents)."""
+
+
+def seeds(n: int, seed: int = 7) -> list[np.random.SeedSequence]:
+    return np.random.SeedSequence(seed).spawn(n)
+
+
+def test_the_support_queue_replayed_alone_gives_the_days_figures_to_the_bit():
+    scenario = load_scenario(ERLANG_A, ["clock.duration=6h", "support.agents.00:00=9",
+                                        "support.agents.02:10=4", "support.agents.03:00=11"])
+    day = simulate_day(scenario, seeds(1)[0], record_contacts=True)
+    stream = day.extra["support"]["stream"]
+    staffing = [(0.0, 9), (2 * 3600 + 600.0, 4), (3 * 3600.0, 11)]
+    assert replay(scenario, stream, staffing) == day.extra["support"]["intervals"]
+    assert stream.patience.min() > 0 and math.isfinite(stream.patience.max())
+
+
+def test_occupancy_never_passes_100_percent_when_a_shift_ends_mid_contact():
+    # 40 busy agents drop to 5 at 01:00: the 35 going off shift finish their contacts first.
+    scenario = load_scenario(ERLANG_C, ["clock.duration=3h", "support.agents.00:00=40",
+                                        "support.agents.01:00=5", TEXTBOOK[1],
+                                        "support.contacts.baseline_per_hour=700"])
+    figures = simulate_day(scenario, seeds(1)[0]).extra["support"]["intervals"]
+    after = 2  # 01:00-01:30
+    assert figures["busy_s"][after] > 5 * 1800  # more busy than on shift: the case in question
+    for busy, staffed in zip(figures["busy_s"], figures["staffed_s"], strict=True):
+        assert busy <= staffed + 1e-6
+
+
+def test_erlang_a_service_level_tends_to_erlang_c_without_abandonment():
+    for c in (11, 14, 20):
+        assert ErlangA(c, 10 / 180, 1 / 180, 1e-9).service_level(20) == pytest.approx(
+            MMc(c, 10 / 180, 1 / 180).service_level(20), abs=1e-6)
+
+
+def _poisson_stream(rate: float, handle: float, patience: float, hours: float,
+                    rng: np.random.Generator) -> ContactStream:
+    arrived = np.sort(rng.uniform(0, hours * 3600, rng.poisson(rate * hours * 3600)))
+    n = len(arrived)
+    return ContactStream(arrived, rng.exponential(handle, n), rng.exponential(patience, n),
+                         np.zeros(1), np.zeros(1), np.zeros(1))
+
+
+def test_erlang_a_service_level_matches_the_simulated_queue():
+    # M/M/9+M, 8 Erlangs, handle 24 s, patience 12 s, answered within 2 s.
+    scenario = load_scenario(ERLANG_A, ["clock.duration=12h", "sizing.agents.per=12h",
+                                        "slo.support.answer_within=2s"])
+    rng = np.random.default_rng(3)
+    levels = []
+    for _ in range(6):
+        stream = _poisson_stream(8 / 24, 24.0, 12.0, 12, rng)
+        figures = replay(scenario, stream, [(0.0, 9)])
+        levels.append(figures["within_target"][0] / figures["offered"][0])
+    theory = ErlangA(9, 8 / 24, 1 / 24, 1 / 12).service_level(2.0)
+    mean, half = np.mean(levels), 3.5 * np.std(levels, ddof=1) / math.sqrt(len(levels))
+    assert abs(mean - theory) <= half, (mean, half, theory)
+
+
+def test_sipp_is_the_erlang_c_minimum_on_the_textbook_scenario():
+    scenario = load_scenario(ERLANG_C, ["clock.duration=6h", *TEXTBOOK])
+    plan = size_agents(scenario, seeds(3), jobs=1)
+    assert [row.sipp for row in plan.rows] == [14] * 12
+    assert all(row.offered == pytest.approx(100) for row in plan.rows)
+
+
+def test_stationary_erlang_c_sizes_the_erlang_c_minimum_in_every_interval():
+    # Twenty times the contacts, a twentieth of the handle time and of answer_within: the same
+    # queue in units of the handle time (still 14 agents), twenty times the evidence.
+    scenario = load_scenario(ERLANG_C, ["clock.duration=4h",
+                                        "support.contacts.baseline_per_hour=4000",
+                                        "support.handle_time=exponential(mean=9s)",
+                                        "slo.support.answer_within=1s"])
+    plan = size_agents(scenario, seeds(8), jobs=2)
+    assert [row.required for row in plan.rows] == [14] * 8
+    assert all(row.meets for row in plan.rows)
+    assert plan.schedule() == {"00:00": 14}
+
+
+def test_stationary_erlang_a_sizes_the_erlang_a_minimum():
+    scenario = load_scenario(ERLANG_A, ["clock.duration=4h",
+                                        "support.contacts.baseline_per_hour=3000",
+                                        "support.handle_time=exponential(mean=12s)",
+                                        "support.patience=exponential(mean=12s)",
+                                        "slo.support.answer_within=1s"])
+    lam, mu, theta = 3000 / 3600, 1 / 12, 1 / 12
+    minimum = next(c for c in range(1, 40)
+                   if ErlangA(c, lam, mu, theta).service_level(1.0) >= 0.8
+                   and ErlangA(c, lam, mu, theta).p_abandon <= 0.05)
+    assert minimum < next(c for c in range(9, 40) if MMc(c, lam, mu).service_level(1) >= 0.8)
+    plan = size_agents(scenario, seeds(8), jobs=2)
+    assert [row.required for row in plan.rows] == [minimum] * 8
+
+
+def test_nothing_to_size_without_a_support_slo():
+    scenario = load_scenario(ERLANG_C, ["slo.support=null"])
+    with pytest.raises(NothingToSize, match=r"no slo\.support"):
+        size_agents(scenario, seeds(1), jobs=1)
+
+
+@functools.cache
+def formula(level: float, patience: float | None) -> Formula:
+    extra = [f"slo.support.service_level={level}", "slo.support.max_abandon=0.1"]
+    if patience:
+        extra.append(f"support.patience=exponential(mean={patience}s)")
+    return Formula(load_scenario(ERLANG_C, extra))
+
+
+@settings(max_examples=40, deadline=None)
+@given(rate=st.floats(0.001, 0.08), more=st.floats(1.0, 2.0),
+       level=st.sampled_from([0.6, 0.8, 0.9]), looser=st.sampled_from([0.0, 0.05, 0.2]),
+       patience=st.sampled_from([None, 60.0, 300.0]))
+def test_more_contacts_never_fewer_agents_and_a_looser_slo_never_more(rate, more, level,
+                                                                      looser, patience):
+    strict, loose = formula(level, patience), formula(level - looser, patience)
+    assert strict.fewest(rate * more) >= strict.fewest(rate) >= loose.fewest(rate)
+
+
+def test_judging_takes_the_worse_end_of_the_confidence_interval():
+    def rep(within: float) -> dict[str, list[float]]:
+        return {"offered": [100.0], "within_target": [within], "abandoned": [0.0],
+                "answered": [100.0], "wait_answered_s": [0.0], "busy_s": [1.0],
+                "staffed_s": [2.0]}
+
+    slo = Formula(load_scenario(ERLANG_C)).slo
+    tight, wide = judge([rep(84), rep(85), rep(86)], slo, 0.95), judge(
+        [rep(70), rep(85), rep(100)], slo, 0.95)
+    assert tight[0].meets and tight[0].service_level.mean == pytest.approx(0.85)
+    assert not wide[0].meets and wide[0].service_level.mean == pytest.approx(0.85)
