@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .formatting import describe, fmt
+from .formatting import fmt
 from .run import Progress as ProgressCallback
 from .scenario.schema import Scenario
 
@@ -34,21 +34,33 @@ def run_progress(scenario: Scenario, replications: int,
         yield update
 
 
-def print_summary(console: Console, summary: dict) -> None:
-    """Verdict first, then the key figures a planner asks for."""
+VERDICT_ROWS = 12
+"""Merged breaches shown in the terminal; the rest are counted (all are in summary.json)."""
+
+
+def print_verdict(console: Console, summary: dict) -> None:
+    """The SLO verdict as merged breaches, then the business findings."""
     slo = summary["slo"]
+    breaches = slo.get("breaches", [])
     if not slo["checked"]:
         console.print("[bold]No SLOs in the scenario[/] — figures only.")
     elif slo["met"]:
         console.print("[bold green]SLOs met[/] in every hour.")
     else:
-        console.print(f"[bold red]SLOs not met[/]: {len(slo['violations'])} violation(s).")
-        for v in slo["violations"][:8]:
-            what = describe(v)
-            window = f"{v['from']}–{v['to']}  " if v["from"] else ""
-            console.print(f"  {window}{what} (over by {v['over_by']})")
-        if len(slo["violations"]) > 8:
-            console.print(f"  … and {len(slo['violations']) - 8} more in summary.json")
+        console.print(f"[bold red]SLOs not met[/]: {len(breaches)} breach(es) "
+                      f"({len(slo['violations'])} interval(s) in summary.json).")
+        for row in breaches[:VERDICT_ROWS]:
+            window = f"{row['from']}–{row['to']}  " if row["from"] else ""
+            console.print(f"  {window}{row['text']}", markup=False)
+        if len(breaches) > VERDICT_ROWS:
+            console.print(f"  … and {len(breaches) - VERDICT_ROWS} more in summary.json")
+    for finding in summary.get("findings", []):
+        console.print(f"  • {finding['text']}", markup=False)
+
+
+def print_summary(console: Console, summary: dict) -> None:
+    """Verdict first, then the key figures a planner asks for."""
+    print_verdict(console, summary)
     table = Table(title=f"{summary['scenario']} — {summary['replications']} replication(s), "
                         f"seed {summary['seed']}", show_header=False)
     table.add_column("figure", style="bold")

@@ -24,16 +24,80 @@ def fmt(figure: object, kind: str = "int") -> str:
     return f"{value:,.0f}"
 
 
-def describe(violation: dict) -> str:
-    """One violation in words: what, how much, against which limit."""
-    v = violation
-    metric = v["metric"]
+def value_of(figure: object) -> float | None:
+    """The number of a figure: itself, or the mean of ``{"mean", "ci95"}``."""
+    if isinstance(figure, dict):
+        figure = figure.get("mean")
+    return float(figure) if isinstance(figure, int | float) else None
+
+
+def compact(value: float | None) -> str:
+    """Large amounts as planners say them: ``51.1 M``, ``25.3 k``, ``812``."""
+    if value is None:
+        return "–"
+    for size, suffix in ((1e9, " bn"), (1e6, " M"), (1e3, " k")):
+        if abs(value) >= size:
+            return f"{value / size:,.1f}{suffix}"
+    return f"{value:,.0f}"
+
+
+_WORDS = {"latency_p99": "p99", "error_rate": "error rate",
+          "support_service_level": "support service level",
+          "support_abandon_rate": "support abandonment"}
+
+
+def _amount(metric: str, value: float) -> str:
     if metric == "latency_p99":
-        return f"{v['endpoint']} p99 {v['value_ms']:,.0f} ms > {v['limit_ms']:,.0f} ms"
+        return f"{value:,.0f} ms"
     if metric == "error_rate":
-        return f"error rate {v['value']:.2%} > {v['limit']:.2%}"
+        return f"{value:.2%}"
     if metric == "support_service_level":
-        return f"support service level {v['value']:.0%} < {v['limit']:.0%}"
-    if metric == "support_abandon_rate":
-        return f"support abandonment {v['value']:.1%} > {v['limit']:.1%}"
-    return f"{v['endpoint']} oversold {v['value']:g} units (limit {v['limit']})"
+        return f"{value:.0%}"
+    return f"{value:.1%}"
+
+
+def _gap(metric: str, worst: float, limit: float) -> str:
+    """How far from the SLO: a ratio for latency and errors, points for support rates, and
+    "short by" where the SLO is a floor."""
+    if metric in ("latency_p99", "error_rate"):
+        return f"over by {worst / limit - 1:.0%}" if limit else "over"
+    points = abs(worst - limit) * 100
+    shown = f"{points:.0f}" if points >= 1 else f"{points:.1f}"
+    word = "short" if metric == "support_service_level" else "over"
+    return f"{word} by {shown} points"
+
+
+def _burst(row: dict) -> str:
+    minutes = row.get("minutes") or []
+    if not minutes:
+        return ""
+    where = "one minute, " + minutes[0] if len(minutes) == 1 else \
+        f"{len(minutes)} minutes, " + ", ".join(minutes)
+    text = f"; the breach sits in {where}"
+    if "failed_in_burst" in row:
+        text += (f" ({row['failed_in_burst']:,.0f} failed requests; the rest of the hour "
+                 f"{row['rest_of_hour']:.2%})")
+    return text
+
+
+def breach_text(row: dict) -> str:
+    """One merged breach of the verdict in words: what, how bad at worst, by how much, where
+    the worst was, and whether it sits in a burst of minutes."""
+    metric = row["metric"]
+    if metric == "oversell":
+        return f"{row['endpoints'][0]} oversold {row['worst']:g} units (limit {row['limit']:g})"
+    worst, limit = row["worst"], row["limit"]
+    floor = metric == "support_service_level"
+    extreme = "down to" if floor else "up to" if row["intervals"] > 1 else ""
+    amount = f"{extreme} {_amount(metric, worst)}".strip()
+    if metric == "latency_p99":
+        names = row["endpoints"]
+        subject = f"{names[0]} p99" if len(names) == 1 else \
+            f"p99 over its SLO on {', '.join(names)}; worst {row['worst_endpoint']}"
+    else:
+        subject = _WORDS[metric]
+    text = (f"{subject} {amount} {'<' if floor else '>'} {_amount(metric, limit)} "
+            f"({_gap(metric, worst, limit)})")
+    if row["intervals"] > 1:
+        text += f", worst at {row['worst_at']}"
+    return text + _burst(row)

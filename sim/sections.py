@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import numpy as np
+
 from .run import RunResult
 
 Figure = Callable[[list[float]], object]
@@ -56,12 +58,29 @@ def flash_sale_section(result: RunResult, figure: Figure) -> list[dict]:
         entry["bot_share_of_stock"] = figure([_safe(s["sold_to_bots"], s["sold"])
                                               for s in stock])
         entry["lock_wait_p99_ms"] = figure([s["lock_wait"].quantile(0.99) * 1000 for s in stock])
+        entry["unsold"] = figure([s["available"] + s["reserved"] for s in stock])
+        closes = result.scenario.clock.window(scenario_sales[index].start,
+                                              scenario_sales[index].end)[1]
+        entry["closes"] = result.scenario.clock.label(closes)
+        entry["returned_after_close"] = figure([
+            _returned_after(o.series.get(f"stock_{sale['sku']}"), closes, s["available"])
+            for o, s in zip(result.observations, stock, strict=True)])
         out = [s["sold_out_at"] for s in stock if s["sold_out_at"] is not None]
         entry["sold_out_at_s"] = figure(out) if out else None
         entry["sold_out_at"] = (result.scenario.clock.label(sum(out) / len(out), seconds=True)
                                 if out else None)
         section.append(entry)
     return section
+
+
+def _returned_after(available: np.ndarray | None, closes: float, final: float) -> float:
+    """Units back on the shelf at the end that were not there when the sale closed: unpaid
+    reservations that lapsed after nobody could buy them any more. ``available`` is the
+    minute series (read at the end of each minute)."""
+    if available is None or not len(available):
+        return 0.0
+    minute = min(max(math.ceil(closes / 60.0) - 1, 0), len(available) - 1)
+    return max(0.0, final - float(available[minute]))
 
 
 def payments_section(result: RunResult, figure: Figure) -> dict | None:

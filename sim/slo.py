@@ -1,9 +1,14 @@
-"""Judging a run against the scenario's SLOs, hour by hour.
+"""Judging a run against the scenario's SLOs, hour by hour, and the verdict a planner reads.
 
 A planner needs to know *where* a plan fails, not only whether: each violation names the
 metric, the endpoint, the hour (local clock) and by how much. Latency is judged on the p99 of
 every measured hour (replications pooled); the error rate on every hour's errors / requests.
 An hour with no traffic cannot violate a latency SLO.
+
+``violations`` keeps one row per hour (or staffing interval) for scripts; ``breaches`` is the
+verdict: consecutive intervals with the same breach merged into one row, the endpoints of one
+latency breach side by side, and a note when an hour's breach sits in a single minute (a
+burst that a bigger plan for the whole hour would not be needed for).
 """
 
 from __future__ import annotations
@@ -12,12 +17,17 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .formatting import breach_text
 from .model.observer import MINUTE
 
 if TYPE_CHECKING:
     from .run import RunResult
 
 HOUR = 3600.0
+FLOORS = frozenset({"support_service_level"})
+"""Metrics whose SLO is a floor: a breach is a shortfall, not an excess."""
+BURST_MINUTES = 3
+"""A breach confined to this many minutes of its hour is reported as a burst, with its minutes."""
 
 
 def evaluate(result: RunResult, summary: dict) -> dict:
@@ -25,30 +35,15 @@ def evaluate(result: RunResult, summary: dict) -> dict:
     scenario = result.scenario
     slo = scenario.slo
     if slo is None:
-        return {"met": True, "violations": [], "checked": []}
+        return {"met": True, "violations": [], "breaches": [], "checked": []}
     violations: list[dict] = []
     checked: list[str] = []
-    clock = scenario.clock
-    hours = max(len(o.hourly_latency) for o in result.observations)
     limits = slo.latency_p99
     endpoints = [e for e in scenario.platform.endpoints if e in limits or "default" in limits]
     if endpoints:
         checked.append("latency_p99")
-    for hour in range(hours):
-        window = {"from": clock.label(hour * HOUR),
-                  "to": clock.label(min((hour + 1) * HOUR, clock.duration))}
-        for endpoint in endpoints:
-            limit = limits.get(endpoint, limits.get("default"))
-            pooled = result.pooled(lambda o, h=hour, e=endpoint: o.hourly_latency[h].get(e)
-                                   if h < len(o.hourly_latency) else None)
-            if not pooled.count:
-                continue
-            p99 = pooled.quantile(0.99)
-            if p99 > limit:
-                violations.append({"metric": "latency_p99", "endpoint": endpoint, **window,
-                                   "value_ms": round(p99 * 1000, 1),
-                                   "limit_ms": round(limit * 1000, 1),
-                                   "over_by": f"{(p99 / limit - 1):.0%}"})
+        violations += _latency(result, {e: limits.get(e, limits.get("default", 0.0))
+                                        for e in endpoints})
     if slo.error_rate < 1:
         checked.append("error_rate")
         violations += _error_rate(result, slo.error_rate)
@@ -62,7 +57,57 @@ def evaluate(result: RunResult, summary: dict) -> dict:
         if worst > slo.oversell:
             violations.append({"metric": "oversell", "endpoint": sku, "from": "", "to": "",
                                "value": worst, "limit": slo.oversell, "over_by": "n/a"})
-    return {"met": not violations, "violations": violations, "checked": checked}
+    return {"met": not violations, "violations": violations,
+            "breaches": merge_breaches(violations), "checked": checked}
+
+
+def _hours(result: RunResult) -> list[tuple[int, dict[str, str]]]:
+    clock = result.scenario.clock
+    hours = max(len(o.hourly_latency) for o in result.observations)
+    return [(hour, {"from": clock.label(hour * HOUR),
+                    "to": clock.label(min((hour + 1) * HOUR, clock.duration))})
+            for hour in range(hours)]
+
+
+def _latency(result: RunResult, limits: dict[str, float]) -> list[dict]:
+    found = []
+    for hour, window in _hours(result):
+        for endpoint, limit in limits.items():
+            pooled = result.pooled(lambda o, h=hour, e=endpoint: o.hourly_latency[h].get(e)
+                                   if h < len(o.hourly_latency) else None)
+            if not pooled.count:
+                continue
+            p99 = pooled.quantile(0.99)
+            if p99 > limit:
+                found.append({"metric": "latency_p99", "endpoint": endpoint, **window,
+                              "value_ms": round(p99 * 1000, 1),
+                              "limit_ms": round(limit * 1000, 1),
+                              "over_by": f"{(p99 / limit - 1):.0%}",
+                              **_minutes_over(result, hour,
+                                              _minute_p99(result, endpoint) > limit * 1000)})
+    return found
+
+
+def _minute_p99(result: RunResult, endpoint: str) -> np.ndarray:
+    """The endpoint's p99 per minute (ms), the mean over replications; NaN where idle."""
+    column = f"p99_ms_{endpoint}"
+    stacked = np.vstack([o.series[column] for o in result.observations])
+    counted = (~np.isnan(stacked)).sum(axis=0)
+    total = np.nansum(stacked, axis=0)
+    return np.divide(total, counted, out=np.full(len(total), np.nan), where=counted > 0)
+
+
+def _minutes_over(result: RunResult, hour: int, over: np.ndarray) -> dict:
+    """Which minutes of ``hour`` broke the limit: ``minutes_over`` and, for a burst, their
+    clock labels (``minutes``)."""
+    per_hour = int(HOUR // MINUTE)
+    first = max(hour * per_hour, int(np.ceil(result.scenario.clock.warmup / MINUTE)))
+    window = over[first:(hour + 1) * per_hour]
+    at = [first + int(i) for i in np.flatnonzero(window)]
+    figures: dict[str, object] = {"minutes_over": len(at)}
+    if 0 < len(at) <= BURST_MINUTES:
+        figures["minutes"] = [result.scenario.clock.label(m * MINUTE) for m in at]
+    return figures
 
 
 def _support(intervals: list[dict], target) -> list[dict]:
@@ -76,13 +121,20 @@ def _support(intervals: list[dict], target) -> list[dict]:
         if level is not None and level < target.service_level:
             found.append({"metric": "support_service_level", "endpoint": "support", **window,
                           "value": round(level, 4), "limit": target.service_level,
-                          "over_by": f"{(target.service_level - level) * 100:.0f} points"})
+                          "short_by": _points(target.service_level - level)})
         abandon = interval["abandon_rate"]
         if abandon is not None and abandon > target.max_abandon:
             found.append({"metric": "support_abandon_rate", "endpoint": "support", **window,
                           "value": round(abandon, 4), "limit": target.max_abandon,
-                          "over_by": f"{(abandon - target.max_abandon) * 100:.0f} points"})
+                          "over_by": _points(abandon - target.max_abandon)})
     return found
+
+
+def _points(gap: float) -> str:
+    """A gap between two fractions in percentage points; below one point with a decimal, so a
+    real shortfall never reads "0 points"."""
+    points = gap * 100
+    return f"{points:.0f} points" if points >= 1 else f"{points:.1f} points"
 
 
 def _error_rate(result: RunResult, limit: float) -> list[dict]:
@@ -91,17 +143,103 @@ def _error_rate(result: RunResult, limit: float) -> list[dict]:
     errors = sum(o.series["errors"] for o in result.observations)
     requests = sum(o.series["requests"] for o in result.observations)
     first = int(np.ceil(clock.warmup / MINUTE))
+    minute_rate = np.divide(errors, requests, out=np.zeros(len(errors)), where=requests > 0)
     found = []
-    for start in range(0, len(errors), per_hour):
+    for hour, start in enumerate(range(0, len(errors), per_hour)):
         if start + per_hour <= first:
             continue
-        lo = max(start, first)
-        n = float(requests[lo:start + per_hour].sum())
-        rate = float(errors[lo:start + per_hour].sum()) / n if n else 0.0
-        if rate > limit:
-            found.append({"metric": "error_rate", "endpoint": "all",
-                          "from": clock.label(start * MINUTE),
-                          "to": clock.label(min((start + per_hour) * MINUTE, clock.duration)),
-                          "value": round(rate, 5), "limit": limit,
-                          "over_by": f"{(rate / limit - 1):.0%}" if limit else "n/a"})
+        window = slice(max(start, first), start + per_hour)
+        n = float(requests[window].sum())
+        rate = float(errors[window].sum()) / n if n else 0.0
+        if rate <= limit:
+            continue
+        entry = {"metric": "error_rate", "endpoint": "all",
+                 "from": clock.label(start * MINUTE),
+                 "to": clock.label(min((start + per_hour) * MINUTE, clock.duration)),
+                 "value": round(rate, 5), "limit": limit,
+                 "over_by": f"{(rate / limit - 1):.0%}" if limit else "n/a",
+                 **_minutes_over(result, hour, minute_rate > limit)}
+        if "minutes" in entry:
+            burst = np.zeros(len(errors), dtype=bool)
+            burst[window] = minute_rate[window] > limit
+            calm = ~burst
+            calm[:window.start] = calm[window.stop:] = False
+            entry["failed_in_burst"] = round(float(errors[burst].sum())
+                                             / len(result.observations))
+            entry["rest_of_hour"] = round(float(errors[calm].sum() / requests[calm].sum()), 5) \
+                if requests[calm].sum() else 0.0
+        found.append(entry)
     return found
+
+
+def merge_breaches(violations: list[dict]) -> list[dict]:
+    """The verdict's rows: runs of consecutive intervals with the same breach as one row, then
+    a latency breach over several endpoints in one window as one row."""
+    runs: list[dict] = []
+    for v in violations:
+        last = next((r for r in reversed(runs) if r["metric"] == v["metric"]
+                     and r["endpoints"] == [v["endpoint"]]), None)
+        if last is not None and v["from"] and last["to"] == v["from"]:
+            _extend(last, v)
+        else:
+            runs.append(_start(v))
+    merged: list[dict] = []
+    for r in runs:
+        twin = next((m for m in merged if m["metric"] == r["metric"] == "latency_p99"
+                     and (m["from"], m["to"]) == (r["from"], r["to"])), None)
+        if twin is None:
+            merged.append(r)
+        else:
+            _join_endpoints(twin, r)
+    for row in merged:
+        row["text"] = breach_text(row)
+    return merged
+
+
+def _value(v: dict) -> float:
+    return v["value_ms"] if v["metric"] == "latency_p99" else v["value"]
+
+
+def _start(v: dict) -> dict:
+    row = {"metric": v["metric"], "endpoints": [v["endpoint"]], "from": v["from"], "to": v["to"],
+           "intervals": 1, "worst": _value(v), "worst_endpoint": v["endpoint"],
+           "worst_at": v["from"],
+           "limit": v["limit_ms"] if v["metric"] == "latency_p99" else v["limit"],
+           "limits": {v["endpoint"]: v.get("limit_ms", v.get("limit"))},
+           "minutes_over": v.get("minutes_over"), "minutes": list(v.get("minutes", []))}
+    for key in ("rest_of_hour", "failed_in_burst"):
+        if key in v:
+            row[key] = v[key]
+    return row
+
+
+def _worse(metric: str, a: float, b: float) -> bool:
+    return a < b if metric in FLOORS else a > b
+
+
+def _extend(row: dict, v: dict) -> None:
+    row["to"] = v["to"]
+    row["intervals"] += 1
+    if _worse(row["metric"], _value(v), row["worst"]):
+        row["worst"], row["worst_at"] = _value(v), v["from"]
+    if row["minutes_over"] is not None and v.get("minutes_over") is not None:
+        row["minutes_over"] += v["minutes_over"]
+        row["minutes"] += v.get("minutes", [])
+        if row["minutes_over"] > BURST_MINUTES:
+            row["minutes"] = []
+    for key in ("rest_of_hour", "failed_in_burst"):
+        row.pop(key, None)  # a figure of one hour; a longer breach is not a burst
+
+
+def _join_endpoints(row: dict, other: dict) -> None:
+    row["endpoints"] += other["endpoints"]
+    row["limits"].update(other["limits"])
+    if other["worst"] / other["limit"] > row["worst"] / row["limit"]:
+        for key in ("worst", "worst_endpoint", "worst_at", "limit"):
+            row[key] = other[key]
+    if row["minutes_over"] is not None and other["minutes_over"] is not None:
+        minutes = sorted(set(row["minutes"]) | set(other["minutes"]))
+        row["minutes"] = minutes if len(minutes) <= BURST_MINUTES else []
+        row["minutes_over"] = max(row["minutes_over"], other["minutes_over"])
+        if not row["minutes"]:
+            row["minutes_over"] = max(row["minutes_over"], BURST_MINUTES + 1)

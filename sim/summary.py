@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from .findings import business_findings
 from .metrics import Histogram
 from .model.customers import LOST_CAUSES
 from .model.observer import MINUTE, Observation
@@ -128,6 +129,7 @@ def build_summary(result: RunResult) -> dict:
         "support": support_section(result, figure),
     }
     summary["slo"] = evaluate(result, summary)
+    summary["findings"] = business_findings(summary, scenario)
     return summary
 
 

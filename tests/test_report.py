@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,12 @@ def test_simulate_writes_the_report_and_its_figures(results):
     assert html.count("data:image/png;base64,") == len(FIGURES)
     for table in ("violations", *TABLES):
         assert f'id="{table}"' in html, table
+    summary = json.loads((results / "summary.json").read_text())
+    kinds = [f["kind"] for f in summary["findings"]]
+    assert "flash_sale_bots" in kinds, "bots took flash units: the verdict says so"
+    assert 'id="findings"' in html
+    for breach in summary["slo"]["breaches"]:
+        assert escape(breach["text"]) in html
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (Debian package "

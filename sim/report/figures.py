@@ -24,6 +24,7 @@ import numpy as np
 
 from ..scenario.schema import ENDPOINTS
 from .data import ReportData
+from .fonts import drawable, font_family
 
 STYLES = [("#1b4f72", "-"), ("#c0392b", "--"), ("#117a65", "-."), ("#7d3c98", ":"),
           ("#b9770e", (0, (5, 1, 1, 1))), ("#566573", (0, (1, 1)))]
@@ -42,12 +43,13 @@ class Figure:
 
 @contextmanager
 def _canvas(rows: int = 1, height: float = 3.6) -> Iterator[tuple]:
-    fig, axes = plt.subplots(rows, 1, figsize=(11, height * rows), sharex=True, squeeze=False,
-                             dpi=110)
-    try:
-        yield fig, [a for (a,) in axes]
-    finally:
-        plt.close(fig)
+    with plt.rc_context({"font.family": font_family()}):
+        fig, axes = plt.subplots(rows, 1, figsize=(11, height * rows), sharex=True,
+                                 squeeze=False, dpi=110)
+        try:
+            yield fig, [a for (a,) in axes]
+        finally:
+            plt.close(fig)
 
 
 def png_bytes(fig) -> bytes:
@@ -75,15 +77,9 @@ def _shade_phases(ax, data: ReportData, label: bool) -> None:
         if i % 2 == 0:
             ax.axvspan(left, right, color="#eaeded", zorder=0)
         if label:
-            ax.text(left + (right - left) / 2, 0.02, name, transform=ax.get_xaxis_transform(),
-                    ha="center", va="bottom", fontsize=8, color="#34495e")
-
-
-def _drawable(text: str) -> str:
-    """Text the bundled DejaVu font can draw: a name like "hot deal (限时秒杀)" keeps its Latin
-    part in figures (the HTML keeps the whole name); machines have no CJK font by default."""
-    kept = "".join(ch for ch in text if ord(ch) < 0x2E80).replace("()", "").strip()
-    return kept or "flash sale"
+            ax.text(left + (right - left) / 2, 0.02, drawable(name, "phase"),
+                    transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=8,
+                    color="#34495e")
 
 
 def _mark_flash_sales(ax, data: ReportData) -> None:
@@ -94,7 +90,7 @@ def _mark_flash_sales(ax, data: ReportData) -> None:
     for sale in promotions.flash_sales:
         at = clock.local(clock.window(sale.start, sale.end)[0])
         ax.axvline(at, color="#c0392b", ls="--", lw=1)
-        ax.text(at, 0.97, f" {_drawable(sale.name)} ", transform=ax.get_xaxis_transform(),
+        ax.text(at, 0.97, f" {drawable(sale.name)} ", transform=ax.get_xaxis_transform(),
                 fontsize=8,
                 color="#c0392b", va="top", ha="right",
                 bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.8, "pad": 1})
@@ -224,10 +220,10 @@ def stock(data: ReportData) -> Figure | None:
             colour, dash = STYLES[i % len(STYLES)]
             initial = _value(inventory.get(sku, {}).get("initial")) or 1
             ax.plot(t, s[f"stock_{sku}"] / initial * 100, color=colour, ls=dash, lw=1.4,
-                    label=sku)
+                    label=drawable(sku, "SKU"))
             when = inventory.get(sku, {}).get("sold_out_at")
             if when:
-                sold_out.append(f"{sku} at {when}")
+                sold_out.append(f"{drawable(sku, 'SKU')} at {when}")
         _mark_flash_sales(ax, data)
         ax.set_ylabel("available (% of initial stock)")
         ax.set_ylim(-3, 105)
@@ -250,7 +246,7 @@ def payments(data: ReportData) -> Figure | None:
             opens, closes = clock.window(outage.from_, outage.to)
             ax.axvspan(clock.local(opens), clock.local(min(closes, clock.duration)),
                        color="#f5b7b1", alpha=0.6, zorder=0)
-            ax.text(clock.local(opens), 0.95, f" {outage.channel} outage "
+            ax.text(clock.local(opens), 0.95, f" {drawable(outage.channel, '')} outage "
                     f"({outage.failure_rate:.0%} fail)", transform=ax.get_xaxis_transform(),
                     fontsize=8, va="top")
         ax.plot(t, s["payment_failures"], color=STYLES[0][0], lw=1.2,

@@ -181,6 +181,9 @@ def _promotions(s: Scenario) -> Iterator[Problem]:
         if coupon.kind == "threshold" and coupon.off > coupon.threshold:
             yield ((*path, "off"), f"{coupon.off:g} off is more than the threshold "
                                    f"{coupon.threshold:g} (off <= threshold)")
+        if coupon.kind == "free_shipping" and coupon.off <= 0:
+            yield ((*path, "off"), "a free_shipping coupon needs the shipping fee it absorbs "
+                                   "per order (off: 12), or it costs nothing")
         if coupon.kind == "percent" and coupon.percent <= 0:
             yield ((*path, "percent"), "a percent coupon needs percent (percent: 10%)")
 
