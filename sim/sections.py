@@ -167,3 +167,45 @@ def support_section(result: RunResult, figure: Figure) -> dict | None:
     section["intervals"] = intervals
     return section
 
+
+
+def hourly_section(result: RunResult, figure: Figure) -> list[dict]:
+    """The servers hour by hour: load, instances, utilization, errors and p99 per endpoint.
+
+    What a planner checks against the autoscaler's limits and the SLOs (judged per hour), and
+    what the report's latency figure draws instead of noisy per-minute lines.
+    """
+    clock = result.scenario.clock
+    per_hour = 60
+    observations = result.observations
+    hours = math.ceil(len(observations[0].series["minute"]) / per_hour)
+    first = math.ceil(clock.warmup / 60.0)
+    section = []
+    for hour in range(hours):
+        window = slice(max(hour * per_hour, first), (hour + 1) * per_hour)
+        if window.start >= window.stop:
+            continue
+        series = [o.series for o in observations]
+        minutes = len(series[0]["requests"][window])
+        entry: dict[str, object] = {
+            "from": clock.label(hour * 3600.0),
+            "to": clock.label(min((hour + 1) * 3600.0, clock.duration)),
+            "requests_per_s": figure([float(s["requests"][window].sum()) / (minutes * 60)
+                                      for s in series]),
+            "peak_instances": figure([float(np.nanmax(s["instances"][window]))
+                                      for s in series]),
+            "utilization": figure([float(np.nanmean(s["utilization"][window]))
+                                   for s in series]),
+            "error_rate": figure([_safe(float(s["errors"][window].sum()),
+                                        float(s["requests"][window].sum())) for s in series]),
+        }
+        p99: dict[str, object] = {}
+        for endpoint in ("all", *result.scenario.platform.endpoints):
+            hists = [o.hourly_latency[hour].get(endpoint) for o in observations
+                     if hour < len(o.hourly_latency)]
+            values = [h.quantile(0.99) * 1000 for h in hists if h is not None and h.count]
+            if values:
+                p99[endpoint] = figure(values)
+        entry["p99_ms"] = p99
+        section.append(entry)
+    return section

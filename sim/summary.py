@@ -18,7 +18,13 @@ from .model.customers import LOST_CAUSES
 from .model.observer import MINUTE, Observation
 from .run import RunResult, mean_ci
 from .scenario.schema import ENDPOINTS
-from .sections import flash_sale_section, inventory_section, payments_section, support_section
+from .sections import (
+    flash_sale_section,
+    hourly_section,
+    inventory_section,
+    payments_section,
+    support_section,
+)
 from .slo import evaluate
 
 Figure = float | dict[str, object] | None
@@ -127,6 +133,7 @@ def build_summary(result: RunResult) -> dict:
                     for name in result.observations[0].extra["coupons"]},
         "payments": payments_section(result, figure),
         "support": support_section(result, figure),
+        "hourly": hourly_section(result, figure),
     }
     summary["slo"] = evaluate(result, summary)
     summary["findings"] = business_findings(summary, scenario)

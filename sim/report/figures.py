@@ -70,16 +70,19 @@ def _clock_axis(ax, data: ReportData) -> None:
 
 
 def _shade_phases(ax, data: ReportData, label: bool) -> None:
+    """Alternate phases shaded; names along the top edge, where no curve runs, and only for
+    phases wide enough to hold one (a short flash-sale phase is zoomed in its own panel)."""
     clock = data.scenario.clock
     for i, (name, (start, end)) in enumerate(data.scenario.traffic.phases.items()):
         opens, closes = clock.window(start, end)
         left, right = clock.local(opens), clock.local(min(closes, clock.duration))
         if i % 2 == 0:
             ax.axvspan(left, right, color="#eaeded", zorder=0)
-        if label:
-            ax.text(left + (right - left) / 2, 0.02, drawable(name, "phase"),
-                    transform=ax.get_xaxis_transform(), ha="center", va="bottom", fontsize=8,
-                    color="#34495e")
+        if label and (right - left).total_seconds() >= 0.06 * clock.duration:
+            ax.text(left + (right - left) / 2, 0.97, drawable(name, "phase"),
+                    transform=ax.get_xaxis_transform(), ha="center", va="top", fontsize=8,
+                    color="#34495e", bbox={"facecolor": "white", "edgecolor": "none",
+                                           "alpha": 0.7, "pad": 1})
 
 
 def _mark_flash_sales(ax, data: ReportData) -> None:
@@ -103,85 +106,195 @@ def _peak(values: np.ndarray, times: list[datetime]) -> tuple[float, str]:
     return float(values[i]), times[i].strftime("%H:%M")
 
 
+def _sale_windows(data: ReportData) -> list[tuple[str, datetime, datetime]]:
+    """Each flash sale's burst: from 10 minutes before it opens to 20 after it closes."""
+    promotions = data.scenario.promotions
+    if promotions is None:
+        return []
+    clock = data.scenario.clock
+    windows = []
+    for sale in promotions.flash_sales[:MAX_ZOOMS]:
+        opens, closes = clock.window(sale.start, sale.end)
+        if opens >= clock.duration:
+            continue
+        windows.append((drawable(sale.name), clock.local(max(0.0, opens - 600)),
+                        clock.local(min(clock.duration, closes + 1200))))
+    return windows
+
+
+MAX_ZOOMS = 3
+"""Flash sales zoomed in their own panels (more would be too narrow to read)."""
+
+
+def _load_panel(top, data: ReportData) -> None:
+    """Sessions started per minute on a log axis, so the daily curve and a 60x burst both
+    read; requests per second on the right."""
+    s, t = data.series, data.times
+    _shade_phases(top, data, label=True)
+    top.plot(t, s["arrivals"], color=STYLES[0][0], lw=1.2, label="sessions started / min")
+    top.set_ylabel("sessions started / min (log)")
+    top.set_yscale("log")
+    positive = s["arrivals"][s["arrivals"] > 0]
+    if len(positive):
+        top.set_ylim(max(np.nanmin(positive) / 2, 0.5), np.nanmax(positive) * 4)
+    rate = top.twinx()
+    rate.plot(t, s["requests"] / 60, color=STYLES[1][0], ls="--", lw=1,
+              label="requests / s (right axis, log)")
+    rate.set_ylabel("requests / s (log)")
+    rate.set_yscale("log")
+    requests = s["requests"][s["requests"] > 0] / 60
+    if len(requests):
+        rate.set_ylim(max(np.nanmin(requests) / 2, 0.01), np.nanmax(requests) * 4)
+    _mark_flash_sales(top, data)
+    handles = top.get_legend_handles_labels()
+    extra = rate.get_legend_handles_labels()
+    top.legend(handles[0] + extra[0], handles[1] + extra[1], loc="lower left", fontsize=8)
+    _clock_axis(top, data)
+
+
+def _capacity_panel(ax, data: ReportData) -> None:
+    """Utilization (with its 95% band) and instances serving over the whole run."""
+    s, t = data.series, data.times
+    if "utilization_lo" in s:
+        ax.fill_between(t, s["utilization_lo"] * 100, s["utilization_hi"] * 100,
+                        color=STYLES[2][0], alpha=0.3, lw=0, label="95% band")
+    ax.plot(t, s["utilization"] * 100, color=STYLES[2][0], lw=1.2, label="utilization %")
+    ax.set_ylabel("utilization (%)")
+    ax.set_ylim(0, 105)
+    right = ax.twinx()
+    right.step(t, s["instances"], where="post", color=STYLES[3][0], ls=":", lw=1.5,
+               label="instances serving (minute mean)")
+    right.set_ylabel("instances")
+    right.set_ylim(0, max(1, np.nanmax(s["instances"]) * 1.2))
+    lines = ax.get_legend_handles_labels()
+    extra = right.get_legend_handles_labels()
+    ax.legend(lines[0] + extra[0], lines[1] + extra[1], loc="upper left", fontsize=7)
+
+
+def _zoom(ax, data: ReportData, name: str, start: datetime, end: datetime) -> None:
+    """One burst at minute resolution: sessions per minute (bars) and utilization (line)."""
+    t = data.times
+    stamps = np.array([x.timestamp() for x in t])
+    lo, hi = np.searchsorted(stamps, [start.timestamp(), end.timestamp()])
+    times, arrivals = t[lo:hi], data.series["arrivals"][lo:hi]
+    ax.bar(times, arrivals, width=timedelta(seconds=50), align="edge", color=STYLES[0][0],
+           alpha=0.45, label="sessions / min")
+    ax.set_ylabel("sessions / min", fontsize=8)
+    ax.set_ylim(0, max(1.0, float(np.nanmax(arrivals)) * 1.2) if len(arrivals) else 1.0)
+    util = ax.twinx()
+    if "utilization_lo" in data.series:
+        util.fill_between(times, data.series["utilization_lo"][lo:hi] * 100,
+                          data.series["utilization_hi"][lo:hi] * 100, color=STYLES[2][0],
+                          alpha=0.3, lw=0)
+    util.plot(times, data.series["utilization"][lo:hi] * 100, color=STYLES[2][0], lw=1.4,
+              label="utilization %")
+    util.set_ylim(0, 105)
+    util.set_ylabel("utilization (%)", fontsize=8)
+    peak, at = _peak(arrivals, times)
+    most = float(np.nanmax(data.series["instances"][lo:hi])) if hi > lo else 0.0
+    ax.set_title(f"{name}: {peak:,.0f} sessions/min at {at}, up to {most:.0f} instances",
+                 fontsize=9, loc="left")
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=t[0].tzinfo))
+    ax.xaxis.set_major_locator(mdates.MinuteLocator(byminute=range(0, 60, 10)))
+    ax.tick_params(labelsize=8)
+    util.tick_params(labelsize=8)
+    ax.grid(alpha=0.3)
+    handles = ax.get_legend_handles_labels()
+    extra = util.get_legend_handles_labels()
+    ax.legend(handles[0] + extra[0], handles[1] + extra[1], loc="upper right", fontsize=7)
+
+
 def traffic(data: ReportData) -> Figure:
     s, t = data.series, data.times
-    with _canvas(2) as (fig, (top, bottom)):
-        _shade_phases(top, data, label=True)
-        top.plot(t, s["arrivals"], color=STYLES[0][0], lw=1.2, label="sessions started / min")
-        top.set_ylabel("sessions started / min")
-        top.set_ylim(0, np.nanmax(s["arrivals"]) * 1.15 + 1)
-        rate = top.twinx()
-        rate.plot(t, s["requests"] / 60, color=STYLES[1][0], ls="--", lw=1,
-                  label="requests / s (right axis)")
-        rate.set_ylabel("requests / s")
-        rate.set_ylim(0, np.nanmax(s["requests"]) / 60 * 1.15 + 1)
-        _mark_flash_sales(top, data)
-        handles = top.get_legend_handles_labels()
-        extra = rate.get_legend_handles_labels()
-        top.legend(handles[0] + extra[0], handles[1] + extra[1], loc="upper left", fontsize=8)
-        _clock_axis(top, data)
-        _shade_phases(bottom, data, label=False)
-        util = s["utilization"] * 100
-        if "utilization_lo" in s:
-            bottom.fill_between(t, s["utilization_lo"] * 100, s["utilization_hi"] * 100,
-                                color=BAND, alpha=0.5, label="95% band")
-        bottom.plot(t, util, color=STYLES[2][0], lw=1.2, label="utilization %")
-        bottom.set_ylabel("utilization (%)")
-        bottom.set_ylim(0, 105)
-        right = bottom.twinx()
-        right.step(t, s["instances"], where="post", color=STYLES[3][0], ls=":", lw=1.5,
-                   label="instances serving (minute mean)")
-        right.set_ylabel("instances")
-        right.set_ylim(0, max(1, np.nanmax(s["instances"]) * 1.2))
-        lines = bottom.get_legend_handles_labels()
-        extra = right.get_legend_handles_labels()
-        bottom.legend(lines[0] + extra[0], lines[1] + extra[1], loc="upper left", fontsize=8)
-        _clock_axis(bottom, data)
-        peak, at = _peak(s["arrivals"], t)
-        upeak, uat = _peak(util, t)
-        serving = s["instances"][int(np.nanargmax(util))] if len(util) else 0
-        title = (f"Peak {peak:,.0f} sessions/min at {at}; utilization peaked at "
-                 f"{upeak:.0f}% at {uat} with {serving:.0f} instances serving")
-        top.set_title(title, fontsize=11, loc="left")
-        return Figure("traffic", title, png_bytes(fig))
+    zooms = _sale_windows(data)
+    with plt.rc_context({"font.family": font_family()}):
+        fig = plt.figure(figsize=(11, 7.2 + (3.0 if zooms else 0)), dpi=110)
+        try:
+            grid = fig.add_gridspec(3 if zooms else 2, max(1, len(zooms)),
+                                    height_ratios=[1, 1, 0.95] if zooms else [1, 1])
+            top = fig.add_subplot(grid[0, :])
+            bottom = fig.add_subplot(grid[1, :], sharex=top)
+            _load_panel(top, data)
+            _shade_phases(bottom, data, label=False)
+            _capacity_panel(bottom, data)
+            _clock_axis(bottom, data)
+            for i, (name, start, end) in enumerate(zooms):
+                _zoom(fig.add_subplot(grid[2, i]), data, name, start, end)
+            util = s["utilization"] * 100
+            peak, at = _peak(s["arrivals"], t)
+            upeak, uat = _peak(util, t)
+            serving = s["instances"][int(np.nanargmax(util))] if len(util) else 0
+            title = (f"Peak {peak:,.0f} sessions/min at {at}; utilization peaked at "
+                     f"{upeak:.0f}% at {uat} with {serving:.0f} instances serving")
+            top.set_title(title, fontsize=11, loc="left")
+            return Figure("traffic", title, png_bytes(fig))
+        finally:
+            plt.close(fig)
+
+
+def _hour_edges(data: ReportData, hourly: list[dict]) -> list[datetime]:
+    clock = data.scenario.clock
+    first = clock.local(0).replace(minute=0, second=0)
+    edges = [first + timedelta(hours=i) for i in range(len(hourly) + 1)]
+    skipped = int(clock.warmup // 3600)
+    return [e + timedelta(hours=skipped) for e in edges]
 
 
 def latency(data: ReportData) -> Figure:
-    s, t = data.series, data.times
+    """Hourly p99 per endpoint (the SLO's own unit) as steps with their 95% bands; per-minute
+    lines of six endpoints overplot into noise."""
+    hourly = data.summary.get("hourly", [])
     limits = data.scenario.slo.latency_p99 if data.scenario.slo else {}
-    violations = [v for v in data.summary["slo"]["violations"] if v["metric"] == "latency_p99"]
+    breaches = [b for b in data.summary["slo"].get("breaches", [])
+                if b["metric"] == "latency_p99"]
+    edges = _hour_edges(data, hourly)
+    drawn_means = [_value(f) for h in hourly for f in h["p99_ms"].values()]
+    positive = [m for m in drawn_means if m]
+    floor = min(positive, default=1.0) / 2
     with _canvas(1, 4.2) as (fig, (ax,)):
         drawn = 0
         for endpoint in ENDPOINTS:
-            column = f"p99_ms_{endpoint}"
-            if column not in s or np.all(np.isnan(s[column])):
+            figures = [h["p99_ms"].get(endpoint) for h in hourly]
+            if not any(f is not None for f in figures):
                 continue
             colour, dash = STYLES[drawn % len(STYLES)]
-            ax.plot(t, s[column], color=colour, ls=dash, lw=1.1, label=f"{endpoint} p99")
+            means = [_value(f) if f is not None else np.nan for f in figures]
+            ax.stairs(means, edges, color=colour, ls=dash, lw=1.6, label=f"{endpoint} p99",
+                      baseline=None)
+            if any(isinstance(f, dict) for f in figures):
+                low = [max(f["ci95"][0], floor) if isinstance(f, dict) else np.nan
+                       for f in figures]
+                high = [f["ci95"][1] if isinstance(f, dict) else np.nan for f in figures]
+                ax.stairs(high, edges, baseline=low, fill=True, color=colour, alpha=0.18,
+                          lw=0)
             drawn += 1
         by_limit: dict[float, list[str]] = {}
         for endpoint in ENDPOINTS:
             limit = limits.get(endpoint, limits.get("default"))
-            if limit is not None and f"p99_ms_{endpoint}" in s:
+            if limit is not None and f"p99_ms_{endpoint}" in data.series:
                 by_limit.setdefault(limit, []).append(endpoint)
-        for limit, names in sorted(by_limit.items()):
+        for i, (limit, names) in enumerate(sorted(by_limit.items())):
             ax.axhline(limit * 1000, color="#922b21", ls=(0, (4, 2)), lw=0.9)
-            ax.text(t[-1], limit * 1000, f"SLO {limit * 1000:,.0f} ms: {', '.join(names)} ",
-                    fontsize=7, color="#922b21", va="bottom", ha="right")
+            ax.text(edges[-1], limit * 1000, f"SLO {limit * 1000:,.0f} ms: {', '.join(names)} ",
+                    fontsize=7, color="#922b21", ha="right",
+                    va="top" if i % 2 == 0 and len(by_limit) > 1 else "bottom")
         ax.set_yscale("log")
-        ax.set_ylabel("p99 latency per minute (ms, log scale)")
+        top = max([*positive, *(limit * 1000 for limit in by_limit)], default=10.0)
+        ax.set_ylim(floor, top * 2.5)
+        ax.set_ylabel("p99 latency per hour (ms, log scale)")
         ax.legend(loc="upper left", fontsize=8, ncol=3)
         _clock_axis(ax, data)
-        if violations:
-            hours = {(v["from"], v["to"]) for v in violations}
-            worst = max(violations, key=lambda v: v["value_ms"] / v["limit_ms"])
-            title = (f"p99 latency broke its SLO in {len(hours)} hour(s); worst: "
-                     f"{worst['endpoint']} {worst['value_ms']:,.0f} ms vs {worst['limit_ms']:,.0f}"
-                     f" ms at {worst['from']}–{worst['to']}")
+        if breaches:
+            worst = max(breaches, key=lambda b: b["worst"] / b["limit"])
+            hours = len({v["from"] for v in data.summary["slo"]["violations"]
+                         if v["metric"] == "latency_p99"})
+            title = (f"p99 latency broke its SLO in {hours} hour(s); worst: "
+                     f"{worst['worst_endpoint']} {worst['worst']:,.0f} ms vs "
+                     f"{worst['limit']:,.0f} ms at {worst['worst_at']}")
         elif limits:
             title = "Every endpoint's p99 stayed within its SLO in every hour"
         else:
-            title = "p99 latency per endpoint (no latency SLO in the scenario)"
+            title = "p99 latency per endpoint and hour (no latency SLO in the scenario)"
         ax.set_title(title, fontsize=11, loc="left")
         return Figure("latency", title, png_bytes(fig))
 

@@ -95,6 +95,14 @@ def _context(data: ReportData, figures: list[Figure]) -> dict:
                           fmt(i["service_level"], "pct"), fmt(i["asa_s"], "s"),
                           fmt(i["occupancy"], "pct")]}
                for i in (s.get("support") or {}).get("intervals", [])]
+    bad_hours = {v["from"] for v in s["slo"]["violations"]
+                 if v["metric"] in ("latency_p99", "error_rate")}
+    servers = [{"bad": h["from"] in bad_hours,
+                "cells": [f"{h['from']}–{h['to']}", *(fmt(value_of(h[k]), kind) for k, kind in (
+                    ("requests_per_s", "int"), ("peak_instances", "int"),
+                    ("utilization", "pct"), ("error_rate", "pct"))),
+                    fmt(value_of(h["p99_ms"].get("all")), "ms")]}
+               for h in s.get("hourly", [])]
     coupons = [[name, fmt(c["uses"]), fmt(c["discount"], "money")]
                for name, c in s.get("coupons", {}).items()]
     names = [s["scenario"], *scenario.traffic.phases, *s.get("inventory", {}),
@@ -110,7 +118,7 @@ def _context(data: ReportData, figures: list[Figure]) -> dict:
                      "b64": base64.b64encode(f.png).decode()} for f in figures],
         "headings": HEADINGS, "latency": latency_rows, "phases": phases,
         "inventory": inventory, "flash_sales": flash, "channels": channels,
-        "support": support, "coupons": coupons,
+        "support": support, "coupons": coupons, "servers": servers,
     }
 
 
