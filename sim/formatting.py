@@ -76,7 +76,7 @@ def _burst(row: dict) -> str:
     text = f"; the breach sits in {where}"
     if "failed_in_burst" in row:
         text += (f" ({row['failed_in_burst']:,.0f} failed requests; the rest of the hour "
-                 f"{row['rest_of_hour']:.2%})")
+                 f"{row['rest_of_hour'] * 100:.2g}%)")
     return text
 
 
@@ -88,7 +88,7 @@ def breach_text(row: dict) -> str:
         return f"{row['endpoints'][0]} oversold {row['worst']:g} units (limit {row['limit']:g})"
     worst, limit = row["worst"], row["limit"]
     floor = metric == "support_service_level"
-    extreme = "down to" if floor else "up to" if row["intervals"] > 1 else ""
+    extreme = ("down to" if floor else "up to") if row["intervals"] > 1 else ""
     amount = f"{extreme} {_amount(metric, worst)}".strip()
     if metric == "latency_p99":
         names = row["endpoints"]

@@ -193,7 +193,22 @@ def merge_breaches(violations: list[dict]) -> list[dict]:
             _join_endpoints(twin, r)
     for row in merged:
         row["text"] = breach_text(row)
-    return merged
+    return _support_pairs(merged)
+
+
+def _support_pairs(rows: list[dict]) -> list[dict]:
+    """Service level and abandonment breached over the same window: one row, both figures."""
+    out: list[dict] = []
+    for row in rows:
+        twin = next((r for r in out if r["metric"] == "support_service_level"
+                     and row["metric"] == "support_abandon_rate"
+                     and (r["from"], r["to"]) == (row["from"], row["to"])), None)
+        if twin is None:
+            out.append(row)
+        else:
+            twin["abandonment"] = {k: row[k] for k in ("worst", "worst_at", "limit")}
+            twin["text"] += "; abandonment" + row["text"].removeprefix("support abandonment")
+    return out
 
 
 def _value(v: dict) -> float:

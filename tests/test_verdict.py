@@ -41,6 +41,15 @@ def test_consecutive_support_intervals_merge_into_one_row_that_says_short_by():
                            "worst at 02:00")
 
 
+def test_service_level_and_abandonment_over_one_window_share_a_row():
+    abandon = [{**v, "metric": "support_abandon_rate", "value": a, "limit": 0.05}
+               for v, a in zip(_support(2, [0.3, 0.2]), [0.4, 0.577], strict=True)]
+    (row,) = merge_breaches([*_support(2, [0.01, 0.0]), *abandon])
+    assert row["text"] == ("support service level down to 0% < 80% (short by 80 points), worst "
+                           "at 02:30; abandonment up to 57.7% > 5.0% (over by 53 points), "
+                           "worst at 02:30")
+
+
 def test_a_gap_starts_a_new_row():
     rows = merge_breaches(_support(1, [0.5]) + _support(3, [0.7, 0.6]))
     assert [(r["from"], r["to"]) for r in rows] == [("01:00", "01:30"), ("03:00", "04:00")]
