@@ -205,6 +205,10 @@ class Servers:
         self._left_at += now
         self.busy -= 1
         request.state = DONE
+        # The freed worker takes the longest-waiting request before the client hears back:
+        # a follow-up sent at once (no think time) queues behind it instead of jumping it.
+        if self.queue:
+            self._pull()
         if request.client_waiting:
             after = self._afters[request.endpoint]
             if after is None:
@@ -213,8 +217,6 @@ class Servers:
                 # The platform's latency ends here; the client waits on for the provider.
                 self._record(request, OK)
                 after(request, lambda: self._answer(request, OK))
-        if self.queue:
-            self._pull()
 
     def _pull(self) -> None:
         queue = self.queue
