@@ -108,6 +108,9 @@ def drill(
 
 
 def register(app: typer.Typer) -> None:
-    """Add serve and drill to ``app``."""
+    """Add serve, drill and calibrate to ``app``."""
+    from .calibrate import cli as calibrate
+
     app.command()(serve)
     app.command()(drill)
+    calibrate.register(app)

@@ -196,7 +196,9 @@ def summarize(recorder: Recorder, plan: Plan, scenario: Scenario, real_duration:
                      "not_started": max(0, due - started_total)},
         "fidelity": round(worst, 4),
         "windows": windows,
-        "start_lag_ms": {"p50": _ms(recorder.lag, 50), "p99": _ms(recorder.lag, 99),
+        "start_lag_ms": {"mean": round(recorder.lag.get_mean_value() / 1000, 3)
+                         if recorder.lag.get_total_count() else None,
+                         "p50": _ms(recorder.lag, 50), "p99": _ms(recorder.lag, 99),
                          "max": _ms(recorder.lag, 100)},
         "arrival_rate": {"target_per_s": round(due / real_duration, 3) if real_duration else 0,
                          "achieved_per_s": round(started_total / real_duration, 3)

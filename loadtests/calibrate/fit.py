@@ -1,0 +1,138 @@
+"""Fitting a model of the target to the profile's steps: demands, concurrency, outside time.
+
+Three measurements, three unknowns (operational laws, no curve fitting):
+
+- **Light-load latency** L_e per endpoint, from the lightest step, where nothing queues: a
+  request's time is its service demand plus the time it spends outside the server (client,
+  network), L_e = D_e + o.
+- **The service demand law** D = U / X, summed over the unsaturated steps: the target's CPU
+  seconds divided by the requests it completed is the mean demand D. It splits the light
+  latency into demand and outside time: o = L - D (request-weighted means), D_e = L_e - o.
+  Without a CPU figure the outside time is taken as zero (demands are then upper bounds).
+- **Throughput at saturation** X_sat, from the first step that could not complete what it
+  offered: the effective concurrency is c = X_sat x D (utilization law at U = c). The model
+  needs whole workers, so ``workers`` = round(c) and the demands are scaled by workers / c,
+  which keeps the saturation throughput the target showed; each endpoint's outside time is
+  then what its light latency leaves (o_e = L_e - D_e).
+
+The spread of each demand is a lognormal whose cv matches the lightest step's p95 / mean.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+from sim.scenario.schema import ENDPOINTS
+
+from .steps import CalibrationError, StepResult
+
+Z95 = 1.6448536269514722
+"""The standard normal 95th percentile."""
+FIRST = "home"
+"""Every calibration session starts here."""
+MIN_LIGHT_REQUESTS = 20
+"""Requests an endpoint needs in the lightest step to have its own demand measured."""
+
+
+@dataclass
+class EndpointFit:
+    demand_s: float
+    cv: float
+    outside_s: float
+    light_mean_ms: float | None
+    light_requests: int
+    measured: bool = True
+    """False: too few requests; the request-weighted mean of the others is assumed."""
+
+
+@dataclass
+class Fit:
+    endpoints: dict[str, EndpointFit]
+    workers: int
+    concurrency: float | None
+    """c = X_sat x mean demand, before rounding to whole workers (None: never saturated)."""
+    saturation_throughput: float | None
+    cpu_demand_s: float | None
+    """Mean CPU seconds per request from the target's metrics (None: not exposed)."""
+    outside_s: float
+    """Mean time outside the server at light load."""
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def fit(steps: list[StepResult]) -> Fit:
+    """The target's model from the profile's steps (lightest first)."""
+    if not steps or not steps[0].requests:
+        raise CalibrationError("no step completed a request: nothing to calibrate from")
+    light = steps[0]
+    # The server never saw a session's start lag: take it off the first step's latency.
+    latency = {e: (f["mean_ms"] - (light.start_lag_ms if e == FIRST else 0.0)) / 1000
+               for e, f in light.endpoints.items()
+               if f["mean_ms"] and f["requests"] >= MIN_LIGHT_REQUESTS}
+    if not latency:
+        raise CalibrationError(f"the lightest step measured fewer than {MIN_LIGHT_REQUESTS} "
+                               "requests per endpoint: make the steps longer (--step)")
+    counts = {e: light.endpoints[e]["requests"] for e in latency}
+    mean_light = _weighted(latency, counts)
+    notes: list[str] = []
+    unsaturated = [s for s in steps if not s.saturated and s.cpu_s is not None]
+    cpu = (sum(s.cpu_s or 0.0 for s in unsaturated) / sum(s.requests for s in unsaturated)
+           if unsaturated and sum(s.requests for s in unsaturated) else None)
+    if cpu is None:
+        notes.append("the target exposes no process_cpu_seconds_total: demands are light-load "
+                     "latencies, time outside the server taken as 0")
+        outside = 0.0
+    else:
+        outside = max(0.0, mean_light - cpu)
+    demand = {e: max(latency[e] - outside, 0.1 * latency[e]) for e in latency}
+    saturated = [s for s in steps if s.saturated]
+    workers, concurrency, x_sat = 1, None, None
+    if saturated:
+        step = max(saturated, key=lambda s: s.throughput)
+        x_sat = step.throughput
+        mix = {e: step.endpoints.get(e, {}).get("requests", 0) for e in demand}
+        concurrency = x_sat * _weighted(demand, mix if sum(mix.values()) else counts)
+        workers = max(1, round(concurrency))
+        demand = {e: d * workers / concurrency for e, d in demand.items()}
+    else:
+        top = max(s.throughput for s in steps)
+        notes.append(f"no step saturated the target (up to {top:.0f} requests/s): workers "
+                     "assumed 1; calibrate with more steps or a higher first rate")
+    endpoints = {e: EndpointFit(demand[e], _cv(light.endpoints[e], outside),
+                                max(0.0, light.endpoints[e]["mean_ms"] / 1000 - demand[e]),
+                                light.endpoints[e]["mean_ms"], counts[e]) for e in demand}
+    assumed = _weighted(demand, counts)
+    for e in ENDPOINTS:
+        if e not in endpoints and (e in light.endpoints or e != "support"):
+            seen = light.endpoints.get(e, {})
+            endpoints[e] = EndpointFit(assumed, _median([f.cv for f in endpoints.values()]),
+                                       outside, seen.get("mean_ms"), seen.get("requests", 0),
+                                       measured=False)
+    return Fit(endpoints, workers, concurrency, x_sat, cpu, outside, notes)
+
+
+def _weighted(values: dict[str, float], weights: dict[str, int]) -> float:
+    total = sum(weights.get(k, 0) for k in values)
+    if not total:
+        return sum(values.values()) / len(values)
+    return sum(v * weights.get(k, 0) for k, v in values.items()) / total
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if ordered else 0.5
+
+
+def _cv(figures: dict, outside: float) -> float:
+    """cv of a lognormal whose mean and p95 are the light step's, less the outside time."""
+    mean = figures["mean_ms"] / 1000 - outside
+    p95 = (figures["p95_ms"] or 0) / 1000 - outside
+    if mean <= 0 or p95 <= mean:
+        return 0.0
+    # p95 / mean = exp(Z95 sigma - sigma^2 / 2): the smaller root; capped at its maximum.
+    log_ratio = min(math.log(p95 / mean), Z95 * Z95 / 2)
+    sigma = Z95 - math.sqrt(Z95 * Z95 - 2 * log_ratio)
+    return round(math.sqrt(math.expm1(sigma * sigma)), 3)

@@ -1,0 +1,142 @@
+"""``peakday calibrate`` outside the command line: checks, the self-test service, the steps,
+the fit, the files, the summary.
+
+Everything that can refuse happens before the first request (one of --target/--self-test,
+the allow-list, a writable results folder); everything the calibration writes is written at
+the end in one atomic step: an interrupted or failed calibration leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from sim.results import ResultsError, json_bytes, prepare_output, write_atomically
+from sim.scenario.schema import Scenario
+
+from ..safety import UnsafeTarget, check_target
+from ..target.launch import start_service
+from . import outputs
+from .fit import fit
+from .profile import Profile, requests_per_session
+from .steps import CalibrationError, StepResult, run_profile
+
+
+@dataclass
+class Request:
+    """What the command asked for."""
+
+    scenario: Scenario
+    file: Path
+    overrides: list[str]
+    overlays: list[Path]
+    target: str | None
+    self_test: bool
+    allow_hosts: list[str]
+    out: Path
+    profile: Profile
+    seed: int | None
+    quiet: bool = False
+    as_json: bool = False
+
+
+def launch_calibration(ask: Request, console: Console) -> int:
+    """Run the calibration; the exit status (0 done, 2 refused or impossible)."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    if ask.self_test == (ask.target is not None):
+        err.print("give exactly one of --target URL and --self-test", markup=False)
+        return 2
+    try:
+        target = (check_target(ask.target, ask.scenario.drill.allowed_hosts, ask.allow_hosts)
+                  if ask.target is not None else None)
+        prepare_output(ask.out)
+        if target is not None:
+            files = _calibrate(ask, target, console)
+        else:
+            with tempfile.TemporaryDirectory(prefix="peakday-calibrate-") as scratch:
+                service = start_service(
+                    f"sqlite:///{Path(scratch) / 'checkout.db'}", ask.file, "--reset",
+                    *(x for o in ask.overrides for x in ("--set", o)),
+                    *(x for o in ask.overlays for x in ("--overlay", str(o))),
+                    log=Path(scratch) / "serve.log")
+                try:
+                    _say(ask, console, f"Self-test: reference checkout on {service.url}")
+                    files = _calibrate(ask, service.url, console)
+                finally:
+                    service.stop()
+        write_atomically(ask.out, files)
+    except (UnsafeTarget, ResultsError, CalibrationError) as exc:
+        err.print(str(exc), markup=False)
+        return 2
+    document = json.loads(files["calibration.json"])
+    if ask.as_json:
+        console.print_json(data={"out": str(ask.out), "fit": document["fit"],
+                                 "residuals": document["residuals"]})
+    elif not ask.quiet:
+        _summary(document, ask.out, console)
+    return 0
+
+
+def _say(ask: Request, console: Console, text: str) -> None:
+    if not (ask.quiet or ask.as_json):
+        console.print(text, markup=False)
+
+
+def _calibrate(ask: Request, target: str, console: Console) -> dict[str, bytes]:
+    per_session = requests_per_session(ask.scenario)
+
+    def heard(step: StepResult) -> None:
+        _say(ask, console, f"step {step.index}: offered {step.sessions_per_s * per_session:,.0f}"
+                           f" requests/s, completed {step.throughput:,.1f}/s"
+                           f"{' (saturated)' if step.saturated else ''}")
+
+    steps = run_profile(ask.scenario, ask.file, ask.overrides, ask.overlays, target,
+                        ask.profile, ask.seed, heard)
+    result = fit(steps)
+    seed = ask.scenario.seed if ask.seed is None else ask.seed
+    source = outputs.Source(ask.file, ask.overrides, ask.overlays, ask.scenario, seed)
+    rows = outputs.residuals(source, steps, result, ask.profile)
+    points = outputs.curve(source, steps, result, ask.profile)
+    title, png = outputs.figure(steps, rows, points, result)
+    document = outputs.document(ask.scenario, target, ask.profile, steps, result, rows, points,
+                                title)
+    header = (f"peakday calibrate: the measured model of {target}\n"
+              f"({ask.scenario.name}, {len(steps)} steps, "
+              f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC). Use: --overlay calibration.yaml")
+    return {"calibration.yaml": outputs.overlay_yaml(outputs.overlay(result), header).encode(),
+            "calibration.json": json_bytes(document), "calibration.png": png}
+
+
+def _summary(document: dict, out: Path, console: Console) -> None:
+    result: dict = document["fit"]
+    table = Table(title=f"calibration of {document['target']}")
+    for column in ("endpoint", "demand ms", "cv", "outside ms", "light-load mean ms"):
+        table.add_column(column, justify="left" if column == "endpoint" else "right")
+    for name, e in result["endpoints"].items():
+        table.add_row(name + ("" if e["measured"] else " (assumed)"),
+                      f"{e['demand_s'] * 1000:.2f}", f"{e['cv']:.2f}",
+                      f"{e['outside_s'] * 1000:.2f}",
+                      "–" if e["light_mean_ms"] is None else f"{e['light_mean_ms']:.2f}")
+    console.print(table)
+    console.print(_ceiling(result), markup=False)
+    for note in result["notes"]:
+        console.print(f"note: {note}", markup=False)
+    console.print(document["figure"]["title"], markup=False)
+    console.print(f"Results: {out}/ (use: --overlay {out / 'calibration.yaml'})", markup=False)
+
+
+def _ceiling(result: dict) -> str:
+    if result["saturation_throughput"] is None:
+        return f"Workers: {result['workers']} (assumed: no step saturated the target)"
+    return (f"Saturation: {result['saturation_throughput']:,.1f} requests/s; effective "
+            f"concurrency {result['concurrency']:.2f} -> {result['workers']} worker(s); "
+            f"mean CPU per request "
+            + ("not exposed" if result["cpu_demand_s"] is None
+               else f"{result['cpu_demand_s'] * 1000:.2f} ms"))
+
