@@ -94,10 +94,10 @@ class LoopbackTarget:
                         return
                 self._answer(404, b'{"error": "no such route"}')
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 self._route("GET")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 self._route("POST")
 
         return Handler

@@ -8,8 +8,14 @@ from typing import Annotated
 
 import typer
 
-from sim.cli.common import OverlayOption, SetOption, console, load_or_exit, overlays_of, \
-    overrides_of
+from sim.cli.common import (
+    OverlayOption,
+    SetOption,
+    console,
+    load_or_exit,
+    overlays_of,
+    overrides_of,
+)
 
 
 def calibrate(
@@ -30,6 +36,8 @@ def calibrate(
         min=1.0, help="Seconds per step (long enough for a stable p95 at the first rate).")]
     = 20.0,
     max_steps: Annotated[int, typer.Option(min=2, max=12, help="Steps at most.")] = 8,
+    refit: Annotated[Path | None, typer.Option(
+        help="Fit again the steps a calibration folder measured (sends no load).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing on success.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the fit as JSON.")] = False,
@@ -50,7 +58,8 @@ def calibrate(
     ask = Request(scenario=scenario, file=file, overrides=overrides_of(ctx, overrides),
                   overlays=overlays_of(ctx, overlays), target=target, self_test=self_test,
                   allow_hosts=list(allow_host or []), out=out,
-                  profile=Profile(first_rate, step, max_steps), seed=seed, quiet=quiet,
+                  profile=Profile(first_rate, step, max_steps), seed=seed, refit=refit,
+                  quiet=quiet,
                   as_json=as_json)
     raise typer.Exit(launch_calibration(ask, console))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +20,7 @@ from rich.table import Table
 from sim.results import ResultsError, json_bytes, prepare_output, write_atomically
 from sim.scenario.schema import Scenario
 
-from ..safety import UnsafeTarget, check_target
+from ..safety import AllowList, UnsafeTarget, check_target
 from ..target.launch import start_service
 from . import outputs
 from .fit import fit
@@ -42,6 +42,8 @@ class Request:
     out: Path
     profile: Profile
     seed: int | None
+    refit: Path | None = None
+    """A calibration folder whose measured steps to fit again (no load is sent)."""
     quiet: bool = False
     as_json: bool = False
 
@@ -49,14 +51,18 @@ class Request:
 def launch_calibration(ask: Request, console: Console) -> int:
     """Run the calibration; the exit status (0 done, 2 refused or impossible)."""
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    if ask.self_test == (ask.target is not None):
-        err.print("give exactly one of --target URL and --self-test", markup=False)
+    if [ask.self_test, ask.target is not None, ask.refit is not None].count(True) != 1:
+        err.print("give exactly one of --target URL, --self-test and --refit DIR", markup=False)
         return 2
     try:
-        target = (check_target(ask.target, ask.scenario.drill.allowed_hosts, ask.allow_hosts)
+        target = (check_target(ask.target, AllowList(ask.scenario.drill.allowed_hosts,
+                                                     ask.allow_hosts))
                   if ask.target is not None else None)
         prepare_output(ask.out)
-        if target is not None:
+        if ask.refit is not None:
+            measured, steps = _measured(ask.refit)
+            files = _files(ask, measured, steps)
+        elif target is not None:
             files = _calibrate(ask, target, console)
         else:
             with tempfile.TemporaryDirectory(prefix="peakday-calibrate-") as scratch:
@@ -71,7 +77,11 @@ def launch_calibration(ask: Request, console: Console) -> int:
                 finally:
                     service.stop()
         write_atomically(ask.out, files)
-    except (UnsafeTarget, ResultsError, CalibrationError) as exc:
+    except UnsafeTarget as exc:
+        err.print(exc.told("--target", "add --allow-host {host} to measure it deliberately"),
+                  markup=False)
+        return 2
+    except (ResultsError, CalibrationError) as exc:
         err.print(str(exc), markup=False)
         return 2
     document = json.loads(files["calibration.json"])
@@ -97,7 +107,28 @@ def _calibrate(ask: Request, target: str, console: Console) -> dict[str, bytes]:
                            f"{' (saturated)' if step.saturated else ''}")
 
     steps = run_profile(ask.scenario, ask.file, ask.overrides, ask.overlays, target,
-                        ask.profile, ask.seed, heard)
+                        ask.allow_hosts, ask.profile, ask.seed, heard)
+    return _files(ask, target, steps)
+
+
+def _measured(folder: Path) -> tuple[str, list[StepResult]]:
+    """The target and the steps a calibration folder holds."""
+    try:
+        document = json.loads((folder / "calibration.json").read_text())
+        steps = [StepResult(**{f.name: s[f.name] for f in fields(StepResult) if f.init})
+                 for s in document["steps"]]
+        target = document["target"]
+    except (OSError, ValueError, KeyError, TypeError):
+        steps, target = [], ""
+    if not steps:
+        raise CalibrationError(f"{folder}: no calibration steps here (calibration.json "
+                               "written by peakday calibrate); measure with --target or "
+                               "--self-test")
+    return target, steps
+
+
+def _files(ask: Request, target: str, steps: list[StepResult]) -> dict[str, bytes]:
+    """The fit of ``steps`` and the files that hold it."""
     result = fit(steps)
     seed = ask.scenario.seed if ask.seed is None else ask.seed
     source = outputs.Source(ask.file, ask.overrides, ask.overlays, ask.scenario, seed)

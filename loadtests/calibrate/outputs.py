@@ -101,7 +101,7 @@ def residuals(source: Source, steps: list[StepResult], result: Fit, profile: Pro
     calibrated = overrides_of(overlay(result))
     rows = []
     for step in steps:
-        model = source.step_model(step.sessions_per_s, profile.step_s, calibrated)
+        model = source.step_model(step.sessions_per_s, step.duration_s, calibrated)
         predicted = predict(model, window_of(model), source.seed)["endpoints"]
         total = sum(e["throughput"] for e in predicted.values())
         row = {"step": step.index, "saturated": step.saturated,
@@ -129,7 +129,7 @@ def curve(source: Source, steps: list[StepResult], result: Fit, profile: Profile
     points = []
     for i in range(CURVE_POINTS):
         rate = low * (high / low) ** (i / (CURVE_POINTS - 1))
-        model = source.step_model(rate, profile.step_s, calibrated)
+        model = source.step_model(rate, steps[0].duration_s, calibrated)
         at = predict(model, window_of(model), source.seed)["endpoints"]
         points.append({"sessions_per_s": rate,
                        "throughput": sum(e["throughput"] for e in at.values()),

@@ -9,8 +9,8 @@ step ends are not counted: past saturation, what completed in the step is the th
 
 Steps run one at a time, each against an idle target, and the next rate is chosen from what
 the last one showed: doubling while latency stays near the light-load figure, then growing by
-a quarter, until a step saturates (completes under 90% of what it offered) or the profile's
-step budget is spent.
+a quarter, until a step saturates (completes under 90% of what it offered); one step at twice
+that rate then measures the ceiling. The profile's step budget and the drill's caps bound it.
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ CLIMBING = 1.5
 """p95 over this multiple of the lightest step's: latency is climbing, grow gently."""
 FAST, GENTLE = 2.0, 1.25
 """Rate multipliers from one step to the next, far from and near saturation."""
+PROBE = 2.0
+"""After the first saturated step, one more at this multiple: deep past saturation the
+target is busy from the step's first second, so its throughput there is its ceiling (just
+past it, sessions that walk their steps one by one may not keep every worker busy)."""
 SEGMENT = {"calibration": {"share": 1, "product_views": "geometric(mean=1)",
                            "funnel": {"cart": 1, "checkout": 1, "pay": 1}}}
 """One shopper walks every step of the journey: about 5 requests per session, every endpoint

@@ -22,7 +22,15 @@ from ..config import DrillConfig
 from ..drill_launch import _child
 from ..target.launch import free_port
 from . import probe
-from .profile import SATURATED, Profile, Step, next_rate, requests_per_session, step_overrides
+from .profile import (
+    PROBE,
+    SATURATED,
+    Profile,
+    Step,
+    next_rate,
+    requests_per_session,
+    step_overrides,
+)
 
 
 class CalibrationError(Exception):
@@ -69,7 +77,7 @@ class StepResult:
 
 
 def run_profile(scenario: Scenario, file: Path, overrides: list[str], overlays: list[Path],
-                target: str, profile: Profile, seed: int | None,
+                target: str, allow_hosts: list[str], profile: Profile, seed: int | None,
                 report: Callable[[StepResult], None] = lambda _: None) -> list[StepResult]:
     """Run steps, light to past saturation; ``report`` hears of each step as it ends."""
     drill = scenario.drill
@@ -88,14 +96,16 @@ def run_profile(scenario: Scenario, file: Path, overrides: list[str], overlays: 
             config = DrillConfig(str(file), [*overrides, *step_overrides(scenario, step,
                                                                          profile.step_s)],
                                  target, str(Path(scratch) / f"step-{index}"), seed,
-                                 master_port=free_port(), overlays=[str(o) for o in overlays])
+                                 master_port=free_port(), overlays=[str(o) for o in overlays],
+                                 allow_hosts=allow_hosts)
             result = _run_step(scenario, step, config, idle,
                                _session_s(results[0], per_session) if results else 0.0)
             results.append(result)
             report(result)
-            if result.saturated:
+            if result.saturated and any(r.saturated for r in results[:-1]):
                 break
-            rate = next_rate(rate, _p95(result), _p95(results[0]))
+            rate = PROBE * rate if result.saturated else next_rate(rate, _p95(result),
+                                                                   _p95(results[0]))
     return results
 
 

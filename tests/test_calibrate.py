@@ -1,0 +1,102 @@
+"""peakday calibrate against targets whose model is known: a real loopback HTTP server with
+set service times and a set number of workers, driven by real Locust drills."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from peakday.cli import app
+from sim.scenario import load_scenario
+
+from .conftest import SCENARIOS
+from .loopback_target import LoopbackTarget
+
+FLASH = SCENARIOS / "flash-sale.yaml"
+SERVICE_S = {"home": 0.075, "product": 0.100, "cart": 0.125, "checkout": 0.200, "pay": 0.100}
+"""Long enough that a loaded machine's sleep overshoot (a few ms) stays small beside them."""
+WORKERS = 8
+"""Capacity: 8 / 0.12 s (the journey's mean demand) = about 67 requests/s."""
+PROFILE = ["--first-rate", "25", "--step", "5", "--max-steps", "6"]
+"""25 requests/s for 5 s (rho about 0.37: 25 requests per endpoint), then up: 4-6 steps."""
+
+
+@pytest.fixture
+def known_target():
+    target = LoopbackTarget(SERVICE_S, WORKERS).start()
+    yield target
+    target.stop()
+
+
+def test_fit_recovers_set_demands_and_workers(runner, known_target, tmp_path):
+    out = tmp_path / "cal"
+    result = runner.invoke(app, ["calibrate", str(FLASH), "--target", known_target.url,
+                                 "--out", str(out), *PROFILE])
+    assert result.exit_code == 0, result.output
+    document = json.loads((out / "calibration.json").read_text())
+    fit = document["fit"]
+    assert fit["workers"] == WORKERS, fit
+    for endpoint, seconds in SERVICE_S.items():
+        assert fit["endpoints"][endpoint]["demand_s"] == pytest.approx(seconds, rel=0.10), \
+            endpoint
+    steps = document["steps"]
+    assert not steps[0]["saturated"] and steps[-1]["saturated"]
+    assert steps[-1]["sessions_per_s"] == pytest.approx(2 * steps[-2]["sessions_per_s"]), \
+        "one step at twice the first saturated rate measures the ceiling"
+    assert fit["saturation_throughput"] == pytest.approx(
+        WORKERS / (sum(SERVICE_S.values()) / len(SERVICE_S)), rel=0.15)
+    assert [r["step"] for r in document["residuals"]] == [s["index"] for s in steps]
+    assert (out / "calibration.png").stat().st_size > 0
+    # The overlay applies to the scenario as --overlay does on every command.
+    calibrated = load_scenario(FLASH, overlays=[out / "calibration.yaml"])
+    assert calibrated.platform.workers_per_instance == WORKERS
+    assert not calibrated.platform.autoscaling.enabled
+    assert calibrated.platform.endpoints["checkout"].service.mean == pytest.approx(
+        fit["endpoints"]["checkout"]["demand_s"], rel=0.01)
+    assert calibrated.drill.outside_server["home"] >= 0
+
+
+def test_target_failing_every_step_is_a_clear_exit_2(runner, tmp_path):
+    target = LoopbackTarget(SERVICE_S, WORKERS, fail=True).start()
+    try:
+        result = runner.invoke(app, ["calibrate", str(FLASH), "--target", target.url,
+                                     "--out", str(tmp_path / "cal"), "--step", "2"])
+    finally:
+        target.stop()
+    assert result.exit_code == 2
+    assert "step 1" in result.output and "error rate 100%" in result.output
+    assert "nothing was calibrated" in result.output
+    assert not (tmp_path / "cal").exists(), "nothing half-written"
+
+
+def test_refit_needs_a_calibration_folder(runner, tmp_path):
+    (tmp_path / "drill").mkdir()
+    (tmp_path / "drill" / "notes.txt").write_text("not a calibration")
+    result = runner.invoke(app, ["calibrate", str(FLASH), "--refit", str(tmp_path / "drill"),
+                                 "--out", str(tmp_path / "cal")])
+    assert result.exit_code == 2
+    assert "no calibration steps" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "cal").exists()
+
+
+def test_overlay_that_does_not_apply_is_refused_before_any_load(runner, tmp_path):
+    bad = tmp_path / "calibration.yaml"
+    bad.write_text("platform:\n  workers_per_instance: 0\n  endpoints:\n"
+                   "    search:\n      service: lognormal(mean=2ms, cv=0.5)\n")
+    for command in (["calibrate", str(FLASH), "--self-test", "--out", str(tmp_path / "c")],
+                    ["drill", str(FLASH), "--self-test", "--out", str(tmp_path / "d")]):
+        result = runner.invoke(app, [*command, "--overlay", str(bad)])
+        assert result.exit_code == 2, result.output
+        assert f"{bad}:2: platform.workers_per_instance" in result.output
+        assert f"{bad}:4: platform.endpoints.search" in result.output
+    assert not (tmp_path / "c").exists() and not (tmp_path / "d").exists()
+
+
+def test_target_off_the_allow_list_is_refused(runner, tmp_path):
+    result = runner.invoke(app, ["calibrate", str(FLASH), "--target", "http://192.0.2.7:8080",
+                                 "--out", str(tmp_path / "cal")])
+    assert result.exit_code == 2
+    assert "192.0.2.7" in result.output
+    assert not (tmp_path / "cal").exists()
