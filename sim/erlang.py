@@ -68,6 +68,16 @@ class MMc:
         """P(wait <= within)."""
         return 1 - self.p_wait * math.exp(-(self.servers * self.mu - self.lam) * within)
 
+    def response_over(self, t: float) -> float:
+        """P(response time > t): no wait with probability 1 - C, else an exponential wait
+        (rate c mu - lam) plus the exponential service."""
+        mu, theta, c = self.mu, self.servers * self.mu - self.lam, self.p_wait
+        if abs(theta - mu) < 1e-12:
+            both = (1 + mu * t) * math.exp(-mu * t)
+        else:
+            both = (theta * math.exp(-mu * t) - mu * math.exp(-theta * t)) / (theta - mu)
+        return (1 - c) * math.exp(-mu * t) + c * both
+
 
 @dataclass(frozen=True)
 class ErlangA:
@@ -174,3 +184,19 @@ def fewest_servers(meets: Callable[[int], bool], start: int = 1) -> int:
         else:
             low = middle
     return high
+
+
+def erlang_c_many(servers: int, loads: np.ndarray) -> np.ndarray:
+    """:func:`erlang_c` for many offered loads at once (sizing scans every minute of an hour).
+
+    The same Erlang B recursion, one numpy step per server; loads at or above ``servers``
+    wait with probability 1.
+    """
+    loads = np.asarray(loads, dtype=float)
+    b = np.ones_like(loads)
+    for k in range(1, servers + 1):
+        b = loads * b / (k + loads * b)
+    rho = loads / servers
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = b / (1 - rho + rho * b)
+    return np.where(loads >= servers, 1.0, c)

@@ -1,0 +1,130 @@
+"""``peakday size``: the cheapest server and staffing plan meeting the SLOs, hour by hour.
+
+Servers first (:mod:`sim.sizing.servers`), then agents with that server plan fixed
+(:mod:`sim.sizing.agents`: the platform shapes the contacts support receives). Writes
+``sizing.json``, ``plan.yaml`` and ``report.html`` atomically into the results folder.
+Exit status: 0 the plan meets every SLO; 1 no plan within ``sizing.servers.max`` (or the
+agents' cap) meets them — the best plan is still written, and the failing intervals are
+named with by how much; 2 bad input.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from ..cli.common import OverlayOption, SetOption, bad_input, console, err_console, load_or_exit
+
+if TYPE_CHECKING:
+    from ..scenario import Scenario
+
+
+def size(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="Scenario file.")],
+    replications: Annotated[int | None, typer.Option(
+        min=1, help="Replications per candidate plan (default: sizing.replications).")] = None,
+    jobs: Annotated[int | None, typer.Option(min=1, help="Processes (default: all cores).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Results folder (default: results/<run-id>).")]
+    = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the results path.")]
+    = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print sizing.json to stdout.")]
+    = False,
+    overrides: SetOption = None,
+    overlays: OverlayOption = None,
+) -> None:
+    """Find the fewest instances per interval and agents per interval that meet the SLOs."""
+    import time
+
+    from ..results import RESULTS, ResultsError, json_bytes, prepare_output, run_id
+    from ..results import write_atomically as write
+    from ..run import replication_seeds
+    from .agents import size_agents
+    from .plan import Sizing, document, plan_yaml
+    from .progress import search_progress
+    from .report import render
+    from .servers import size_servers
+    from .work import LocalExecutor, with_plan
+
+    scenario = load_or_exit(ctx, file, overrides, overlays)
+    problem = nothing_to_size(scenario)
+    if problem:
+        raise bad_input([f"{file}: {problem}"])
+    directory = out or RESULTS / f"{run_id(scenario.name)}-size"
+    try:
+        prepare_output(directory)
+    except ResultsError as exc:
+        raise bad_input([str(exc)]) from None
+    count = replications or scenario.sizing.replications
+    seeds = replication_seeds(scenario.seed, count)
+    started = time.monotonic()
+    with search_progress(enabled=not (quiet or as_json)) as progress:
+        with LocalExecutor(scenario, seeds, jobs) as executor:
+            servers = size_servers(scenario, executor, count, progress)
+        agents = None
+        slo = scenario.slo
+        if scenario.support is not None and slo is not None and slo.support is not None:
+            agents = size_agents(with_plan(scenario, servers.plan), seeds, jobs=jobs,
+                                 progress=progress.agents)
+    sizing = Sizing(scenario, servers, agents, count, time.monotonic() - started)
+    sizing_json = document(sizing)
+    files = {"sizing.json": json_bytes(sizing_json), "plan.yaml": plan_yaml(sizing)}
+    try:
+        write(directory, {**files, "report.html": render(sizing, sizing_json)})
+    except ResultsError as exc:
+        raise bad_input([str(exc)]) from None
+    if as_json:
+        sys.stdout.write(files["sizing.json"].decode())
+    elif quiet:
+        console.print(str(directory), markup=False)
+    else:
+        _print(sizing_json, directory)
+    if not sizing.met:
+        raise typer.Exit(1)
+
+
+def nothing_to_size(scenario: Scenario) -> str | None:
+    """Why the scenario cannot be sized, or ``None``."""
+    slo = scenario.slo
+    if slo is None or (not slo.latency_p99 and slo.error_rate >= 1):
+        return ("nothing to size: the scenario has no platform SLO "
+                "(slo.latency_p99 or slo.error_rate)")
+    per = scenario.sizing.servers.per
+    if per % 3600:
+        return (f"sizing.servers.per is {per:g}s; servers are sized per whole hours, as the "
+                "SLO is judged (1h, 2h, ...)")
+    if scenario.clock.duration > 86_400:
+        return "peak-day sizing covers one day (clock.duration at most 24h)"
+    return None
+
+
+def _print(sizing: dict, directory: Path) -> None:
+    if sizing["met"]:
+        console.print("[bold green]A plan that meets every SLO[/]:")
+    else:
+        console.print("[bold red]No plan within the limits meets every SLO[/]; the best one:")
+    for line in sizing["what_to_do"]:
+        console.print(f"  {line}", markup=False)
+    servers, own = sizing["servers"], sizing["scenario_plan"]
+    agents = sizing["agents"]
+    agent_hours = f" + {agents['agent_hours']:,.0f} agent-hours" if agents else ""
+    own_met = own["servers_met"] and own["support_met"] is not False
+    console.print(f"\nPlan: {servers['instance_hours']:,.1f} instance-hours{agent_hours}, "
+                  f"cost {sizing['cost']:,.0f}; the scenario's own plan: "
+                  f"{own['instance_hours']:,.1f} instance-hours + {own['agent_hours']:,.0f} "
+                  f"agent-hours, cost {own['cost']:,.0f}, SLOs "
+                  f"{'met' if own_met else 'not met'}.",
+                  markup=False)
+    search = servers["search"]
+    err_console.print(f"Search: {search['steps']} steps, {search['simulated_days']} simulated "
+                      f"days, {sizing['wall_s']:.0f} s.", markup=False)
+    console.print(f"\nResults: {directory}/  (report: {directory / 'report.html'}; apply: "
+                  f"--overlay {directory / 'plan.yaml'})", markup=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(size)

@@ -1,0 +1,211 @@
+"""A sizing's outputs: ``sizing.json``, the ``plan.yaml`` overlay and the "what to do" lines.
+
+Pure functions of the sized plans. ``plan.yaml`` is a partial scenario: merged with
+``--overlay`` onto the scenario it came from, it sets ``platform.instances`` to the sized
+schedule (autoscaling off, since the plan *is* the schedule) and ``support.agents`` to the
+sized agents, so ``peakday simulate FILE --overlay DIR/plan.yaml --check`` verifies the plan.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import yaml
+
+from ..scenario.schedule import StepSchedule
+from ..scenario.schema import Scenario
+from ..scenario.units import DAY, format_clock
+from ..summary import tidy
+from .agents import AgentPlan
+from .isa import judge as judge_support
+from .servers import ERROR, Check, Interval, ServerPlan
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """Everything ``peakday size`` found, ready to be written."""
+
+    scenario: Scenario
+    servers: ServerPlan
+    agents: AgentPlan | None
+    replications: int
+    wall_s: float
+
+    @property
+    def met(self) -> bool:
+        return self.servers.met and (self.agents is None or not self.agents.unmet)
+
+
+def _clock(scenario: Scenario, offset: float) -> str:
+    return scenario.clock.label(offset)
+
+
+def instance_schedule(sizing: Sizing) -> dict[str, int]:
+    """``platform.instances`` of the plan: instances from each clock time on (changes only)."""
+    scenario = sizing.scenario
+    schedule: dict[str, int] = {}
+    last = None
+    for interval in sizing.servers.intervals:
+        if interval.instances != last:
+            tod = (scenario.clock.start_time_of_day + interval.start) % DAY
+            schedule[format_clock(tod)] = last = interval.instances
+    return schedule
+
+
+def overlay(sizing: Sizing) -> dict[str, object]:
+    """The partial scenario that applies the plan."""
+    document: dict[str, object] = {"platform": {"instances": instance_schedule(sizing),
+                                                "autoscaling": {"enabled": False}}}
+    if sizing.agents is not None:
+        document["support"] = {"agents": sizing.agents.schedule()}
+    return document
+
+
+def plan_yaml(sizing: Sizing) -> bytes:
+    header = (f"# peakday size: the plan for {sizing.scenario.name}. Apply it with\n"
+              f"#   peakday simulate SCENARIO --overlay plan.yaml --check\n")
+    return (header + yaml.safe_dump(overlay(sizing), sort_keys=False)).encode()
+
+
+def _check_json(check: Check | None) -> dict[str, object]:
+    if check is None:
+        return {}
+    p99 = {m.removesuffix(" p99"): tidy(v * 1000) for m, v in check.values.items()
+           if m != ERROR}
+    over = [{"metric": m, "value": tidy(check.values[m] * (1 if m == ERROR else 1000)),
+             "limit": tidy(check.limits[m] * (1 if m == ERROR else 1000)),
+             "unit": "" if m == ERROR else "ms",
+             "over_by": f"{check.ratio(m) - 1:.0%}"} for m in check.failing(set())]
+    return {"p99_ms": p99, "error_rate": tidy(check.values.get(ERROR, math.nan)),
+            "met": not over, "over": over}
+
+
+def launches(sizing: Sizing) -> list[dict[str, object]]:
+    """Each change of the plan: when to act, to have how many serving from when to when."""
+    scenario = sizing.scenario
+    warmup = scenario.platform.autoscaling.warmup
+    rows = []
+    previous = None
+    for interval in sizing.servers.intervals:
+        if interval.instances == previous:
+            rows[-1]["to"] = _clock(scenario, interval.end)
+            continue
+        more = previous is None or interval.instances > previous
+        act = interval.start - warmup if more and previous is not None else interval.start
+        rows.append({"at": _clock(scenario, act), "instances": interval.instances,
+                     "action": "launch" if more else "scale in to",
+                     "change": interval.instances - (previous or 0),
+                     "from": _clock(scenario, interval.start),
+                     "to": _clock(scenario, interval.end),
+                     "binds": interval.binds(scenario.sizing.servers.min)})
+        previous = interval.instances
+    return rows
+
+
+def what_to_do(sizing: Sizing) -> list[str]:
+    """The lines a planner reads first."""
+    scenario = sizing.scenario
+    lines = []
+    for row in launches(sizing):
+        window = f"{row['from']}–{row['to']}, bound by {row['binds']}"
+        if row["action"] == "launch" and row["change"] != row["instances"]:
+            lines.append(f"{row['at']}: launch {row['change']} instances to have "
+                         f"{row['instances']} serving {window}")
+        else:
+            verb = "start with" if row["action"] == "launch" else "scale in to"
+            lines.append(f"{row['at']}: {verb} {row['instances']} instances for {window}")
+    if sizing.agents is not None and scenario.support is not None:
+        own = StepSchedule(scenario.support.agents, scenario.clock.start_time_of_day)
+        per = scenario.sizing.agents.per
+        for i, row in enumerate(sizing.agents.rows):
+            had = own.at(i * per)
+            if row.required != had:
+                lines.append(f"{row.start}–{row.end}: keep {row.required} agents answering "
+                             f"({row.scheduled} scheduled), not {had}")
+    for interval in sizing.servers.intervals:
+        final = interval.final
+        if final is not None and final.failing(set()):
+            worst = final.failing(set())[0]
+            why = "".join(f" (bound by the {cause})" for cause in interval.bound_by.values())
+            lines.append(f"{_clock(scenario, interval.start)}–{_clock(scenario, interval.end)}: "
+                         f"SLO NOT MET with {interval.instances} instances: {worst} "
+                         f"{final.ratio(worst) - 1:.0%} over its limit{why}")
+    return lines
+
+
+def _own_agent_hours(scenario: Scenario) -> float:
+    if scenario.support is None:
+        return 0.0
+    schedule = StepSchedule(scenario.support.agents, scenario.clock.start_time_of_day)
+    step = 60.0
+    minutes = np.arange(0, scenario.clock.duration, step)
+    return float(sum(schedule.at(t) for t in minutes)) * step / 3600.0
+
+
+def document(sizing: Sizing) -> dict[str, object]:
+    """``sizing.json``."""
+    scenario, servers = sizing.scenario, sizing.servers
+    costs = scenario.sizing
+    instance_cost = servers.instance_hours * costs.servers.cost_per_instance_hour
+    agent_cost = sizing.agents.cost if sizing.agents is not None else 0.0
+    own_agent_hours = _own_agent_hours(scenario)
+    own_instance_cost = servers.own_instance_hours * costs.servers.cost_per_instance_hour
+    own_agent_cost = own_agent_hours * costs.agents.cost_per_agent_hour
+    own_support = None
+    support_results = [r.support for r in sizing.servers.own_results if r.support is not None]
+    if scenario.slo is not None and scenario.slo.support is not None and support_results:
+        own_support = judge_support(support_results, scenario.slo.support, costs.confidence)
+    return {
+        "scenario": scenario.name,
+        "seed": scenario.seed,
+        "replications": sizing.replications,
+        "confidence": costs.confidence,
+        "met": sizing.met,
+        "what_to_do": what_to_do(sizing),
+        "servers": {
+            "per_s": costs.servers.per, "min": costs.servers.min, "max": costs.servers.max,
+            "warmup_s": scenario.platform.autoscaling.warmup,
+            "schedule": instance_schedule(sizing),
+            "launches": launches(sizing),
+            "intervals": [_interval_json(scenario, i, servers.intervals[n - 1] if n else None)
+                          for n, i in enumerate(servers.intervals)],
+            "instance_hours": tidy(servers.instance_hours),
+            "cost": tidy(instance_cost),
+            "search": {"steps": servers.steps, "simulated_days": servers.simulated_days},
+        },
+        "agents": sizing.agents.to_json() if sizing.agents is not None else None,
+        "cost": tidy(instance_cost + agent_cost),
+        "scenario_plan": {
+            "instances": scenario.model_dump(mode="json")["platform"]["instances"],
+            "autoscaling": scenario.platform.autoscaling.enabled,
+            "agents": (scenario.model_dump(mode="json")["support"]["agents"]
+                       if scenario.support is not None else None),
+            "instance_hours": tidy(servers.own_instance_hours),
+            "agent_hours": tidy(own_agent_hours),
+            "cost": tidy(own_instance_cost + own_agent_cost),
+            "servers_met": all(not c.failing(set()) for c in servers.own),
+            "support_met": None if own_support is None else all(j.meets for j in own_support),
+            "intervals": [{"from": _clock(scenario, i.start), "to": _clock(scenario, i.end),
+                           **_check_json(c)} for i, c in zip(servers.intervals, servers.own,
+                                                            strict=True)],
+        },
+        "wall_s": round(sizing.wall_s, 1),
+    }
+
+
+def _interval_json(scenario: Scenario, interval: Interval,
+                   before: Interval | None) -> dict[str, object]:
+    warmup = scenario.platform.autoscaling.warmup
+    launch = before is not None and interval.instances > before.instances
+    return {
+        "from": _clock(scenario, interval.start), "to": _clock(scenario, interval.end),
+        "launch_at": _clock(scenario, interval.start - warmup) if launch else None,
+        "instances": interval.instances, "estimate": interval.estimate,
+        "binds": interval.binds(scenario.sizing.servers.min),
+        "bound_by": dict(interval.bound_by),
+        "tested": {str(c): not check.failing(interval.ignored)
+                   for c, check in sorted(interval.tested.items())},
+        **_check_json(interval.final),
+    }

@@ -1,0 +1,139 @@
+"""The sizing search's work units: one simulated day of one plan with one seed.
+
+Every simulation the search runs is :func:`simulate_plan` — a pure function of (scenario,
+plan, seed) returning a small picklable :class:`Measured` — so any executor can run the units
+in any order on any machine and the search sees the same numbers: a process pool here, a Dask
+cluster later. Units of one search step are submitted together; replication ``r`` of every
+candidate plan gets the same seed (common random numbers), so two plans are compared on the
+same shoppers and the difference is the plan's, not the dice's.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from types import TracebackType
+
+import numpy as np
+
+from ..metrics import Histogram
+from ..model.day import simulate_day
+from ..model.observer import MINUTE
+from ..scenario.schema import ENDPOINTS, Scenario
+from ..scenario.units import DAY
+
+Plan = tuple[int, ...]
+"""Instances serving in each sizing interval, in time order."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """What the search needs from one simulated day, per sizing interval."""
+
+    p99: list[dict[str, float]]
+    """Per interval, each endpoint's p99 latency (seconds; endpoints with requests only)."""
+    requests: list[int]
+    errors: list[int]
+    minute_requests: dict[str, list[float]]
+    """Requests per endpoint per minute (the load the analytic estimate starts from)."""
+    instance_hours: float
+    support: dict[str, list[float]] | None
+    """Per staffing interval, the support figures (to judge the scenario's own agents)."""
+
+
+def intervals(scenario: Scenario) -> int:
+    """Sizing intervals of the run (the last one may be short)."""
+    return math.ceil(scenario.clock.duration / scenario.sizing.servers.per - 1e-9)
+
+
+def with_plan(scenario: Scenario, plan: Plan | None) -> Scenario:
+    """The scenario with ``plan`` as a fixed instance schedule (autoscaling off)."""
+    if plan is None:
+        return scenario
+    per = scenario.sizing.servers.per
+    start = scenario.clock.start_time_of_day
+    schedule = {(start + i * per) % DAY: n for i, n in enumerate(plan)}
+    platform = scenario.platform
+    auto = platform.autoscaling.model_copy(update={"enabled": False, "min": 1})
+    fixed = platform.model_copy(update={"instances": schedule if len(set(plan)) > 1 else plan[0],
+                                        "autoscaling": auto})
+    return scenario.model_copy(update={"platform": fixed})
+
+
+def simulate_plan(scenario: Scenario, plan: Plan | None,
+                  seed: np.random.SeedSequence) -> Measured:
+    """One day of ``plan`` (``None``: the scenario's own platform) with one seed."""
+    obs = simulate_day(with_plan(scenario, plan), seed)
+    per_hours = round(scenario.sizing.servers.per / 3600)
+    count = intervals(scenario)
+    p99: list[dict[str, float]] = []
+    for i in range(count):
+        merged: dict[str, Histogram] = {}
+        for hour in obs.hourly_latency[i * per_hours:(i + 1) * per_hours]:
+            for endpoint, hist in hour.items():
+                merged.setdefault(endpoint, Histogram()).merge(hist)
+        p99.append({e: h.quantile(0.99) for e, h in merged.items()
+                    if e != "all" and h.count})
+    per_minutes = per_hours * round(3600 / MINUTE)
+    first = math.ceil(scenario.clock.warmup / MINUTE)
+    measured = obs.series["minute"] >= first
+    requests = np.where(measured, obs.series["requests"], 0)
+    errors = np.where(measured, obs.series["errors"], 0)
+    return Measured(
+        p99=p99,
+        requests=[int(requests[i * per_minutes:(i + 1) * per_minutes].sum())
+                  for i in range(count)],
+        errors=[int(errors[i * per_minutes:(i + 1) * per_minutes].sum()) for i in range(count)],
+        minute_requests={e: obs.series[f"requests_{e}"].tolist() for e in ENDPOINTS
+                         if f"requests_{e}" in obs.series},
+        instance_hours=obs.counters["instance_hours"],
+        support=obs.extra["support"]["intervals"] if "support" in obs.extra else None,  # type: ignore[index]
+    )
+
+
+Unit = tuple[Plan | None, int]
+"""A plan and a replication index: what one worker simulates."""
+Done = Callable[[], None]
+
+
+class LocalExecutor:
+    """Work units in ``jobs`` processes (one pool for the whole search), or in this one."""
+
+    def __init__(self, scenario: Scenario, seeds: Sequence[np.random.SeedSequence],
+                 jobs: int | None = None):
+        self.scenario = scenario
+        self.seeds = list(seeds)
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> LocalExecutor:
+        if self.jobs > 1:
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs,
+                                             mp_context=multiprocessing.get_context("spawn"))
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def run(self, units: Sequence[Unit], done: Done | None = None) -> list[Measured]:
+        """Simulate every unit; results in the order of ``units``."""
+        if self._pool is None:
+            results = []
+            for plan, rep in units:
+                results.append(simulate_plan(self.scenario, plan, self.seeds[rep]))
+                if done is not None:
+                    done()
+            return results
+        futures: list[Future[Measured]] = [
+            self._pool.submit(simulate_plan, self.scenario, plan, self.seeds[rep])
+            for plan, rep in units]
+        for _ in as_completed(futures):
+            if done is not None:
+                done()
+        return [f.result() for f in futures]
