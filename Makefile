@@ -17,6 +17,7 @@ simulate: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -n auto
 
 bench: $(STAMP)

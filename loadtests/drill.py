@@ -29,6 +29,7 @@ from locust import LoadTestShape, events
 from locust.env import Environment
 from locust.html import get_html_report
 from locust.log import setup_logging
+from locust.runners import Runner
 from locust.stats import StatsCSV
 
 from sim.results import json_bytes, write_atomically
@@ -146,14 +147,15 @@ def _outage_switches(control: Control) -> list[tuple[float, dict[str, float]]]:
     if payments is None:
         return []
     plan, clock = control.plan, control.scenario.clock
-    edges: dict[float, dict[str, float]] = {}
+    edges: dict[float, dict[str, float | None]] = {}
     for outage in payments.outages:
         opens, closes = clock.window(outage.from_, outage.to)
         for at, rate in ((opens, outage.failure_rate), (closes, None)):
             real = max(0.0, (at - plan.window[0]) / plan.compress)
             if real <= plan.duration:
                 edges.setdefault(real, {})[outage.channel] = rate
-    switches, active = [], {}
+    switches: list[tuple[float, dict[str, float]]] = []
+    active: dict[str, float] = {}
     for real in sorted(edges):
         for channel, rate in edges[real].items():
             if rate is None:
@@ -219,33 +221,36 @@ def run(role: str, path: Path) -> int:
     env = Environment(user_classes=[Shopper], shape_class=make_shape(control)(),
                       host=config.target, events=events)
     workers: list[subprocess.Popen] = []
+    runner: Runner
     if role == "local":
         runner = env.create_local_runner()
         control.local = state
         state.take(0, 1, control.t0)
     else:
-        runner = env.create_master_runner("*" if config.expect_workers else "127.0.0.1",
+        master = env.create_master_runner("*" if config.expect_workers else "127.0.0.1",
                                           config.master_port)
-        runner.register_message("peakday_report", lambda msg, **_: control.reports.update(
+        runner = master
+        master.register_message("peakday_report", lambda msg, **_: control.reports.update(
             {msg.node_id: msg.data}))
         runner.register_message("peakday_refused", lambda msg, **_: control.refused(msg.data))
         workers = _start_workers(config, path)
         expected = config.workers or config.expect_workers
         deadline = time.time() + 60
-        while len(runner.clients.ready) < expected and time.time() < deadline:
+        while len(master.clients.ready) < expected and time.time() < deadline:
             gevent.sleep(0.2)
-        if len(runner.clients.ready) < expected:
-            print(f"only {len(runner.clients.ready)} of {expected} workers connected",
+        if len(master.clients.ready) < expected:
+            print(f"only {len(master.clients.ready)} of {expected} workers connected",
                   file=sys.stderr)
-            runner.quit()
+            master.quit()
             return 2
         control.started_at = time.time()
         control.t0 = control.started_at + lead(plan)
-        runner.send_message("peakday_start", {"t0": control.t0,
-                                              "workers": len(runner.clients.ready)})
+        master.send_message("peakday_start", {"t0": control.t0,
+                                              "workers": len(master.clients.ready)})
     monitor = gevent.spawn(_monitor, env, control, config)
     try:
         runner.start_shape()
+        assert runner.shape_greenlet is not None  # start_shape spawned it
         runner.shape_greenlet.join()
     except KeyboardInterrupt:
         control.stop_reason = "interrupted (Ctrl-C)"

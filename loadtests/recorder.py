@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from hdrh.histogram import HdrHistogram
 
+from sim.behaviour.slo import limit_for
 from sim.scenario.schema import Scenario
 
 from .schedule import Plan
@@ -223,7 +224,7 @@ def thresholds(scenario: Scenario, measured: dict) -> list[dict]:
         return []
     checks = []
     for endpoint, figures in measured["endpoints"].items():
-        limit = slo.latency_p99.get(endpoint, slo.latency_p99.get("default"))
+        limit = limit_for(slo, endpoint)
         if limit is None or figures["p99_ms"] is None:
             continue
         value = figures["p99_ms"]

@@ -232,7 +232,7 @@ class Journey:
         """The step's JSON body and headers."""
         visit = self.visit
         headers = {"X-Shopper-Id": visit.shopper}
-        body = None
+        body: dict[str, object] | None = None
         if step == "cart":
             body = {"sku": visit.sku, "qty": 1}
         elif step == "checkout":

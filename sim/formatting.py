@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-def fmt(figure: object, kind: str = "int") -> str:
+def fmt(figure: float | dict | None, kind: str = "int") -> str:
     """A figure for people: ``12,345``, ``0.52%``, ``840 ms``; with its 95% interval."""
     if isinstance(figure, dict):
         low, high = figure["ci95"]

@@ -88,7 +88,8 @@ def payments_section(result: RunResult, figure: Figure) -> dict | None:
         return None
     channels = list(result.observations[0].extra["payments"])
     by_channel = {}
-    totals = {"attempts": [], "failures": [], "retries": [], "timeouts": []}
+    totals: dict[str, list[float]] = {"attempts": [], "failures": [], "retries": [],
+                                    "timeouts": []}
     for rep in result.observations:
         stats = rep.extra["payments"].values()
         for key in totals:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .behaviour.slo import limit_for
 from .formatting import breach_text
 from .model.observer import MINUTE
 
@@ -38,12 +39,11 @@ def evaluate(result: RunResult, summary: dict) -> dict:
         return {"met": True, "violations": [], "breaches": [], "checked": []}
     violations: list[dict] = []
     checked: list[str] = []
-    limits = slo.latency_p99
-    endpoints = [e for e in scenario.platform.endpoints if e in limits or "default" in limits]
-    if endpoints:
+    limits = {e: limit for e in scenario.platform.endpoints
+              if (limit := limit_for(slo, e)) is not None}
+    if limits:
         checked.append("latency_p99")
-        violations += _latency(result, {e: limits.get(e, limits.get("default", 0.0))
-                                        for e in endpoints})
+        violations += _latency(result, limits)
     if slo.error_rate < 1:
         checked.append("error_rate")
         violations += _error_rate(result, slo.error_rate)
@@ -73,7 +73,7 @@ def _latency(result: RunResult, limits: dict[str, float]) -> list[dict]:
     found = []
     for hour, window in _hours(result):
         for endpoint, limit in limits.items():
-            pooled = result.pooled(lambda o, h=hour, e=endpoint: o.hourly_latency[h].get(e)
+            pooled = result.pooled(lambda o, h=hour, e=endpoint: o.hourly_latency[h].get(e)  # type: ignore[misc]
                                    if h < len(o.hourly_latency) else None)
             if not pooled.count:
                 continue
@@ -140,8 +140,8 @@ def _points(gap: float) -> str:
 def _error_rate(result: RunResult, limit: float) -> list[dict]:
     clock = result.scenario.clock
     per_hour = int(HOUR // MINUTE)
-    errors = sum(o.series["errors"] for o in result.observations)
-    requests = sum(o.series["requests"] for o in result.observations)
+    errors = np.sum([o.series["errors"] for o in result.observations], axis=0)
+    requests = np.sum([o.series["requests"] for o in result.observations], axis=0)
     first = int(np.ceil(clock.warmup / MINUTE))
     minute_rate = np.divide(errors, requests, out=np.zeros(len(errors)), where=requests > 0)
     found = []

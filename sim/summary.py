@@ -114,7 +114,7 @@ def build_summary(result: RunResult) -> dict:
             "mean_in_system": count("mean_in_system"),
         },
         "phases": {
-            name: {"latency_ms": _latency(result, lambda o, n=name: o.phase_latency[n])}
+            name: {"latency_ms": _latency(result, lambda o, n=name: o.phase_latency[n])}  # type: ignore[misc]
             for name in scenario.traffic.phases
         },
         "conservation": {

@@ -52,6 +52,6 @@ class Metrics:
             for state, units in figures.items():
                 lines.append(f'peakday_stock_units{{sku="{sku}",state="{state}"}} {units}')
         lines += ["# HELP peakday_orders Orders by status.", "# TYPE peakday_orders gauge"]
-        for status, n in sorted(orders.items()):
-            lines.append(f'peakday_orders{{status="{status}"}} {n}')
+        for order_status, n in sorted(orders.items()):
+            lines.append(f'peakday_orders{{status="{order_status}"}} {n}')
         return "\n".join(lines) + "\n"

@@ -238,7 +238,8 @@ class Shoppers:
         self.servers.submit(request)
 
     def _platform_error(self, session: Session) -> None:
-        limit = self.bot_max_attempts[session.sale] if session.bot else self._max_attempts
+        limit = (self.bot_max_attempts[session.sale]  # type: ignore[index]  # bots have a sale
+                 if session.bot else self._max_attempts)
         if session.attempt < limit:
             session.attempt += 1
             self.tally.retries += 1
@@ -252,6 +253,7 @@ class Shoppers:
 
     def _payment_failed(self, session: Session) -> None:
         retry = self.scenario.payments.retry if self.scenario.payments else None
+        assert self.gateway is not None  # a failed payment came from the gateway
         if retry is not None and session.pay_attempt < retry.max_attempts:
             session.pay_attempt += 1
             session.channel_failures += 1

@@ -65,7 +65,7 @@ def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
     servers.attach(CHECKOUT, hold=checkout_work(inventory))
     schedule_flash_sales(env, scenario, inventory, shoppers, streams["arrivals"])
     for sku_id, stock in inventory.skus.items():
-        observer.gauge(f"stock_{sku_id}", lambda stock=stock: stock.available)
+        observer.gauge(f"stock_{sku_id}", lambda stock=stock: stock.available)  # type: ignore[misc]
     observer.on_minute.append(inventory.flush)
     if gateway is not None:
         observer.on_minute.append(gateway.flush)

@@ -184,7 +184,8 @@ class Inventory:
         limit = sku.per_user_limit if shopper is not None else None
 
         def change() -> None:
-            if limit is not None and sku.per_shopper.get(shopper, 0) >= limit:
+            # limit is None unless shopper is an identity (see above); mypy cannot follow that
+            if limit is not None and sku.per_shopper.get(shopper, 0) >= limit:  # type: ignore[arg-type]
                 outcome[0] = OVER_LIMIT
             elif sku.rows[shard] > 0:
                 sku.rows[shard] -= 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import simpy
@@ -34,7 +35,7 @@ class Observation:
     """Latency per hour of the run (after warm-up) and endpoint."""
     series: dict[str, np.ndarray]
     """One value per simulated minute, keyed by timeseries column."""
-    extra: dict[str, object] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
     """Sections other modules add (inventory, payments, support)."""
 
 
@@ -162,7 +163,7 @@ class Observer:
         """Add a column to the minute series, read by ``read()`` at the end of each minute."""
         self.gauges.append((name, read))
 
-    def observation(self, counters: dict[str, float], extra: dict[str, object]) -> Observation:
+    def observation(self, counters: dict[str, float], extra: dict[str, Any]) -> Observation:
         return Observation(
             extra=extra,
             counters=counters,

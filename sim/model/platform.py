@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import simpy
@@ -36,16 +37,16 @@ class Request:
     __slots__ = ("client_waiting", "endpoint", "on_done", "owner", "payload", "result", "state",
                  "t0")
 
-    def __init__(self, endpoint: int, on_done: Callable[[Request, int], None], owner: object):
+    def __init__(self, endpoint: int, on_done: Callable[[Request, int], None], owner: Any):
         self.endpoint = endpoint
         """Index into ``ENDPOINTS``."""
         self.on_done = on_done
         """Called once, with the request and its outcome, when the client learns how it ended."""
         self.owner = owner
         """Whose request this is (a shopper's session), for ``on_done``."""
-        self.payload: object = None
+        self.payload: Any = None
         """What the request carries to an endpoint's work (SKU to reserve, channel to pay)."""
-        self.result: object = None
+        self.result: Any = None
         """What that work answered (a reservation or "sold_out", payment ok or not)."""
         self.client_waiting = True
         """False once the client has its answer (it may still be in the server)."""
@@ -177,7 +178,7 @@ class Servers:
         self._started_at += now
         self.busy += 1
         request.state = RUNNING
-        service = self._service[request.endpoint]()
+        service = self._service[request.endpoint]()  # type: ignore[misc]  # configured ones only
         hold = self._holds[request.endpoint]
         limit = self.client_timeout
         if limit is not None and request.client_waiting:
@@ -194,7 +195,9 @@ class Servers:
 
     def _holding(self, event: simpy.Event) -> None:
         request: Request = event._value
-        self._holds[request.endpoint](request, lambda: self._release(request))
+        hold = self._holds[request.endpoint]
+        assert hold is not None  # _start schedules _holding only for an endpoint with a hold
+        hold(request, lambda: self._release(request))
 
     def _served(self, event: simpy.Event) -> None:
         self._release(event._value)

@@ -437,7 +437,7 @@ def support(data: ReportData) -> Figure | None:
         return Figure("support", title, png_bytes(fig))
 
 
-def _value(figure: object) -> float | None:
+def _value(figure: float | dict | None) -> float | None:
     if isinstance(figure, dict):
         return figure.get("mean")
     if figure is None or (isinstance(figure, float) and math.isnan(figure)):

@@ -11,6 +11,7 @@ from importlib import resources
 
 import jinja2
 
+from ..behaviour.slo import limit_for
 from ..formatting import compact, fmt, value_of
 from ..scenario.schema import ENDPOINTS
 from ..scenario.units import format_duration
@@ -45,7 +46,6 @@ def _context(data: ReportData, figures: list[Figure]) -> dict:
     scenario = data.scenario
     platform = s["platform"]
     latency = s["latency_ms"]
-    limits = scenario.slo.latency_p99 if scenario.slo else {}
     violated = {v["endpoint"] for v in s["slo"]["violations"] if v["metric"] == "latency_p99"}
     key = [
         ("sessions", tile(s["sessions"])),
@@ -70,7 +70,7 @@ def _context(data: ReportData, figures: list[Figure]) -> dict:
         if endpoint not in latency:
             continue
         figures_ = latency[endpoint]
-        limit = limits.get(endpoint, limits.get("default")) if endpoint != "all" else None
+        limit = limit_for(scenario.slo, endpoint) if endpoint != "all" else None
         latency_rows.append({"bad": endpoint in violated, "cells": [
             endpoint, *(fmt(figures_[k], "ms") for k in ("mean", "p50", "p95", "p99")),
             f"{limit * 1000:,.0f} ms" if limit else "–"]})
