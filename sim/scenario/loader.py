@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from . import checks
 from .schema import Scenario
@@ -119,7 +120,7 @@ def read_source(path: Path) -> Source:
 _CONSTRUCTOR = yaml.SafeLoader(stream="")
 
 
-def _scalar(node: yaml.ScalarNode) -> Any:
+def _scalar(node: yaml.Node) -> Any:
     """A scalar's value, but clock-like and date-like text stays text.
 
     YAML 1.1 reads ``20:00`` as the base-60 number 1200 and turns timestamps into datetimes;
@@ -158,7 +159,7 @@ def _unbalanced(node: yaml.Node) -> bool:
             and node.value.count("(") > node.value.count(")"))
 
 
-def _joined(first: yaml.ScalarNode, rest: str) -> yaml.ScalarNode:
+def _joined(first: yaml.Node, rest: str) -> yaml.ScalarNode:
     return yaml.ScalarNode("tag:yaml.org,2002:str", f"{first.value}, {rest}",
                            first.start_mark, first.end_mark)
 
@@ -240,7 +241,7 @@ def apply_overrides(source: Source, overrides: list[str] | tuple[str, ...]) -> N
         except yaml.YAMLError:
             node = yaml.ScalarNode("tag:yaml.org,2002:str", value_text)
         value = "" if node is None else _to_python(node, loc, Source("", None), [])
-        target = source.data
+        target: Any = source.data
         for i, part in enumerate(parts[:-1]):
             nxt = target[part] if _has(target, part) else None
             if nxt is None:
@@ -253,7 +254,7 @@ def apply_overrides(source: Source, overrides: list[str] | tuple[str, ...]) -> N
             target = nxt
         else:
             last = parts[-1]
-            if isinstance(target, dict) or (isinstance(target, list) and _has(target, last)):
+            if isinstance(target, dict) or _has(target, last):  # a new key, or an existing index
                 target[last] = value
                 source.forget(loc)
                 source.lines[loc] = OVERRIDE
@@ -318,7 +319,7 @@ _EXPECTED = {
 }
 
 
-def _format(source: Source, err: dict[str, Any]) -> str:
+def _format(source: Source, err: ErrorDetails) -> str:
     loc = _data_loc(source.data, tuple(err["loc"]))
     kind, ctx = err["type"], err.get("ctx", {})
     shown = _shown(err.get("input"))
