@@ -232,7 +232,8 @@ def run(role: str, path: Path) -> int:
         runner = master
         master.register_message("peakday_report", lambda msg, **_: control.reports.update(
             {msg.node_id: msg.data}))
-        runner.register_message("peakday_refused", lambda msg, **_: control.refused(msg.data))
+        runner.register_message("peakday_refused",
+                                lambda msg, **_: control.refused(msg.data["reason"]))
         workers = _start_workers(config, path)
         expected = config.workers or config.expect_workers
         deadline = time.time() + 60
@@ -288,7 +289,7 @@ def _work(config: DrillConfig, state: DrillState) -> int:
             print(reason.told("worker: the master's target",
                               "add --allow-host {host} to this worker to drill it"),
                   file=sys.stderr)
-            runner.send_message("peakday_refused", str(reason))
+            runner.send_message("peakday_refused", {"reason": str(reason)})
             gevent.spawn(runner.quit)
 
     def start(msg, **_kwargs) -> None:

@@ -171,7 +171,7 @@ def _totals(obs: Observation, compress: float) -> dict:
     series = obs.series
     requests = float(series["requests"].sum())
     sold_out = {sku: figures["sold_out_at"] / compress
-                for sku, figures in obs.extra.get("inventory", {}).items()  # type: ignore[union-attr]
+                for sku, figures in obs.extra.get("inventory", {}).items()
                 if figures["sold_out_at"] is not None}
     return {"sessions": float(series["arrivals"].sum()),
             "error_rate": float(series["errors"].sum()) / requests if requests else 0.0,

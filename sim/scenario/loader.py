@@ -12,6 +12,7 @@ import difflib
 import re
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,8 +67,8 @@ class Source:
             self.files.pop(known, None)
 
 
-def load_scenario(path: str | Path, overrides: list[str] | tuple[str, ...] = (),
-                  overlays: list[Path] | tuple[Path, ...] = ()) -> Scenario:
+def load_scenario(path: str | Path, overrides: Sequence[str] = (),
+                  overlays: Sequence[str | Path] = ()) -> Scenario:
     """Read one scenario file, merge its overlays (in order), apply ``--set`` overrides (last,
     so they win) and validate, or raise :class:`ScenarioError`."""
     path = Path(path)
@@ -226,7 +227,7 @@ def _is_schedule(mapping: dict[Any, Any]) -> bool:
     return all(isinstance(k, str) and _CLOCK_KEY.match(k) for k in mapping)
 
 
-def apply_overrides(source: Source, overrides: list[str] | tuple[str, ...]) -> None:
+def apply_overrides(source: Source, overrides: Sequence[str]) -> None:
     """Apply ``path=value`` overrides; values are read as YAML scalars (``32``, ``2s``)."""
     errors = []
     for text in overrides:
