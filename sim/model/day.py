@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import simpy
@@ -90,7 +91,7 @@ def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
     counters["requests_unanswered_at_end"] = servers.unanswered
     counters["mean_in_system"] = counters.pop("system_seconds") / measured
     counters["measured_seconds"] = measured
-    extra = {
+    extra: dict[str, Any] = {
         "inventory": {sku_id: _stock_figures(stock) for sku_id, stock in inventory.skus.items()},
         "flash_sales": _flash_sale_figures(scenario, shoppers),
         "coupons": shoppers.coupon_figures(),

@@ -296,7 +296,7 @@ def replay(scenario: Scenario, stream: ContactStream, staffing: Staffing) -> dic
     offer = centre.offer
     for arrived, handle, patience in zip(stream.arrived.tolist(), stream.handle.tolist(),
                                          stream.patience.tolist(), strict=True):
-        later(env, arrived, lambda _e, h=handle, p=patience: offer(h, p))
+        later(env, arrived, lambda _e, h=handle, p=patience: offer(h, p))  # type: ignore[misc]
     env.run(until=scenario.clock.duration)
     figures = centre.finish(intervals)
     figures["contacts"] = stream.contacts.tolist()

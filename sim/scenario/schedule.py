@@ -83,7 +83,8 @@ class StepSchedule(Generic[N]):
 
     def __init__(self, schedule: N | Mapping[float, N], start_time_of_day: float):
         points = schedule if isinstance(schedule, Mapping) else {0.0: schedule}
-        self._steps = sorted(((tod - start_time_of_day) % DAY, n) for tod, n in points.items())
+        self._steps: list[tuple[float, N]] = sorted(
+            ((tod - start_time_of_day) % DAY, n) for tod, n in points.items())
         """(seconds into each simulated day, value from then on), in order."""
 
     @property
