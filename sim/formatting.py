@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
 
-def fmt(figure: float | dict | None, kind: str = "int") -> str:
+SummaryFigure = float | dict[str, Any] | None
+"""A figure of summary.json: a number (one replication), ``{"mean", "ci95"}`` (several) or
+None (nothing measured)."""
+
+
+def fmt(figure: SummaryFigure, kind: str = "int") -> str:
     """A figure for people: ``12,345``, ``0.52%``, ``840 ms``; with its 95% interval."""
     if isinstance(figure, dict):
         low, high = figure["ci95"]

@@ -39,8 +39,8 @@ def evaluate(result: RunResult, summary: dict) -> dict:
         return {"met": True, "violations": [], "breaches": [], "checked": []}
     violations: list[dict] = []
     checked: list[str] = []
-    limits = {e: limit for e in scenario.platform.endpoints
-              if (limit := limit_for(slo, e)) is not None}
+    limits: dict[str, float] = {e: limit for e in scenario.platform.endpoints
+                                if (limit := limit_for(slo, e)) is not None}
     if limits:
         checked.append("latency_p99")
         violations += _latency(result, limits)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sim.compare import predict
 from sim.report.load_curve import load_curve_figure, worst_error
@@ -104,7 +105,7 @@ def residuals(source: Source, steps: list[StepResult], result: Fit, profile: Pro
         model = source.step_model(step.sessions_per_s, step.duration_s, calibrated)
         predicted = predict(model, window_of(model), source.seed)["endpoints"]
         total = sum(e["throughput"] for e in predicted.values())
-        row = {"step": step.index, "saturated": step.saturated,
+        row: dict[str, Any] = {"step": step.index, "saturated": step.saturated,
                "throughput": {"observed": round(step.throughput, 2),
                               "predicted": round(total, 2),
                               "relative_error": _relative(total, step.throughput)},

@@ -12,7 +12,7 @@ from importlib import resources
 import jinja2
 
 from ..behaviour.slo import limit_for
-from ..formatting import compact, fmt, value_of
+from ..formatting import SummaryFigure, compact, fmt, value_of
 from ..scenario.schema import ENDPOINTS
 from ..scenario.units import format_duration
 from .data import ReportData
@@ -29,10 +29,10 @@ HEADINGS = {
 }
 
 
-def tile(figure: object, kind: str = "int") -> tuple[str, str]:
+def tile(figure: SummaryFigure, kind: str = "int") -> tuple[str, str]:
     """A key figure short enough for one line of tiles: ``40.9 M``, ``1.47%``; its 95%
     interval (when replicated) as a second, smaller line."""
-    def short(value: object) -> str:
+    def short(value: SummaryFigure) -> str:
         return compact(value_of(value)) if kind == "int" else fmt(value, kind)
 
     if isinstance(figure, dict):
