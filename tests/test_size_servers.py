@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
@@ -43,25 +45,68 @@ def runner():
     return CliRunner()
 
 
-def test_mmc_servers_are_the_smallest_c_meeting_the_p99_slo_by_theory(runner, tmp_path):
-    out = tmp_path / "plan"
+TWO_HOURS = ["clock.duration=2h", "traffic.sessions_per_min.00:59:59=960",
+             "traffic.sessions_per_min.01:00=1680"]
+"""16 requests/s for an hour, then 28/s: two intervals, two answers."""
+
+
+@pytest.fixture(scope="module")
+def two_hours(runner, tmp_path_factory):
+    out = tmp_path_factory.mktemp("size") / "plan"
     result = runner.invoke(app, ["size", str(MMC), "--replications", "3", "--jobs", "2",
-                                 "--out", str(out), "--quiet",
-                                 *(f"--set={s}" for s in MMC_SETTINGS)])
+                                 "--out", str(out), "--quiet", "--deployment", "shop",
+                                 *(f"--set={s}" for s in [*MMC_SETTINGS, *TWO_HOURS])])
     assert result.exit_code == 0, result.output
-    sizing = json.loads((out / "sizing.json").read_text())
-    expected = theory_fewest(LAMBDA, LIMIT)
-    (interval,) = sizing["servers"]["intervals"]
-    assert abs(interval["instances"] - expected) <= 1, (interval, expected)
-    assert interval["binds"] == "home p99" and interval["met"]
-    assert yaml.safe_load((out / "plan.yaml").read_text()) == {
-        "platform": {"instances": {"00:00": interval["instances"]},
+    return out
+
+
+def test_mmc_servers_are_the_smallest_c_meeting_the_p99_slo_by_theory(two_hours):
+    sizing = json.loads((two_hours / "sizing.json").read_text())
+    first, second = sizing["servers"]["intervals"]
+    for interval, lam in ((first, 16.0), (second, 28.0)):
+        expected = theory_fewest(lam, LIMIT)
+        assert abs(interval["instances"] - expected) <= 1, (interval, expected)
+        assert interval["binds"] == "home p99" and interval["met"]
+    assert second["instances"] > first["instances"]
+    assert second["launch_at"] == "00:57"  # warm-up (3 minutes) ahead of 01:00
+    assert yaml.safe_load((two_hours / "plan.yaml").read_text()) == {
+        "platform": {"instances": {"00:00": first["instances"], "01:00": second["instances"]},
                      "autoscaling": {"enabled": False}}}
-    assert sorted(p.name for p in out.iterdir()) == [".peakday", "plan.yaml", "report.html",
-                                                     "sizing.json"]
-    html = (out / "report.html").read_text()
+    assert sorted(p.name for p in two_hours.iterdir()) == [
+        ".peakday", "plan.yaml", "prescale-keda.yaml", "prescale.csv", "report.html",
+        "sizing.json"]
+    html = (two_hours / "report.html").read_text()
     assert html.index("What to do") < html.index("Cost") < html.index("Servers per interval")
-    assert f"start with {interval['instances']} instances for 00:00–01:00" in html
+    assert (f"00:57: launch {second['instances'] - first['instances']} instances to have "
+            f"{second['instances']} serving 01:00–02:00, bound by home p99") in html
+
+
+def test_the_plan_applied_with_another_seed_meets_the_slo(runner, two_hours, tmp_path):
+    result = runner.invoke(app, ["simulate", str(MMC), "--overlay", str(two_hours / "plan.yaml"),
+                                 "--seed", "99", "--replications", "2", "--check", "--quiet",
+                                 "--out", str(tmp_path / "check"),
+                                 *(f"--set={s}" for s in [*MMC_SETTINGS, *TWO_HOURS])])
+    assert result.exit_code == 0, result.output
+
+
+def test_keda_triggers_and_prescale_csv_match_sizing_json(two_hours):
+    sizing = json.loads((two_hours / "sizing.json").read_text())
+    first, second = sizing["servers"]["intervals"]
+    keda = yaml.safe_load((two_hours / "prescale-keda.yaml").read_text())
+    assert keda["kind"] == "ScaledObject" and keda["spec"]["scaleTargetRef"]["name"] == "shop"
+    # The scenario's clock is 2026-11-11 at +08:00: cron in Etc/GMT-8 on that date.
+    assert keda["spec"]["triggers"] == [
+        {"type": "cron", "metadata": {"timezone": "Etc/GMT-8", "start": "0 0 11 11 *",
+                                      "end": "0 1 11 11 *",
+                                      "desiredReplicas": str(first["instances"])}},
+        {"type": "cron", "metadata": {"timezone": "Etc/GMT-8", "start": "57 0 11 11 *",
+                                      "end": "0 2 11 11 *",
+                                      "desiredReplicas": str(second["instances"])}},
+    ]
+    rows = list(csv.DictReader(io.StringIO((two_hours / "prescale.csv").read_text())))
+    assert [(r["serve_from"], r["instances"], r["launch_at"]) for r in rows] == [
+        ("2026-11-11T00:00+08:00", str(first["instances"]), "2026-11-11T00:00+08:00"),
+        ("2026-11-11T01:00+08:00", str(second["instances"]), "2026-11-11T00:57+08:00")]
 
 
 def test_more_traffic_never_needs_fewer_servers_and_a_looser_slo_never_more():

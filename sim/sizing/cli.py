@@ -2,7 +2,9 @@
 
 Servers first (:mod:`sim.sizing.servers`), then agents with that server plan fixed
 (:mod:`sim.sizing.agents`: the platform shapes the contacts support receives). Writes
-``sizing.json``, ``plan.yaml`` and ``report.html`` atomically into the results folder.
+``sizing.json``, ``plan.yaml``, ``report.html`` and the pre-scaling exports
+(``prescale.csv``, ``prescale-keda.yaml``: :mod:`sim.sizing.prescale`) atomically into the
+results folder.
 Exit status: 0 the plan meets every SLO; 1 no plan within ``sizing.servers.max`` (or the
 agents' cap) meets them — the best plan is still written, and the failing intervals are
 named with by how much; 2 bad input.
@@ -10,6 +12,7 @@ named with by how much; 2 bad input.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -30,6 +33,8 @@ def size(
     jobs: Annotated[int | None, typer.Option(min=1, help="Processes (default: all cores).")] = None,
     out: Annotated[Path | None, typer.Option(help="Results folder (default: results/<run-id>).")]
     = None,
+    deployment: Annotated[str, typer.Option(
+        help="Kubernetes deployment the KEDA pre-scaling export scales.")] = "checkout",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the results path.")]
     = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print sizing.json to stdout.")]
@@ -45,12 +50,16 @@ def size(
     from ..run import replication_seeds
     from .agents import size_agents
     from .plan import Sizing, document, plan_yaml
+    from .prescale import keda_yaml, prescale_csv
     from .progress import search_progress
     from .report import render
     from .servers import size_servers
     from .work import LocalExecutor, with_plan
 
     scenario = load_or_exit(ctx, file, overrides, overlays)
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", deployment):
+        raise bad_input([f"--deployment {deployment!r}: not a Kubernetes name (lower-case "
+                         "letters, digits and '-', at most 63)"])
     problem = nothing_to_size(scenario)
     if problem:
         raise bad_input([f"{file}: {problem}"])
@@ -72,7 +81,9 @@ def size(
                                  progress=progress.agents)
     sizing = Sizing(scenario, servers, agents, count, time.monotonic() - started)
     sizing_json = document(sizing)
-    files = {"sizing.json": json_bytes(sizing_json), "plan.yaml": plan_yaml(sizing)}
+    files = {"sizing.json": json_bytes(sizing_json), "plan.yaml": plan_yaml(sizing),
+             "prescale.csv": prescale_csv(sizing_json),
+             "prescale-keda.yaml": keda_yaml(sizing_json, deployment)}
     try:
         write(directory, {**files, "report.html": render(sizing, sizing_json)})
     except ResultsError as exc:

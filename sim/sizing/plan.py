@@ -162,6 +162,7 @@ def document(sizing: Sizing) -> dict[str, object]:
         "seed": scenario.seed,
         "replications": sizing.replications,
         "confidence": costs.confidence,
+        "clock": {"start": scenario.clock.start.isoformat(), "duration_s": scenario.clock.duration},
         "met": sizing.met,
         "what_to_do": what_to_do(sizing),
         "servers": {
@@ -201,6 +202,7 @@ def _interval_json(scenario: Scenario, interval: Interval,
     launch = before is not None and interval.instances > before.instances
     return {
         "from": _clock(scenario, interval.start), "to": _clock(scenario, interval.end),
+        "start_s": interval.start, "end_s": interval.end,
         "launch_at": _clock(scenario, interval.start - warmup) if launch else None,
         "instances": interval.instances, "estimate": interval.estimate,
         "binds": interval.binds(scenario.sizing.servers.min),
