@@ -119,11 +119,11 @@ def what_to_do(sizing: Sizing) -> list[str]:
     if sizing.agents is not None and scenario.support is not None:
         own = StepSchedule(scenario.support.agents, scenario.clock.start_time_of_day)
         per = scenario.sizing.agents.per
-        for i, row in enumerate(sizing.agents.rows):
+        for i, agents in enumerate(sizing.agents.rows):
             had = own.at(i * per)
-            if row.required != had:
-                lines.append(f"{row.start}–{row.end}: keep {row.required} agents answering "
-                             f"({row.scheduled} scheduled), not {had}")
+            if agents.required != had:
+                lines.append(f"{agents.start}–{agents.end}: keep {agents.required} agents "
+                             f"answering ({agents.scheduled} scheduled), not {had}")
     for interval in sizing.servers.intervals:
         final = interval.final
         if final is not None and final.failing(set()):

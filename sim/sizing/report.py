@@ -70,8 +70,9 @@ def _servers_figure(sizing: Sizing) -> tuple[str, bytes]:
     clock = scenario.clock
     fig, left = plt.subplots(figsize=(11, 3.8), dpi=110)
     try:
-        starts = [clock.local(i.start) for i in servers.intervals]
-        ends = [clock.local(i.end) for i in servers.intervals]
+        # Numbers of days (matplotlib's date unit): what it makes of datetimes, typed as such.
+        starts = mdates.date2num([clock.local(i.start) for i in servers.intervals]).tolist()
+        ends = mdates.date2num([clock.local(i.end) for i in servers.intervals]).tolist()
         counts = [i.instances for i in servers.intervals]
         left.step([*starts, ends[-1]], [*counts, counts[-1]], where="post",
                   color=STYLES[0][0], lw=2, label="sized instances")
@@ -82,7 +83,8 @@ def _servers_figure(sizing: Sizing) -> tuple[str, bytes]:
         left.set_ylim(0, max(counts) * 1.25 + 1)
         right = left.twinx()
         load = np.sum([np.asarray(v) for v in servers.minute_requests.values()], axis=0) / MINUTE
-        minutes = [clock.start + timedelta(seconds=m * MINUTE) for m in range(len(load))]
+        minutes = mdates.date2num([clock.start + timedelta(seconds=m * MINUTE)
+                                   for m in range(len(load))])
         right.plot(minutes, load, color=STYLES[1][0], ls=STYLES[1][1], lw=1,
                    label="requests / s (scenario's own plan)")
         right.set_ylabel("requests / s")
@@ -109,8 +111,8 @@ def _agents_figure(sizing: Sizing) -> tuple[str, bytes]:
     fig, axis = plt.subplots(figsize=(11, 3.8), dpi=110)
     try:
         n = len(agents.rows)
-        edges = [clock.local(i * per) for i in range(n)] + [clock.local(
-            min(n * per, clock.duration))]
+        edges = mdates.date2num([clock.local(i * per) for i in range(n)] + [clock.local(
+            min(n * per, clock.duration))]).tolist()
 
         def step(values: list[int], style: int, label: str, width: float = 1.5) -> None:
             axis.step(edges, [*values, values[-1]], where="post", color=STYLES[style][0],

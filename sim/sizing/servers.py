@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..behaviour.slo import limit_for
 from ..erlang import erlang_c_many
 from ..model.observer import MINUTE
 from ..run import mean_ci
@@ -192,7 +193,7 @@ def estimate(scenario: Scenario, minute_requests: dict[str, list[float]]) -> lis
     platform, sizing = scenario.platform, scenario.sizing.servers
     slo = scenario.slo
     assert slo is not None
-    means = {e: d.service.mean for e, d in platform.endpoints.items()}
+    means: dict[str, float] = {e: d.service.mean for e, d in platform.endpoints.items()}
     slack = _slack(scenario, means)
     share = min(0.01, slo.error_rate) if slo.error_rate < 1 else 0.01
     per_minutes = round(sizing.per / MINUTE)
@@ -212,8 +213,7 @@ def _slack(scenario: Scenario, means: dict[str, float]) -> float:
     """How long a request may wait in the queue: the tightest p99 limit less ~p99 service."""
     slo = scenario.slo
     assert slo is not None
-    room = [limit - 3 * means[e] for e, limit in
-            ((e, slo.latency_p99.get(e, slo.latency_p99.get("default"))) for e in means)
+    room = [limit - 3 * means[e] for e, limit in ((e, limit_for(slo, e)) for e in means)
             if limit is not None]
     timeouts = [t for t in (scenario.platform.admission.queue_timeout,
                             scenario.customers.client_timeout) if t is not None]

@@ -91,7 +91,7 @@ def simulate_plan(scenario: Scenario, plan: Plan | None,
         minute_requests={e: obs.series[f"requests_{e}"].tolist() for e in ENDPOINTS
                          if f"requests_{e}" in obs.series},
         instance_hours=obs.counters["instance_hours"],
-        support=obs.extra["support"]["intervals"] if "support" in obs.extra else None,  # type: ignore[index]
+        support=obs.extra["support"]["intervals"] if "support" in obs.extra else None,
     )
 
 
