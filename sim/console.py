@@ -95,3 +95,28 @@ def print_summary(console: Console, summary: dict) -> None:
     for name, value in rows:
         table.add_row(name, value)
     console.print(table)
+
+
+def print_comparison(console: Console, document: dict) -> None:
+    """Runs as columns (the first is the baseline), key figures as rows, deltas beneath."""
+    runs = document["runs"]
+    common = [part for part in runs[0]["plan"] if all(part in r["plan"] for r in runs)]
+    shared = f"; every run: {' '.join(common)}" if common else ""
+    table = Table(title=f"Compared with {document['baseline']}  (* significant at 5%{shared})")
+    table.add_column("figure", style="bold")
+    for run in runs:
+        own = [part for part in run["plan"] if part not in common]
+        table.add_column("\n".join([run["label"], *own]), justify="right")
+    for row in document["rows"]:
+        cells = []
+        for cell in row["cells"]:
+            text = cell["shown"]
+            if cell.get("delta"):
+                mark = " *" if cell["significant"] else ""
+                text += f"\n{cell['delta']}{mark}"
+            cells.append(text)
+        table.add_row(row["label"], *cells)
+    verdicts = ["met" if run["slo_met"] else f"not met ({len(run['breaches'])})"
+                for run in runs]
+    table.add_row("SLOs (breaches)", *verdicts)
+    console.print(table)

@@ -30,6 +30,16 @@ def fmt(figure: SummaryFigure, kind: str = "int") -> str:
     return f"{value:,.0f}"
 
 
+def plan_parts(options: dict) -> list[str]:
+    """The ``--overlay``/``--set`` options a run was made with, one per item, as typed."""
+    return [*(f"--overlay {o}" for o in options.get("overlays", [])),
+            *(f"--set {s}" for s in options.get("set", []))]
+
+
+def plan_text(options: dict) -> str:
+    return " ".join(plan_parts(options))
+
+
 def value_of(figure: object) -> float | None:
     """The number of a figure: itself, or the mean of ``{"mean", "ci95"}``."""
     if isinstance(figure, dict):

@@ -23,6 +23,7 @@ from .sections import (
     hourly_section,
     inventory_section,
     payments_section,
+    support_rates,
     support_section,
 )
 from .slo import evaluate
@@ -70,8 +71,34 @@ def _latency(result: RunResult, pick: Callable[[Observation], dict[str, Histogra
     return section
 
 
-def build_summary(result: RunResult) -> dict:
-    """The ``summary.json`` document."""
+def replication_values(result: RunResult) -> dict[str, list[float | None]]:
+    """Key figures per replication, in replication order, for ``peakday compare``: runs with
+    one seed share random numbers replication by replication, so differences are paired."""
+    observations = result.observations
+    values: dict[str, list[float | None]] = {
+        key: [tidy(o.counters[key]) for o in observations]
+        for key in ("sessions", "orders", "gmv", "instance_hours")}
+    values["lost_sales_value"] = [tidy(o.counters["lost_sales_value"]) for o in observations]
+    values["error_rate"] = [tidy(_ratio(o, "errors", "requests")) for o in observations]
+    values["peak_instances"] = [tidy(float(np.max(o.series["instances"], initial=0)))
+                                for o in observations]
+    for endpoint in ("all", "checkout", "pay"):
+        hists = [o.latency.get(endpoint) for o in observations]
+        if all(h is not None and h.count for h in hists):
+            values[f"p99_ms_{endpoint}"] = [tidy(h.quantile(0.99) * 1000) for h in hists
+                                            if h is not None]
+    if "support" in observations[0].extra:
+        first = math.ceil(result.scenario.clock.warmup / result.scenario.sizing.agents.per)
+        rates = [support_rates(o.extra["support"]["intervals"], first)  # type: ignore[index]
+                 for o in observations]
+        values["support_service_level"] = [tidy(r["service_level"]) for r in rates]
+        values["support_abandon_rate"] = [tidy(r["abandon_rate"]) for r in rates]
+    return values
+
+
+def build_summary(result: RunResult, options: dict | None = None) -> dict:
+    """The ``summary.json`` document; ``options`` records the ``--overlay``/``--set`` the run
+    was made with (``{"overlays": [...], "set": [...]}``), so a plan can be told apart."""
     scenario = result.scenario
     count = lambda key: _each(result, lambda o: o.counters[key])  # noqa: E731
     series = lambda key, fn: _each(result, lambda o: fn(o.series[key]))  # noqa: E731
@@ -81,6 +108,8 @@ def build_summary(result: RunResult) -> dict:
         "description": scenario.description,
         "seed": result.seed,
         "replications": len(result.observations),
+        "options": {"overlays": list((options or {}).get("overlays", [])),
+                    "set": list((options or {}).get("set", []))},
         "clock": {"start": scenario.clock.start.isoformat(), "duration_s": scenario.clock.duration,
                   "warmup_s": scenario.clock.warmup},
         "sessions": count("sessions"),
@@ -134,6 +163,7 @@ def build_summary(result: RunResult) -> dict:
         "payments": payments_section(result, figure),
         "support": support_section(result, figure),
         "hourly": hourly_section(result, figure),
+        "per_replication": replication_values(result),
     }
     summary["slo"] = evaluate(result, summary)
     summary["findings"] = business_findings(summary, scenario)

@@ -9,14 +9,15 @@ from __future__ import annotations
 import typer
 
 from ..sizing import cli as size
-from . import report, scenario, simulate
+from . import compare, report, scenario, simulate
 
 __all__ = ["register"]
 
 
 def register(app: typer.Typer) -> None:
-    """Add validate, schema, simulate, size and report to ``app``."""
+    """Add validate, schema, simulate, size, report and compare to ``app``."""
     scenario.register(app)
     simulate.register(app)
     size.register(app)
     report.register(app)
+    compare.register(app)

@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from .common import OverlayOption, SetOption, bad_input, console, load_or_exit
+from .common import (
+    OverlayOption,
+    SetOption,
+    bad_input,
+    console,
+    load_or_exit,
+    overlays_of,
+    overrides_of,
+)
 
 
 def simulate(
@@ -52,7 +60,8 @@ def simulate(
     with run_progress(scenario, replications, enabled=not (quiet or as_json)) as progress:
         result = run(scenario, replications=replications, seed=seed, jobs=jobs,
                      progress=progress)
-    summary = build_summary(result)
+    summary = build_summary(result, {"overlays": [str(p) for p in overlays_of(ctx, overlays)],
+                                     "set": overrides_of(ctx, overrides)})
     header, rows = build_series(result)
     files = {
         "summary.json": json_bytes(summary),

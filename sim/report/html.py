@@ -12,7 +12,7 @@ from importlib import resources
 import jinja2
 
 from ..behaviour.slo import limit_for
-from ..formatting import SummaryFigure, compact, fmt, value_of
+from ..formatting import SummaryFigure, compact, fmt, plan_text, value_of
 from ..scenario.schema import ENDPOINTS
 from ..scenario.units import format_duration
 from .data import ReportData
@@ -110,6 +110,7 @@ def _context(data: ReportData, figures: list[Figure]) -> dict:
     return {
         "font_note": MISSING_NOTE if cjk_family() is None and any(map(needs_cjk, names))
         else "",
+        "plan": plan_text(s.get("options") or {}),
         "s": s, "slo": s["slo"], "findings": s.get("findings", []), "key_figures": key,
         "lost": lost,
         "start": scenario.clock.start.strftime("%Y-%m-%d %H:%M %Z").strip(),
