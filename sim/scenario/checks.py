@@ -71,8 +71,9 @@ def _clock_times(s: Scenario) -> Iterator[Problem]:
         yield (("clock", "warmup"), f"{format_duration(s.clock.warmup)} leaves nothing to "
                                     f"measure (shorter than duration "
                                     f"{format_duration(s.clock.duration)})")
-    for key in s.traffic.sessions_per_min:
-        yield from _within_clock(s, ("traffic", "sessions_per_min", format_clock(key)), key)
+    if s.traffic.history is None:  # a whole day's history may reach beyond a short run
+        for key in s.traffic.sessions_per_min:
+            yield from _within_clock(s, ("traffic", "sessions_per_min", format_clock(key)), key)
     for name, (start, end) in s.traffic.phases.items():
         yield from _window(s, ("traffic", "phases", name), start, end, (0, 1))
     if s.support is not None:

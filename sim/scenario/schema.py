@@ -12,9 +12,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .distributions import Constant, Kind
+from .history import history_source
 from .schedule import PositiveSchedule
 from .types import (
     ClockTime,
@@ -27,6 +28,7 @@ from .types import (
     PositiveDuration,
     PositiveInt,
     Rate,
+    RatePoints,
     TimeDist,
 )
 from .units import DAY
@@ -88,11 +90,32 @@ class Clock(Section):
         return since if since >= 0 else since + DAY
 
 
+class History(Section):
+    csv: str
+    """The CSV file the points were read from (relative to the scenario)."""
+    growth: float = Field(default=1.0, gt=0)
+    """Factor applied to the file's rates (1.25 = a quarter more sessions than last year)."""
+
+
 class Traffic(Section):
-    sessions_per_min: dict[ClockTime, Rate] = Field(min_length=1)
-    """New sessions per minute at clock times; linear between points, flat outside them."""
+    sessions_per_min: RatePoints = Field(min_length=1)
+    """New sessions per minute at clock times; linear between points, flat outside them.
+    May be read from a CSV of last year's day, with a growth factor (:mod:`.history`)."""
+    history: History | None = None
+    """Where CSV points came from; set when ``sessions_per_min`` names a file (a whole day's
+    history may have points outside a shorter run's clock)."""
     phases: dict[str, tuple[ClockTime, ClockTime]] = {}
     """Named windows [from, to) used by reports and per-phase figures."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _remember_history(cls, data: object) -> object:
+        """Record the CSV (and growth) that ``sessions_per_min`` names before it is read."""
+        if isinstance(data, dict):
+            source = history_source(data.get("sessions_per_min"))
+            if source is not None:
+                return {**data, "history": source}
+        return data
 
 
 class Retry(Section):

@@ -11,9 +11,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, PlainSerializer, PlainValidator, ValidationInfo, WithJsonSchema
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    ValidationInfo,
+    WithJsonSchema,
+)
 
 from . import distributions as dists
+from .history import FORM_HINT, resolve_points
 from .units import (
     CLOCK_HINT,
     DURATION_HINT,
@@ -110,3 +118,24 @@ MoneyDist = Annotated[
     WithJsonSchema(_DIST_SCHEMA),
 ]
 """A distribution of currency amounts: ``lognormal(mean=180, cv=1.0)``."""
+
+
+def _points(value: object, info: ValidationInfo) -> object:
+    base_dir = (info.context or {}).get("base_dir")
+    return resolve_points(value, Path(base_dir) if base_dir else None)
+
+
+RatePoints = Annotated[
+    dict[ClockTime, Rate],
+    BeforeValidator(_points),
+    WithJsonSchema({"anyOf": [
+        {"type": "object", "additionalProperties": {"type": "number", "minimum": 0},
+         "propertyNames": _CLOCK_SCHEMA},
+        {"type": "string", "description": "a CSV file: clock time, sessions per minute"},
+        {"type": "object", "properties": {"csv": {"type": "string"},
+                                          "growth": {"type": "number", "exclusiveMinimum": 0}},
+         "required": ["csv"], "additionalProperties": False},
+    ], "description": FORM_HINT}),
+]
+"""Sessions per minute at clock times, inline or from a CSV with a growth factor; always
+resolved to inline points (so ``scenario.json`` needs no CSV to be read again)."""
