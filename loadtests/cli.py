@@ -7,19 +7,24 @@ commands: ``peakday --help`` does not pay for them.
 
 from __future__ import annotations
 
+import io
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from sim.cli.common import (
     OverlayOption,
     SetOption,
     console,
+    flag,
     load_or_exit,
     overlays_of,
     overrides_of,
 )
+from sim.results import RESULTS, run_id
 
 __all__ = ["register"]
 
@@ -41,7 +46,7 @@ def serve(
     admin_token: Annotated[str | None, typer.Option(
         help="Bearer token for /admin (default: $PEAKDAY_ADMIN_TOKEN, else a random one).")]
     = None,
-    reset: Annotated[bool, typer.Option("--reset", help="Re-seed an existing database.")]
+    reset: Annotated[bool, flag("--reset", help="Re-seed an existing database.")]
     = False,
     overrides: SetOption = None,
     overlays: OverlayOption = None,
@@ -67,19 +72,19 @@ def drill(
     file: Annotated[Path, typer.Argument(help="Scenario file (its drill section).")],
     target: Annotated[str | None, typer.Option(help="Base URL of the checkout to drill.")]
     = None,
-    self_test: Annotated[bool, typer.Option(
+    self_test: Annotated[bool, flag(
         "--self-test", help="Start the reference checkout on a free loopback port, drill it, "
                             "stop it (stock scaled by drill.scale).")] = False,
     allow_host: Annotated[list[str] | None, typer.Option(
         help="Allow this target host besides drill.allowed_hosts (repeatable).")] = None,
     workers: Annotated[int, typer.Option(min=0, help="Local Locust worker processes under "
                                                      "one master (0: a single process).")] = 0,
-    master: Annotated[bool, typer.Option(
+    master: Annotated[bool, flag(
         "--master", help="Be the master for workers on other machines (--expect-workers).")]
     = False,
     expect_workers: Annotated[int, typer.Option(min=0, help="Workers a --master waits for.")]
     = 0,
-    worker: Annotated[bool, typer.Option(
+    worker: Annotated[bool, flag(
         "--worker", help="Be a worker of a master on --master-host (same scenario file).")]
     = False,
     master_host: Annotated[str, typer.Option(help="The master's address (--worker).")]
@@ -90,6 +95,8 @@ def drill(
     = None,
     overrides: SetOption = None,
     overlays: OverlayOption = None,
+    quiet: Annotated[bool, flag("--quiet", "-q", help="Print only the results path.")] = False,
+    as_json: Annotated[bool, flag("--json", help="Print drill.json to stdout.")] = False,
 ) -> None:
     """Replay the scenario's drill window with Locust against real checkout endpoints.
 
@@ -99,12 +106,22 @@ def drill(
     from .drill_launch import launch_drill
 
     scenario = load_or_exit(ctx, file, overrides, overlays)
-    raise typer.Exit(launch_drill(
+    directory = out or RESULTS / run_id(f"{scenario.name}-drill")
+    muted = quiet or as_json
+    status = launch_drill(
         scenario=scenario, file=file, overrides=overrides_of(ctx, overrides),
         overlays=overlays_of(ctx, overlays), target=target, self_test=self_test,
         allow_hosts=list(allow_host or []), workers=workers, master=master,
         expect_workers=expect_workers, worker=worker, master_host=master_host,
-        master_port=master_port, seed=seed, out=out, console=console))
+        master_port=master_port, seed=seed, out=directory,
+        console=Console(file=io.StringIO()) if muted else console)
+    results = directory / "drill.json"
+    if muted and results.is_file():
+        if as_json:
+            sys.stdout.write(results.read_text())
+        else:
+            console.print(str(directory), markup=False)
+    raise typer.Exit(status)
 
 
 def register(app: typer.Typer) -> None:

@@ -6,7 +6,14 @@ import contextlib
 from collections.abc import Iterator
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from .formatting import fmt
@@ -17,19 +24,24 @@ from .scenario.schema import Scenario
 @contextlib.contextmanager
 def run_progress(scenario: Scenario, replications: int,
                  enabled: bool = True) -> Iterator[ProgressCallback | None]:
-    """A bar per replication over simulated time; yields the callback the run reports to."""
+    """One bar over all replications' simulated time, with the time remaining; yields the
+    callback the run reports to (replication index, simulated seconds done)."""
     if not enabled:
         yield None
         return
-    clock = scenario.clock
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[at]}"),
-               TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bars:
-        tasks = [bars.add_task(f"replication {i + 1}/{replications}", total=clock.duration,
-                               at=clock.label(0)) for i in range(replications)]
+    duration = scenario.clock.duration
+    done = [0.0] * replications
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(),
+               TextColumn("{task.fields[at]}"), TimeElapsedColumn(), TextColumn("left"),
+               TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task(f"{replications} replication{'s' if replications > 1 else ''}",
+                            total=duration * replications, at="")
 
         def update(index: int, now: float) -> None:
-            bars.update(tasks[index], completed=now, at=clock.label(now))
+            done[index] = min(now, duration)
+            finished = sum(1 for d in done if d >= duration)
+            bar.update(task, completed=sum(done), at=f"{finished}/{replications} done")
 
         yield update
 

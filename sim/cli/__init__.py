@@ -9,13 +9,14 @@ from __future__ import annotations
 import typer
 
 from ..sizing import cli as size
-from . import compare, report, scenario, simulate
+from . import compare, init, report, scenario, simulate
 
 __all__ = ["register"]
 
 
 def register(app: typer.Typer) -> None:
-    """Add validate, schema, simulate, size, report and compare to ``app``."""
+    """Add init, validate, schema, simulate, size, report and compare to ``app``."""
+    init.register(app)
     scenario.register(app)
     simulate.register(app)
     size.register(app)

@@ -8,7 +8,7 @@ one line per problem, never a traceback.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -31,6 +31,21 @@ OverlayOption = Annotated[
                  help="Merge a partial scenario (a sizing plan.yaml, a calibration.yaml) onto "
                       "the scenario before validation (repeatable, in order)."),
 ]
+
+
+def flag(*names: str, help: str) -> Any:
+    """A switch: its help shows no value (a flag takes none; Typer would print ``<bool>``)."""
+    return typer.Option(*names, help=help, metavar="")
+
+
+def no_scenario_options(ctx: typer.Context, command: str) -> None:
+    """Refuse ``--set``/``--overlay`` before a command that reads no scenario (silently
+    ignoring them would leave the user believing they applied)."""
+    obj = ctx.obj or {}
+    if obj.get("overrides") or obj.get("overlays"):
+        raise bad_input([f"{command} reads no scenario file: --set and --overlay apply to "
+                         "validate, simulate, drill, serve and the other commands that read "
+                         "one"])
 
 
 def remember_scenario_options(ctx: typer.Context, overrides: list[str] | None,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from .common import bad_input, console
+from .common import bad_input, console, flag
 
 
 def compare(
@@ -16,8 +16,7 @@ def compare(
                                                        "baseline.")],
     out: Annotated[Path | None, typer.Option(help="Folder for compare.html and compare.json "
                                                   "(default: results/compare-<time>).")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")]
-    = False,
+    as_json: Annotated[bool, flag("--json", help="Print the comparison as JSON.")] = False,
 ) -> None:
     """Compare runs: key figures with deltas against the first, significance, SLO verdicts."""
     from ..compare_runs import compare as build

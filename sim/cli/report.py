@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 
-from .common import bad_input, console
+from .common import bad_input, console, no_scenario_options
 
 
-def report(directory: Annotated[Path, typer.Argument(help="A results folder.")]) -> None:
+def report(ctx: typer.Context,
+           directory: Annotated[Path, typer.Argument(help="A results folder.")]) -> None:
     """Render the HTML report (and its PNG figures) of a results folder again."""
+    no_scenario_options(ctx, "report")
     from ..report import rerender
     from ..results import ResultsError
 

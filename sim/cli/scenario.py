@@ -9,7 +9,16 @@ from typing import Annotated
 
 import typer
 
-from .common import OverlayOption, SetOption, bad_input, console, overlays_of, overrides_of
+from .common import (
+    OverlayOption,
+    SetOption,
+    bad_input,
+    console,
+    flag,
+    no_scenario_options,
+    overlays_of,
+    overrides_of,
+)
 
 
 def validate(
@@ -17,25 +26,37 @@ def validate(
     files: Annotated[list[Path], typer.Argument(help="Scenario files to check.")],
     overrides: SetOption = None,
     overlays: OverlayOption = None,
+    as_json: Annotated[bool, flag("--json", help="Print one JSON object per file (file, ok, "
+                                                 "scenario, errors) as a list.")] = False,
 ) -> None:
     """Check scenario files; print every problem as FILE:LINE: path: message (exit 2)."""
     from ..scenario import ScenarioError, load_scenario
 
     problems: list[str] = []
+    checked: list[dict] = []
     for path in files:
         try:
             scenario = load_scenario(path, overrides_of(ctx, overrides),
                                      overlays_of(ctx, overlays))
         except ScenarioError as exc:
             problems.extend(exc.errors)
+            checked.append({"file": str(path), "ok": False, "scenario": None,
+                            "errors": exc.errors})
             continue
-        console.print(f"{path}: ok ({scenario.name})", markup=False)
-    if problems:
+        checked.append({"file": str(path), "ok": True, "scenario": scenario.name, "errors": []})
+        if not as_json:
+            console.print(f"{path}: ok ({scenario.name})", markup=False)
+    if as_json:
+        sys.stdout.write(json.dumps(checked, indent=2, ensure_ascii=False) + "\n")
+        if problems:
+            raise typer.Exit(2)
+    elif problems:
         raise bad_input(problems)
 
 
-def schema() -> None:
+def schema(ctx: typer.Context) -> None:
     """Print the scenario's JSON Schema (for editor completion and external checks)."""
+    no_scenario_options(ctx, "schema")
     from ..scenario import Scenario
 
     document = Scenario.model_json_schema(by_alias=True, mode="validation")

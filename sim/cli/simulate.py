@@ -13,6 +13,7 @@ from .common import (
     SetOption,
     bad_input,
     console,
+    flag,
     load_or_exit,
     overlays_of,
     overrides_of,
@@ -23,16 +24,15 @@ def simulate(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="Scenario file.")],
     seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
-    replications: Annotated[int, typer.Option(min=1, help="Independent replications.")] = 1,
+    replications: Annotated[int | None, typer.Option(
+        min=1, help="Independent replications (default: the scenario's sizing.replications "
+                    "when it sets one, else 1).")] = None,
     jobs: Annotated[int | None, typer.Option(min=1, help="Processes (default: all cores).")] = None,
     out: Annotated[Path | None, typer.Option(help="Results folder (default: results/<run-id>).")]
     = None,
-    check: Annotated[bool, typer.Option("--check", help="Exit 1 when an SLO is not met.")]
-    = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the results path.")]
-    = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print summary.json to stdout.")]
-    = False,
+    check: Annotated[bool, flag("--check", help="Exit 1 when an SLO is not met.")] = False,
+    quiet: Annotated[bool, flag("--quiet", "-q", help="Print only the results path.")] = False,
+    as_json: Annotated[bool, flag("--json", help="Print summary.json to stdout.")] = False,
     overrides: SetOption = None,
     overlays: OverlayOption = None,
 ) -> None:
@@ -52,6 +52,9 @@ def simulate(
     from ..summary import build_series, build_summary
 
     scenario = load_or_exit(ctx, file, overrides, overlays)
+    if replications is None:
+        sizing = scenario.sizing
+        replications = sizing.replications if "replications" in sizing.model_fields_set else 1
     directory = out or RESULTS / run_id(scenario.name)
     try:
         check_writable(directory)
