@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from .formatting import fmt, plan_parts, value_of
+from .formatting import SummaryFigure, fmt, plan_parts, value_of
 from .results import ResultsError
 
 SIGNIFICANCE = 0.05
@@ -32,15 +32,15 @@ class Measure:
     label: str
     kind: str
     """How :func:`fmt` shows it; ``pct`` differences are in percentage points."""
-    pick: Callable[[dict], object]
+    pick: Callable[[dict], SummaryFigure]
     """The figure in a ``summary.json``."""
 
 
-def _support(key: str) -> Callable[[dict], object]:
+def _support(key: str) -> Callable[[dict], SummaryFigure]:
     return lambda s: (s.get("support") or {}).get(key)
 
 
-def _p99(endpoint: str) -> Callable[[dict], object]:
+def _p99(endpoint: str) -> Callable[[dict], SummaryFigure]:
     return lambda s: s["latency_ms"].get(endpoint, {}).get("p99")
 
 
@@ -152,9 +152,10 @@ def compare(runs: list[Run]) -> dict:
             cell: dict[str, object] = {"value": mean, "shown": fmt(figure, measure.kind)}
             if run is not runs[0]:
                 paired = _paired(base, run.summary)
-                series = [(r.summary.get("per_replication") or {}).get(measure.key)
-                          for r in (runs[0], run)]
-                p = difference_test(*series, paired) if all(series) else None  # type: ignore[misc]
+                base_values, values = ((r.summary.get("per_replication") or {}).get(measure.key)
+                                       for r in (runs[0], run))
+                p = difference_test(base_values, values, paired) \
+                    if base_values and values else None
                 cell.update(delta=_delta(measure.kind, means[0], mean), p=p,
                             paired=paired, significant=p is not None and p < SIGNIFICANCE)
             cells.append(cell)

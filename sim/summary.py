@@ -89,8 +89,7 @@ def replication_values(result: RunResult) -> dict[str, list[float | None]]:
                                             if h is not None]
     if "support" in observations[0].extra:
         first = math.ceil(result.scenario.clock.warmup / result.scenario.sizing.agents.per)
-        rates = [support_rates(o.extra["support"]["intervals"], first)  # type: ignore[index]
-                 for o in observations]
+        rates = [support_rates(o.extra["support"]["intervals"], first) for o in observations]
         values["support_service_level"] = [tidy(r["service_level"]) for r in rates]
         values["support_abandon_rate"] = [tidy(r["abandon_rate"]) for r in rates]
     return values
