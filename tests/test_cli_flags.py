@@ -75,3 +75,12 @@ def test_drill_json_on_a_refused_target_prints_no_json(runner, tmp_path):
     assert result.exit_code == 2
     assert not result.stdout.lstrip().startswith("{")
     assert not (tmp_path / "d").exists()
+
+
+def test_raising_instances_under_autoscaling_warns_that_it_is_only_the_start(runner):
+    result = runner.invoke(app, ["validate", str(SCENARIOS / "double11.yaml"),
+                                 "--set", "platform.instances=12"])
+    assert result.exit_code == 0
+    assert "warning: --set platform.instances only sets the start" in result.output
+    plain = runner.invoke(app, ["validate", str(MMC), "--set", "platform.instances=5"])
+    assert "warning" not in plain.output

@@ -76,8 +76,13 @@ def load_or_exit(ctx: typer.Context, path: Path, overrides: list[str] | None = N
     """The validated scenario with every ``--overlay`` and ``--set`` applied, or the errors
     printed and exit status 2."""
     from ..scenario import ScenarioError, load_scenario
+    from ..scenario.checks import override_warnings
 
+    given = overrides_of(ctx, overrides)
     try:
-        return load_scenario(path, overrides_of(ctx, overrides), overlays_of(ctx, overlays))
+        scenario = load_scenario(path, given, overlays_of(ctx, overlays))
     except ScenarioError as exc:
         raise bad_input(exc.errors) from None
+    for warning in override_warnings(scenario, given):
+        err_console.print(f"warning: {warning}", markup=False)
+    return scenario

@@ -14,6 +14,7 @@ from .common import (
     SetOption,
     bad_input,
     console,
+    err_console,
     flag,
     no_scenario_options,
     overlays_of,
@@ -31,6 +32,7 @@ def validate(
 ) -> None:
     """Check scenario files; print every problem as FILE:LINE: path: message (exit 2)."""
     from ..scenario import ScenarioError, load_scenario
+    from ..scenario.checks import override_warnings
 
     problems: list[str] = []
     checked: list[dict] = []
@@ -44,6 +46,8 @@ def validate(
                             "errors": exc.errors})
             continue
         checked.append({"file": str(path), "ok": True, "scenario": scenario.name, "errors": []})
+        for warning in override_warnings(scenario, overrides_of(ctx, overrides)):
+            err_console.print(f"warning: {warning}", markup=False)
         if not as_json:
             console.print(f"{path}: ok ({scenario.name})", markup=False)
     if as_json:

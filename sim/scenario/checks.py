@@ -8,7 +8,7 @@ number), and all of them run: a user fixes a file in one pass, not one error per
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from .schedule import values
 from .schema import Scenario
@@ -202,3 +202,20 @@ def _sizing_and_drill(s: Scenario) -> Iterator[Problem]:
         yield (("drill", "abort", "for"),
                f"{format_duration(s.drill.abort.for_)} is longer than the drill's max_duration "
                f"(at most {format_duration(s.drill.max_duration)})")
+
+
+def override_warnings(s: Scenario, overrides: Sequence[str]) -> list[str]:
+    """Overrides that are valid but cannot do what they look like they do.
+
+    Under autoscaling ``platform.instances`` is only the start: the autoscaler decides how many
+    serve at the peak, within ``autoscaling.min``..``max``. A planner raising it to survive the
+    peak changes nothing there, so say so (a warning: the run is still a valid run).
+    """
+    paths = {text.partition("=")[0].strip() for text in overrides}
+    auto = s.platform.autoscaling
+    if "platform.instances" in paths and auto.enabled:
+        return [f"--set platform.instances only sets the start: autoscaling is on and decides "
+                f"the instances at the peak (between min {auto.min} and max {auto.max}); to "
+                "change capacity at the peak set platform.autoscaling.min/max, or "
+                "platform.autoscaling.enabled=false"]
+    return []
