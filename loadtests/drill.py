@@ -40,6 +40,7 @@ from . import users
 from .config import DrillConfig
 from .recorder import Recorder, summarize, thresholds
 from .schedule import Plan, build_plan
+from .target.launch import bearer
 from .users import DrillState, Shopper
 
 SPAWN_RATE = 100
@@ -170,7 +171,7 @@ def _switch_outages(config: DrillConfig, rates: dict[str, float]) -> None:
     # On failure the drill goes on; the payment figures will show the outage did not apply.
     with contextlib.suppress(httpx.HTTPError):
         httpx.post(f"{config.target}/admin/outages", json={"failure_rates": rates},
-                   headers={"Authorization": f"Bearer {config.admin_token}"}, timeout=5)
+                   headers=bearer(config.admin_token or ""), timeout=5)
 
 
 def _server_check(config: DrillConfig) -> dict | None:
@@ -178,7 +179,7 @@ def _server_check(config: DrillConfig) -> dict | None:
     if not config.admin_token:
         return None
     reply = httpx.get(f"{config.target}/admin/stock", timeout=10,
-                      headers={"Authorization": f"Bearer {config.admin_token}"})
+                      headers=bearer(config.admin_token))
     stock = reply.json()
     return {"stock": stock,
             "oversold": {sku: max(0, f["sold"] + f["reserved"] - f["initial"])

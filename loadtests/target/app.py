@@ -91,7 +91,16 @@ class OutagesIn(Strict):
     """Channel -> failure rate now; an empty mapping ends every outage."""
 
 
-ShopperId = Annotated[str, Header(alias="X-Shopper-Id", min_length=1, max_length=64)]
+async def shopper_id(
+        x_shopper_id: Annotated[str | None, Header(alias="X-Shopper-Id", max_length=64)] = None
+) -> str:
+    """The shopper a request speaks for; without one there is nobody to sell to (400)."""
+    if not x_shopper_id:
+        raise StoreError("missing_shopper", 400, "the X-Shopper-Id header names the shopper")
+    return x_shopper_id
+
+
+ShopperId = Annotated[str, Depends(shopper_id)]
 
 
 def create_app(service: Service) -> FastAPI:
@@ -121,11 +130,22 @@ def create_app(service: Service) -> FastAPI:
         reasons = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
         return JSONResponse({"error": "invalid_request", "detail": reasons}, 422)
 
+    expected = f"Bearer {service.admin_token}".encode()
+
     def admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        expected = f"Bearer {service.admin_token}"
-        if authorization is None or not secrets.compare_digest(authorization, expected):
+        # Compared as bytes in constant time: the header as sent (Starlette decodes it as
+        # latin-1), the token as UTF-8; a non-ASCII header or token is a mismatch, not a 500.
+        if authorization is None or not secrets.compare_digest(
+                authorization.encode("latin-1"), expected):
             raise HTTPException(401, "admin endpoints need 'Authorization: Bearer <token>'",
                                 headers={"WWW-Authenticate": "Bearer"})
+
+    def owned(order_id: str, shopper: str) -> dict[str, Any]:
+        """The shopper's own order; anyone else's is as unknown as a missing one."""
+        found = store.order(order_id)
+        if found is None or found["shopper"] != shopper:
+            raise StoreError("unknown_order", 404, f"no order {order_id!r} for this shopper")
+        return found
 
     @app.get("/")
     def home() -> dict[str, Any]:
@@ -148,38 +168,40 @@ def create_app(service: Service) -> FastAPI:
         return store.reserve(shopper, items)
 
     @app.post("/orders/{order_id}/pay")
-    async def pay(order_id: str, body: PayIn,
+    async def pay(order_id: str, body: PayIn, shopper: ShopperId,
                   idempotency_key: Annotated[str | None, Header(max_length=128)] = None
                   ) -> JSONResponse:
+        """Charge the order once, whoever retries or races: only its shopper may pay it; the
+        gateway is called only by the request holding the order's one payment claim."""
         if not gateway.knows(body.channel):
             raise StoreError("unknown_channel", 422, f"no payment channel {body.channel!r}")
-        order = await run_in_threadpool(store.order, order_id)
-        if order is None:
-            raise StoreError("unknown_order", 404, f"no order {order_id!r}")
+        await run_in_threadpool(owned, order_id, shopper)
         key = idempotency_key or uuid.uuid4().hex
-        status = await run_in_threadpool(store.start_payment, key, order_id, body.channel)
-        if status is None:
-            if order["status"] != "reserved":
-                await run_in_threadpool(store.abandon_payment, key)
-                code = "already_paid" if order["status"] == "paid" else "reservation_expired"
-                raise StoreError(code, 409, f"order is {order['status']}")
-            asked = time.perf_counter()
-            approved = await gateway.charge(body.channel)
-            provider_ms = (time.perf_counter() - asked) * 1000
-            status = await run_in_threadpool(store.finish_payment, key, order_id, approved)
-        else:
-            provider_ms = 0.0
-            status = await _settled(store, key, status, gateway.timeout + 5.0)
+        deadline = time.monotonic() + gateway.timeout + 5.0
+        provider_ms = 0.0
+        while True:
+            claim = await run_in_threadpool(store.claim_payment, key, order_id, body.channel)
+            if claim.status is None:
+                asked = time.perf_counter()
+                approved = await gateway.charge(body.channel, order_id)
+                provider_ms = (time.perf_counter() - asked) * 1000
+                status = await run_in_threadpool(store.finish_payment, key, order_id, approved)
+                if status == "refunded":  # the reservation lapsed while the gateway answered
+                    gateway.refund(order_id)
+                break
+            status = await _settled(store, claim.key, claim.status, deadline)
+            if claim.key == key:  # a retry of this very payment: its answer again
+                break
+            if status == "paid":
+                raise StoreError("already_paid", 409, "another payment of this order went through")
+            # The payment this one waited for failed: this one may now try.
         answer = _payment_answer(status, key)
         answer.headers["Server-Timing"] = f"gateway;dur={provider_ms:.1f}"
         return answer
 
     @app.get("/orders/{order_id}")
     def order(order_id: str, shopper: ShopperId) -> dict[str, Any]:
-        found = store.order(order_id)
-        if found is None or found["shopper"] != shopper:
-            raise StoreError("unknown_order", 404, f"no order {order_id!r} for this shopper")
-        return found
+        return owned(order_id, shopper)
 
     @app.post("/support/tickets", status_code=201)
     def ticket(body: TicketIn,
@@ -216,9 +238,8 @@ def create_app(service: Service) -> FastAPI:
     return app
 
 
-async def _settled(store: Store, key: str, status: str, wait: float) -> str:
-    """A retried payment: wait for the first attempt with this key to finish, then echo it."""
-    deadline = time.monotonic() + wait
+async def _settled(store: Store, key: str, status: str, deadline: float) -> str:
+    """The outcome of payment ``key``, once it has one (waiting until ``deadline``)."""
     while status == "pending":
         if time.monotonic() > deadline:
             raise Busy("a payment with this Idempotency-Key is still in progress")
@@ -245,7 +266,12 @@ async def _sweep(service: Service) -> None:
 
 
 class BodyLimit:
-    """ASGI middleware: refuse bodies over ``limit`` bytes (413) and time every request."""
+    """ASGI middleware: refuse bodies over ``limit`` bytes (413) and time every request.
+
+    The body is read here, before the app sees it (so at most ``limit`` bytes are held): a
+    chunked body that grows past the limit is a 413 as a sized one is, not a failure inside
+    the app's body parsing.
+    """
 
     def __init__(self, app: Callable, limit: int, metrics: Metrics):
         self.app, self.limit, self.metrics = app, limit, metrics
@@ -255,36 +281,54 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        status = [500]
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            body = None
+        else:
+            try:
+                body = await _read_body(receive, self.limit)
+            except _ClientLeft:
+                return
+        if body is None:
             await _too_large(send, self.limit)
             self.metrics.observe(scope, 413, time.perf_counter() - started)
             return
-        seen = [0]
+        status = [500]
+        replayed = [False]
 
-        async def counted_receive() -> dict:
-            message = await receive()
-            seen[0] += len(message.get("body", b""))
-            if seen[0] > self.limit:
-                raise _TooLarge
-            return message
+        async def replay() -> dict:
+            if not replayed[0]:
+                replayed[0] = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()  # after the body: the disconnect, when it comes
 
         async def recording_send(message: dict) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
             await send(message)
 
-        try:
-            await self.app(scope, counted_receive, recording_send)
-        except _TooLarge:
-            await _too_large(send, self.limit)
-            status[0] = 413
+        await self.app(scope, replay, recording_send)
         self.metrics.observe(scope, status[0], time.perf_counter() - started)
 
 
-class _TooLarge(Exception):
-    pass
+class _ClientLeft(Exception):
+    """The client disconnected before its request's body arrived: nobody to answer."""
+
+
+async def _read_body(receive: Callable, limit: int) -> bytes | None:
+    """The whole request body, or None once it passes ``limit`` bytes."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            raise _ClientLeft
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 async def _too_large(send: Callable, limit: int) -> None:

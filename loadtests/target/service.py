@@ -99,9 +99,11 @@ def run(config: ServiceConfig, host: str, port: int, workers: int) -> None:
     """Serve until interrupted."""
     import uvicorn
 
+    from .protocol import server_options
+
     prepare(config)
     os.environ[ENV] = json.dumps(asdict(config))
     if config.db.startswith("sqlite:///"):
         Path(config.db.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     uvicorn.run("loadtests.target.service:app_from_env", factory=True, host=host, port=port,
-                workers=workers, log_level="warning", access_log=False)
+                workers=workers, log_level="warning", access_log=False, **server_options())

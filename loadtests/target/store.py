@@ -7,7 +7,10 @@ requests, processes or crashes can oversell or lose a paid order:
 
     initial = available + reserved + sold        (per SKU, at every commit)
 
-Reservations carry an expiry; :meth:`Store.expire` returns lapsed ones to stock.
+Reservations carry an expiry; :meth:`Store.expire` returns lapsed ones to stock, and nothing
+sells a lapsed reservation, swept or not. An order has at most one payment in flight or paid
+(a unique index, so no two requests can both charge it), and an ``Idempotency-Key`` belongs to
+one payment: the same order and channel replay its answer, anything else is refused.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import threading
 import time
 import uuid
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,8 @@ CREATE TABLE IF NOT EXISTS limits (shopper TEXT NOT NULL, sku TEXT NOT NULL,
     qty INTEGER NOT NULL CHECK (qty >= 0), PRIMARY KEY (shopper, sku));
 CREATE TABLE IF NOT EXISTS payments (idem_key TEXT PRIMARY KEY, order_id TEXT NOT NULL,
     channel TEXT NOT NULL, status TEXT NOT NULL, created DOUBLE PRECISION NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS payments_one_live ON payments (order_id)
+    WHERE status IN ('pending', 'paid');
 CREATE TABLE IF NOT EXISTS tickets (id TEXT PRIMARY KEY, shopper TEXT NOT NULL,
     topic TEXT NOT NULL, created DOUBLE PRECISION NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -66,6 +71,16 @@ class Busy(StoreError):
 
     def __init__(self, detail: str):
         super().__init__("busy", 503, detail)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What a payment request may do: charge the gateway, or answer with another's outcome."""
+
+    key: str
+    """The payment whose outcome answers the request (another key's while that one runs)."""
+    status: str | None
+    """None: the request holds the claim and charges; else that payment's status so far."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +117,9 @@ class SQLite(Dialect):
 
     def connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        # Each connection serves one thread; another only closes it (Store.close_all).
+        connection = sqlite3.connect(self.path, timeout=10.0, isolation_level=None,
+                                     check_same_thread=False)
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes
         connection.execute("PRAGMA busy_timeout=10000")
@@ -142,9 +159,14 @@ def dialect_for(url: str) -> Dialect:
 class Store:
     """The checkout's data; one connection per thread, shared SQL for every dialect."""
 
-    def __init__(self, dialect: Dialect):
+    def __init__(self, dialect: Dialect, clock: Callable[[], float] = time.time):
         self.dialect = dialect
+        self.clock = clock
+        """Seconds since the epoch: reservations and their expiry are judged by it."""
         self._local = threading.local()
+        self._opened: list[Any] = []
+        """Every thread's connection, for :meth:`close_all`."""
+        self._opened_lock = threading.Lock()
 
     # -- plumbing ----------------------------------------------------------------------------
     def _connection(self) -> Any:
@@ -154,6 +176,8 @@ class Store:
                 connection = self._local.connection = self.dialect.connect()
             except Exception as exc:  # the database refused a connection: 503, not a reset
                 raise Busy(f"cannot connect to the database: {exc}") from None
+            with self._opened_lock:
+                self._opened.append(connection)
         return connection
 
     def _sql(self, statement: str) -> str:
@@ -181,10 +205,21 @@ class Store:
             raise Busy(f"database busy: {exc}") from None
 
     def close(self) -> None:
+        """Close this thread's connection."""
         connection = getattr(self._local, "connection", None)
         if connection is not None:
             connection.close()
             self._local.connection = None
+            with self._opened_lock:
+                self._opened.remove(connection)
+
+    def close_all(self) -> None:
+        """Close every thread's connection: once the server has stopped (in-process use)."""
+        with self._opened_lock:
+            opened, self._opened = self._opened, []
+        for connection in opened:
+            connection.close()
+        self._local = threading.local()
 
     # -- setting up --------------------------------------------------------------------------
     def create(self) -> None:
@@ -251,7 +286,7 @@ class Store:
         self.product(sku)
         cart_id = uuid.uuid4().hex
         self._run("INSERT INTO carts VALUES (?, ?, ?, ?, ?)", cart_id, shopper, sku, qty,
-                  time.time())
+                  self.clock())
         return cart_id
 
     def cart_items(self, shopper: str, cart_id: str) -> list[tuple[str, int]]:
@@ -264,7 +299,7 @@ class Store:
     def reserve(self, shopper: str, items: list[tuple[str, int]]) -> dict[str, Any]:
         """Reserve every item or none; ``sold_out`` / ``limit_exceeded`` as 409."""
         order_id = uuid.uuid4().hex
-        now = time.time()
+        now = self.clock()
         expires = now + float(self.setting("reservation_ttl"))
         amount = 0.0
         with self.transaction():
@@ -303,35 +338,57 @@ class Store:
                 return shard
         raise StoreError("sold_out", 409, f"{sku} is sold out")
 
-    def start_payment(self, key: str, order_id: str, channel: str) -> str | None:
-        """Claim an idempotency key: None if ours now, else the status it already has."""
+    def claim_payment(self, key: str, order_id: str, channel: str) -> Claim:
+        """Claim the right to charge ``order_id`` under ``key``, in one transaction.
+
+        A key seen before replays its payment if the order and channel are the same, and is
+        refused (422) if not: a key names one payment. An order already paid is refused
+        (``already_paid``), a lapsed reservation too (``reservation_expired``, whether or
+        not the sweeper has run); while another key's payment of the order is in flight the
+        claim names that one, for the caller to wait on.
+        """
         try:
-            self._run("INSERT INTO payments VALUES (?, ?, ?, 'pending', ?)", key, order_id,
-                      channel, time.time())
-            return None
-        except self.dialect.conflict_errors:
-            row = self._run("SELECT order_id, status FROM payments WHERE idem_key = ?",
-                            key).fetchone()
-            if row[0] != order_id:
-                raise StoreError("idempotency_key_reused", 422,
-                                 "this Idempotency-Key was used for another order") from None
-            return row[1]
+            with self.transaction():
+                seen = self._run("SELECT order_id, channel, status FROM payments WHERE "
+                                 "idem_key = ?", key).fetchone()
+                if seen is not None:
+                    if (seen[0], seen[1]) != (order_id, channel):
+                        raise StoreError(
+                            "idempotency_key_reused", 422,
+                            f"this Idempotency-Key was first used to pay order {seen[0]!r} "
+                            f"with {seen[1]!r}: a key names one payment, use a new one")
+                    return Claim(key, seen[2])
+                order = self._run("SELECT status, expires FROM orders WHERE id = ?",
+                                  order_id).fetchone()
+                if order is None:
+                    raise StoreError("unknown_order", 404, f"no order {order_id!r}")
+                if order[0] == "paid":
+                    raise StoreError("already_paid", 409, "this order is paid")
+                if order[0] != "reserved" or order[1] < self.clock():
+                    raise StoreError("reservation_expired", 409,
+                                     "the reservation lapsed: stock went back on sale")
+                live = self._run("SELECT idem_key FROM payments WHERE order_id = ? AND "
+                                 "status = 'pending'", order_id).fetchone()
+                if live is not None:
+                    return Claim(live[0], "pending")
+                self._run("INSERT INTO payments VALUES (?, ?, ?, 'pending', ?)", key, order_id,
+                          channel, self.clock())
+                return Claim(key, None)
+        except self.dialect.conflict_errors:  # a concurrent claim won the race: look again
+            return self.claim_payment(key, order_id, channel)
 
     def payment_status(self, key: str) -> str:
         return self._run("SELECT status FROM payments WHERE idem_key = ?", key).fetchone()[0]
 
-    def abandon_payment(self, key: str) -> None:
-        """Forget a claim whose charge never started (the order could not be paid)."""
-        self._run("DELETE FROM payments WHERE idem_key = ? AND status = 'pending'", key)
-
     def finish_payment(self, key: str, order_id: str, approved: bool) -> str:
-        """Record the gateway's answer; a charge for an expired order is refunded."""
+        """Record the gateway's answer: an approved charge sells the reservation if it has not
+        lapsed meanwhile; otherwise the charge is to be refunded (``refunded``)."""
         with self.transaction():
             if not approved:
                 status = "declined"
             else:
                 paid = self._run("UPDATE orders SET status = 'paid' WHERE id = ? AND "
-                                 "status = 'reserved'", order_id)
+                                 "status = 'reserved' AND expires >= ?", order_id, self.clock())
                 if paid.rowcount == 1:
                     for sku, shard, qty in self._items(order_id):
                         self._run("UPDATE stock SET reserved = reserved - ?, sold = sold + ? "
@@ -348,7 +405,7 @@ class Store:
 
     def expire(self, now: float | None = None) -> int:
         """Return lapsed reservations to stock (and to the shoppers' limits)."""
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         due = [row[0] for row in self._run(
             "SELECT id FROM orders WHERE status = 'reserved' AND expires < ? LIMIT 500",
             now).fetchall()]
@@ -370,7 +427,7 @@ class Store:
     def add_ticket(self, shopper: str, topic: str) -> str:
         ticket_id = uuid.uuid4().hex
         self._run("INSERT INTO tickets VALUES (?, ?, ?, ?)", ticket_id, shopper, topic,
-                  time.time())
+                  self.clock())
         return ticket_id
 
     def check(self) -> list[str]:

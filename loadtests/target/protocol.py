@@ -1,0 +1,66 @@
+"""How the checkout's HTTP server treats slow clients: a request must arrive in time.
+
+uvicorn closes a keep-alive connection that stays idle (``timeout_keep_alive``), but sets no
+limit on how long a request may take to arrive: a client that connects and sends nothing, or
+sends its headers or body a byte at a time (each byte resets the keep-alive timer), holds a
+connection and its buffers for as long as it likes; a few hundred such clients starve a
+flash sale. :class:`DeadlineProtocol` gives every request ``READ_TIMEOUT`` seconds, from the
+connection opening (or the previous response) to its last body byte, then closes the
+connection. A request that has arrived is never cut off, however long its answer takes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+READ_TIMEOUT = 10.0
+"""Seconds a client has to send a whole request (headers and body, at most 64 KiB)."""
+KEEP_ALIVE = 5
+"""Seconds an idle keep-alive connection stays open (uvicorn's default, stated)."""
+
+
+class DeadlineProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline for reading each request."""
+
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._disarm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._arm()  # the next request on this connection has its own deadline
+
+    def _arm(self) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(READ_TIMEOUT, self._expired)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expired(self) -> None:
+        self._deadline = None
+        cycle = self.cycle
+        reading = cycle is None or cycle.response_complete or cycle.more_body
+        if reading and not self.transport.is_closing():
+            self.transport.close()
+
+
+def server_options() -> dict[str, Any]:
+    """uvicorn settings for the checkout, wherever it is served (``peakday serve``, tests)."""
+    return {"http": DeadlineProtocol, "timeout_keep_alive": KEEP_ALIVE}
