@@ -156,3 +156,32 @@ def test_judging_takes_the_worse_end_of_the_confidence_interval():
         [rep(70), rep(85), rep(100)], slo, 0.95)
     assert tight[0].meets and tight[0].service_level.mean == pytest.approx(0.85)
     assert not wide[0].meets and wide[0].service_level.mean == pytest.approx(0.85)
+
+
+def test_after_a_surge_sipp_understaffs_and_isa_meets_every_interval_for_little_more():
+    # Contacts jump five-fold from 02:00 to 03:00. At 03:00 SIPP drops back to 14 agents while
+    # some 50 contacts are still in hand: the next half-hour waits behind that backlog.
+    surge = "support.contacts.baseline_per_hour={'00:00': 200, '02:00': 1000, '03:00': 200}"
+    scenario = load_scenario(ERLANG_C, ["clock.duration=6h", surge, TEXTBOOK[1]])
+    plan = size_agents(scenario, seeds(20), jobs=2)
+    rows = {row.start: row for row in plan.rows}
+    assert [row.sipp for row in plan.rows] == [14] * 4 + [56, 56] + [14] * 6
+    assert rows["03:00"].sipp_service_level.mean < 0.8  # SIPP misses even on average
+    assert rows["03:00"].required > rows["03:00"].sipp
+    assert all(row.meets and row.service_level.low >= 0.8 for row in plan.rows)
+    assert plan.required_agent_hours <= 1.05 * plan.sipp_agent_hours
+
+
+def test_shrinkage_scales_only_the_scheduled_agents():
+    surge = "support.contacts.baseline_per_hour={'00:00': 200, '01:00': 600}"
+    base = ["clock.duration=2h", surge, TEXTBOOK[1], "sizing.agents.cost_per_agent_hour=20"]
+    plain = size_agents(load_scenario(ERLANG_C, base), seeds(6), jobs=1)
+    shrunk = size_agents(load_scenario(ERLANG_C, [*base, "sizing.agents.shrinkage=30%"]),
+                         seeds(6), jobs=1)
+    assert [r.required for r in shrunk.rows] == [r.required for r in plain.rows]
+    assert [r.scheduled for r in plain.rows] == [r.required for r in plain.rows]
+    assert [r.scheduled for r in shrunk.rows] == [math.ceil(r.required / 0.7)
+                                                  for r in plain.rows]
+    assert shrunk.schedule() == plain.schedule()
+    assert shrunk.cost == pytest.approx(20 * shrunk.agent_hours)
+    assert shrunk.cost > plain.cost

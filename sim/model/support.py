@@ -100,9 +100,10 @@ class ContactCentre:
         """Add busy and at-work agent-seconds since the last change, split by interval."""
         now, t = self.env.now, self._last
         at_work = max(self.agents, self.busy)
+        last = len(self.figures["busy_s"]) - 1
         while t < now:
-            index = int(t // self.per)
-            end = min(now, (index + 1) * self.per)
+            index = min(int(t // self.per), last)  # after the clock: the slot past the end
+            end = now if index == last else min(now, (index + 1) * self.per)
             self.figures["busy_s"][index] += self.busy * (end - t)
             self.figures["staffed_s"][index] += at_work * (end - t)
             t = end
@@ -283,11 +284,14 @@ class Support:
                              np.array(figures["deflected"][:intervals]), expected)
 
 
-def replay(scenario: Scenario, stream: ContactStream, staffing: Staffing) -> dict[str, list[float]]:
+def replay(scenario: Scenario, stream: ContactStream, staffing: Staffing,
+           drain: bool = False) -> dict[str, list[float]]:
     """The contact centre alone on a recorded day, with another staffing: the day's figures.
 
     Every contact is scheduled from time 0, as the day's own schedule changes are, so with the
-    scenario's own staffing the figures equal the day's to the last bit.
+    scenario's own staffing the figures equal the day's to the last bit. ``drain`` goes on
+    past the clock's end until every waiting contact is answered or gone (the last agents
+    stay), so contacts arriving just before the end are judged by their whole wait.
     """
     env = simpy.Environment()
     per = scenario.sizing.agents.per
@@ -298,6 +302,8 @@ def replay(scenario: Scenario, stream: ContactStream, staffing: Staffing) -> dic
                                          stream.patience.tolist(), strict=True):
         later(env, arrived, lambda _e, h=handle, p=patience: offer(h, p))  # type: ignore[misc]
     env.run(until=scenario.clock.duration)
+    if drain:
+        env.run()
     figures = centre.finish(intervals)
     figures["contacts"] = stream.contacts.tolist()
     figures["deflected"] = stream.deflected.tolist()

@@ -59,7 +59,8 @@ def replay_staffing(scenario: Scenario, stream: ContactStream,
                     agents: Sequence[int]) -> dict[str, list[float]]:
     """The support queue alone on one recorded day, ``agents[i]`` on shift in interval i."""
     per = scenario.sizing.agents.per
-    return replay(scenario, stream, [(i * per, int(n)) for i, n in enumerate(agents)])
+    return replay(scenario, stream, [(i * per, int(n)) for i, n in enumerate(agents)],
+                  drain=True)
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,7 @@ class AgentPlan:
                 "required_agent_hours": tidy(self.required_agent_hours),
                 "sipp_agent_hours": tidy(self.sipp_agent_hours), "cost": tidy(self.cost),
                 "schedule": self.schedule(),
-                "isa": [{"iteration": it.index, "agents": list(it.agents),
+                "isa": [{"iteration": it.index, "step": it.kind, "agents": list(it.agents),
                          "intervals_missing": it.missed, "wall_s": round(it.wall_s, 3)}
                         for it in self.iterations],
                 "intervals": [row.to_json() for row in self.rows]}
@@ -158,7 +159,8 @@ def size_agents(scenario: Scenario, seeds: Sequence[np.random.SeedSequence], *,
         widths = lengths(scenario, len(rates))
         sipp = [formula.fewest(rate) for rate in rates]
         handle = 1.0 / formula.mu
-        start = [formula.fewest(load / handle) for load in offered_load(rates, widths, handle)]
+        start = [max(s, formula.fewest(load / handle))
+                 for s, load in zip(sipp, offered_load(rates, widths, handle), strict=True)]
         cap = 3 * max(sipp + start + [1]) + 10
         confidence = scenario.sizing.confidence
         staffed = iterate(formula, start, simulate, confidence, cap,

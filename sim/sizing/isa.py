@@ -72,9 +72,13 @@ class Judged:
 
 @dataclass(frozen=True)
 class Iteration:
-    """One ISA step: the staffing simulated, how many intervals missed, the wall time it took."""
+    """One step: the staffing simulated, how many intervals missed, the wall time it took.
+
+    ``kind`` is "isa" (re-staffing) or "trim" (giving back agents the simulation shows idle).
+    """
 
     index: int
+    kind: str
     agents: tuple[int, ...]
     missed: int
     wall_s: float
@@ -100,26 +104,34 @@ class Formula:
     def abandon_rate(self, agents: int, rate: float) -> float:
         return ErlangA(agents, rate, self.mu, self.theta).p_abandon if self.theta else 0.0
 
-    def meets(self, agents: int, rate: float) -> bool:
+    def meets(self, agents: int, rate: float, margin: float = 0.0) -> bool:
+        """Whether the SLO is met, with ``margin`` to spare on both targets."""
         if rate <= 0:
             return True
-        return (self.service_level(agents, rate) >= self.slo.service_level
-                and self.abandon_rate(agents, rate) <= self.slo.max_abandon)
+        return (self.service_level(agents, rate) >= min(self.slo.service_level + margin, 0.999)
+                and self.abandon_rate(agents, rate) <= max(self.slo.max_abandon - margin, 0.0))
 
-    def fewest(self, rate: float) -> int:
+    def fewest(self, rate: float, margin: float = 0.0) -> int:
         """The fewest agents meeting the SLO at ``rate`` contacts per second, stationary."""
-        return fewest_servers(lambda c: self.meets(c, rate), max(1, math.ceil(rate / self.mu)))
+        return fewest_servers(lambda c: self.meets(c, rate, margin),
+                              max(1, math.ceil(rate / self.mu)))
+
+    def restaff(self, agents: int, judged: Judged) -> int:
+        """Agents for an interval that missed: the formula at the load the simulation showed
+        (:meth:`rate_seen`), with the margin its confidence interval asks for; at least one
+        more than it had."""
+        margin = max(judged.service_level.mean - judged.service_level.low,
+                     judged.abandon_rate.high - judged.abandon_rate.mean, 0.0)
+        return max(agents + 1, self.fewest(self.rate_seen(agents, judged), margin))
 
     def rate_seen(self, agents: int, judged: Judged) -> float:
-        """The arrival rate at which the formula, with ``agents``, predicts what was simulated."""
-        rate = 0.0
-        if judged.service_level.low < self.slo.service_level:
-            seen = judged.service_level.low
-            rate = _solve(lambda r: self.service_level(agents, r) <= seen, agents * self.mu)
-        if judged.abandon_rate.high > self.slo.max_abandon and self.theta:
-            seen = judged.abandon_rate.high
-            rate = max(rate, _solve(lambda r: self.abandon_rate(agents, r) >= seen,
-                                    agents * self.mu))
+        """The arrival rate at which the formula, with ``agents``, predicts the service level
+        and abandonment simulated (their means)."""
+        level, abandon = judged.service_level.mean, judged.abandon_rate.mean
+        guess = max(agents, 1) * self.mu
+        rate = _solve(lambda r: self.service_level(agents, r) <= level, guess)
+        if self.theta and abandon > 0:
+            rate = max(rate, _solve(lambda r: self.abandon_rate(agents, r) >= abandon, guess))
         return rate
 
 
@@ -205,25 +217,50 @@ class Staffed:
 
 def iterate(formula: Formula, start: Sequence[int], replay: Replay, confidence: float,
             cap: int, progress: Callable[[int], None] | None = None) -> Staffed:
-    """Simulate, re-staff the intervals that miss, until every interval meets the SLO.
+    """Simulate, re-staff the intervals that miss, until every interval meets the SLO; then
+    give back, where the simulation allows, agents the re-staffing added beyond ``start``.
 
     Stops early at ``MAX_ITERATIONS`` or when a missing interval is already at ``cap`` agents;
     the intervals still missing then show it in their ``meets``.
     """
     agents = [int(a) for a in start]
     iterations: list[Iteration] = []
-    for index in range(MAX_ITERATIONS):
+
+    def step(kind: str, trial: list[int]) -> list[Judged]:
         began = time.perf_counter()
-        judged = judge(replay(agents), formula.slo, confidence)
-        missed = [i for i, j in enumerate(judged) if not j.meets]
-        iterations.append(Iteration(index, tuple(agents), len(missed),
+        judged = judge(replay(trial), formula.slo, confidence)
+        iterations.append(Iteration(len(iterations), kind, tuple(trial),
+                                    sum(not j.meets for j in judged),
                                     time.perf_counter() - began))
         if progress is not None:
-            progress(index + 1)
-        grow = [i for i in missed if agents[i] < cap]
+            progress(len(iterations))
+        return judged
+
+    judged = step("isa", agents)
+    while len(iterations) < MAX_ITERATIONS:
+        grow = [i for i, j in enumerate(judged) if not j.meets and agents[i] < cap]
         if not grow:
-            return Staffed(agents, judged, iterations)
+            break
         for i in grow:
-            seen = formula.rate_seen(agents[i], judged[i])
-            agents[i] = min(cap, max(agents[i] + 1, formula.fewest(seen)))
-    return Staffed(agents, judge(replay(agents), formula.slo, confidence), iterations)
+            agents[i] = min(cap, formula.restaff(agents[i], judged[i]))
+        judged = step("isa", agents)
+    while len(iterations) < MAX_ITERATIONS and all(j.meets for j in judged):
+        trial = [a - 1 if a > floor else a for a, floor in zip(agents, start, strict=True)]
+        if trial == agents:
+            break
+        tried = step("trim", trial)
+        missed = {i for i, j in enumerate(tried) if not j.meets}
+        if not missed:
+            agents, judged = trial, tried
+            continue
+        # Keep the cuts that hurt nobody: not where it missed, nor just before a miss (the
+        # backlog an interval leaves is the next interval's wait).
+        trial = [a if (i in missed or i + 1 in missed) else t
+                 for i, (a, t) in enumerate(zip(agents, trial, strict=True))]
+        if trial == agents:
+            break
+        tried = step("trim", trial)
+        if not all(j.meets for j in tried):
+            break
+        agents, judged = trial, tried
+    return Staffed(agents, judged, iterations)
