@@ -31,6 +31,7 @@ def check(scenario: Scenario) -> list[Problem]:
         *_platform(scenario),
         *_promotions(scenario),
         *_sizing_and_drill(scenario),
+        *_shifts(scenario),
     ]
 
 
@@ -219,3 +220,21 @@ def override_warnings(s: Scenario, overrides: Sequence[str]) -> list[str]:
                 "change capacity at the peak set platform.autoscaling.min/max, or "
                 "platform.autoscaling.enabled=false"]
     return []
+
+
+def _shifts(s: Scenario) -> Iterator[Problem]:
+    """Shift lengths, starts and breaks fall on staffing-interval boundaries."""
+    shifts, per = s.sizing.agents.shifts, s.sizing.agents.per
+    if shifts is None:
+        return
+    path = ("sizing", "agents", "shifts")
+    found: list[tuple[Path, float]] = [((*path, "lengths", i), length)
+                                       for i, length in enumerate(shifts.lengths)]
+    found.append(((*path, "every"), shifts.every))
+    if shifts.break_ is not None:
+        found += [((*path, "break", "after"), shifts.break_.after),
+                  ((*path, "break", "length"), shifts.break_.length)]
+    for where, seconds in found:
+        if abs(seconds / per - round(seconds / per)) > 1e-9:
+            yield (where, f"{format_duration(seconds)} is not a whole number of "
+                          f"sizing.agents.per ({format_duration(per)})")

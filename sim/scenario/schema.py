@@ -309,10 +309,34 @@ class ServerSizing(Section):
     cost_per_instance_hour: Money = 0.0
 
 
+class ShiftBreak(Section):
+    """One unpaid break in every shift longer than ``after``, starting ``after`` into it."""
+
+    after: PositiveDuration
+    length: PositiveDuration
+
+
+class Shifts(Section):
+    """The shifts a roster may use; lengths, starts and the break fall on ``per`` boundaries."""
+
+    lengths: list[PositiveDuration] = Field(min_length=1)
+    every: PositiveDuration = 1800.0
+    """Shifts may start every this long from the clock's start (the start granularity)."""
+    earliest_start: ClockTime | None = None
+    latest_start: ClockTime | None = None
+    max_per_start: PositiveInt | None = None
+    """At most this many agents start at any one time."""
+    break_: ShiftBreak | None = Field(default=None, alias="break")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
 class AgentSizing(Section):
     per: PositiveDuration = 1800.0
     shrinkage: Fraction = 0.0
     cost_per_agent_hour: Money = 0.0
+    shifts: Shifts | None = None
+    """Turn the per-interval requirement into a roster of these shifts (cheapest cover)."""
 
 
 class Sizing(Section):

@@ -20,7 +20,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -40,6 +40,15 @@ from .isa import (
     lengths,
     offered_load,
     offered_rates,
+)
+from .roster import (
+    cheapest_cover,
+    cheapest_fix,
+    coverage,
+    horizon,
+    on_the_phones,
+    paid_hours,
+    shift_options,
 )
 
 Progress = Callable[[str, int, int], None]
@@ -93,6 +102,46 @@ class AgentRow:
 
 
 @dataclass(frozen=True)
+class RosterShift:
+    """Agents starting one kind of shift at one clock time."""
+
+    start: str
+    hours: float
+    agents: int
+
+
+@dataclass(frozen=True)
+class Roster:
+    """The cheapest shifts covering the scheduled requirement, confirmed by simulation."""
+
+    shifts: list[RosterShift]
+    need: list[int]
+    """Scheduled agents each interval needs (the requirement grossed up for shrinkage)."""
+    on_shift: list[int]
+    on_the_phones: list[int]
+    """On shift less shrinkage: the agents the simulation and ``support.agents`` use."""
+    judged: list[Judged]
+    agent_hours: float
+    """Paid hours of the roster (breaks included)."""
+    need_agent_hours: float
+    added: list[str]
+    """Shifts added after the simulation found an interval missing, and why."""
+
+    def to_json(self, rows: Sequence[AgentRow]) -> dict[str, object]:
+        return {"shifts": [{"start": s.start, "hours": s.hours, "agents": s.agents}
+                           for s in self.shifts],
+                "agent_hours": tidy(self.agent_hours),
+                "need_agent_hours": tidy(self.need_agent_hours), "added": self.added,
+                "intervals": [{"from": row.start, "to": row.end, "need": need, "on_shift": on,
+                               "on_the_phones": phones,
+                               "service_level": j.service_level.to_json(),
+                               "abandon_rate": j.abandon_rate.to_json(), "meets": j.meets}
+                              for row, need, on, phones, j in zip(
+                                  rows, self.need, self.on_shift, self.on_the_phones,
+                                  self.judged, strict=True)]}
+
+
+@dataclass(frozen=True)
 class AgentPlan:
     """Agents per interval: SIPP's, the sized requirement, whom to schedule; hours and cost."""
 
@@ -106,6 +155,8 @@ class AgentPlan:
     iterations: list[Iteration] = field(default_factory=list)
     times_of_day: list[float] = field(default_factory=list)
     """Clock time of day (seconds) at which each row starts."""
+    roster: Roster | None = None
+    """With ``sizing.agents.shifts``: the shifts to staff, which set the schedule."""
 
     @property
     def unmet(self) -> list[AgentRow]:
@@ -113,14 +164,17 @@ class AgentPlan:
         return [row for row in self.rows if not row.meets]
 
     def schedule(self) -> dict[str, int]:
-        """``support.agents`` for the plan: required agents from each clock time on.
+        """``support.agents`` for the plan: agents answering from each clock time on — the
+        required ones, or the roster's on the phones when there is a roster.
 
         A multi-day clock repeats the schedule daily, so each time of day gets the most any day
         needs there; only changes are listed.
         """
+        agents = ([row.required for row in self.rows] if self.roster is None
+                  else self.roster.on_the_phones)
         by_time: dict[float, int] = {}
-        for tod, row in zip(self.times_of_day, self.rows, strict=True):
-            by_time[tod] = max(by_time.get(tod, 0), row.required)
+        for tod, n in zip(self.times_of_day, agents, strict=True):
+            by_time[tod] = max(by_time.get(tod, 0), n)
         schedule: dict[str, int] = {}
         last = None
         for tod in sorted(by_time):
@@ -137,7 +191,8 @@ class AgentPlan:
                 "isa": [{"iteration": it.index, "step": it.kind, "agents": list(it.agents),
                          "intervals_missing": it.missed, "wall_s": round(it.wall_s, 3)}
                         for it in self.iterations],
-                "intervals": [row.to_json() for row in self.rows]}
+                "intervals": [row.to_json() for row in self.rows],
+                "roster": None if self.roster is None else self.roster.to_json(self.rows)}
 
 
 def size_agents(scenario: Scenario, seeds: Sequence[np.random.SeedSequence], *,
@@ -166,8 +221,55 @@ def size_agents(scenario: Scenario, seeds: Sequence[np.random.SeedSequence], *,
         staffed = iterate(formula, start, simulate, confidence, cap,
                           None if progress is None else lambda n: progress("isa", n, 0))
         sipp_judged = judge(simulate(sipp), formula.slo, confidence)
-    return _plan(scenario, rates * widths, sipp, staffed.agents, staffed.judged, sipp_judged,
-                 staffed.iterations)
+        plan = _plan(scenario, rates * widths, sipp, staffed.agents, staffed.judged,
+                     sipp_judged, staffed.iterations)
+        if scenario.sizing.agents.shifts is None:
+            return plan
+        return replace(plan, roster=_roster(scenario, formula,
+                                            [row.scheduled for row in plan.rows], simulate))
+
+
+MAX_FIXES = 40
+"""Shifts the roster's confirmation may add before it reports what still misses."""
+
+
+def _roster(scenario: Scenario, formula: Formula, scheduled: list[int],
+            simulate: Callable[[Sequence[int]], list[dict[str, list[float]]]]) -> Roster:
+    """The cheapest cover of ``scheduled``, simulated; a missed interval gets the cheapest
+    shift covering it, until none misses (or ``MAX_FIXES``)."""
+    sizing = scenario.sizing.agents
+    assert sizing.shifts is not None
+    clock = scenario.clock
+    space = horizon(scenario, len(scheduled))
+    options = shift_options(sizing.shifts, space, clock.start_time_of_day)
+    agents = cheapest_cover(space.fold(scheduled), options, sizing.shifts.max_per_start)
+    added: list[str] = []
+    while True:
+        on_shift = space.unfold(coverage(agents, options, space.slots), len(scheduled))
+        phones = [on_the_phones(n, sizing.shrinkage) for n in on_shift]
+        judged = judge(simulate(phones), formula.slo, scenario.sizing.confidence)
+        missed = [i for i, j in enumerate(judged) if not j.meets]
+        if not missed or len(added) >= MAX_FIXES:
+            break
+        i = missed[0]
+        j = cheapest_fix(options, i % space.slots, space.slots)
+        agents[j] += 1
+        added.append(f"{clock.label(i * sizing.per)}: service level "
+                     f"{judged[i].service_level.low:.1%} (worse end) on the roster; added one "
+                     f"{options[j].slots * sizing.per / 3600:g} h shift from "
+                     f"{_start(clock.start_time_of_day, options[j].start, sizing.per)}")
+    shifts = [RosterShift(_start(clock.start_time_of_day, o.start, sizing.per),
+                          o.slots * sizing.per / 3600, n)
+              for o, n in zip(options, agents, strict=True) if n]
+    widths = lengths(scenario, len(scheduled))
+    return Roster(shifts, scheduled, on_shift, phones, judged,
+                  paid_hours(agents, options, sizing.per) * len(scheduled) / space.slots
+                  if space.cyclic else paid_hours(agents, options, sizing.per),
+                  float(np.dot(scheduled, widths)) / 3600, added)
+
+
+def _start(start_time_of_day: float, slot: int, per: float) -> str:
+    return format_clock((start_time_of_day + slot * per) % DAY)
 
 
 def _plan(scenario: Scenario, offered: np.ndarray, sipp: list[int], required: list[int],
