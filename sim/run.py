@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from .executors import Executor
 from .metrics import Histogram
 from .model.day import simulate_day
 from .model.observer import Observation
@@ -63,12 +64,18 @@ class RunResult:
 
 
 def run(scenario: Scenario, replications: int = 1, seed: int | None = None,
-        jobs: int | None = None, progress: Progress | None = None) -> RunResult:
-    """Run ``replications`` independent days; ``jobs`` processes (default: all cores)."""
+        jobs: int | None = None, progress: Progress | None = None,
+        executor: Executor | None = None) -> RunResult:
+    """Run ``replications`` independent days; ``jobs`` processes (default: all cores), or the
+    units on ``executor`` (a Dask cluster: progress then moves a replication at a time)."""
     seed = scenario.seed if seed is None else seed
     seeds = replication_seeds(seed, replications)
     jobs = max(1, min(jobs or os.cpu_count() or 1, replications))
-    if jobs == 1:
+    if executor is not None:
+        end = scenario.clock.duration
+        observations = executor.map(simulate_day, [(scenario, s) for s in seeds],
+                                    None if progress is None else lambda i: progress(i, end))
+    elif jobs == 1:
         observations = [
             simulate_day(scenario, s, _bind(progress, i)) for i, s in enumerate(seeds)
         ]

@@ -7,6 +7,7 @@ one line per problem, never a traceback.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -86,3 +87,23 @@ def load_or_exit(ctx: typer.Context, path: Path, overrides: list[str] | None = N
     for warning in override_warnings(scenario, given):
         err_console.print(f"warning: {warning}", markup=False)
     return scenario
+
+
+class ExecutorKind(StrEnum):
+    """Where work units run (:mod:`sim.executors`)."""
+
+    local = "local"
+    dask = "dask"
+
+
+ExecutorOption = Annotated[
+    ExecutorKind,
+    typer.Option("--executor",
+                 help="Where replications run: local processes, or a Dask cluster "
+                      "(--scheduler, else a LocalCluster of --jobs workers)."),
+]
+SchedulerOption = Annotated[
+    str | None,
+    typer.Option("--scheduler", metavar="ADDRESS",
+                 help="Dask scheduler address (tcp://host:8786) for --executor dask."),
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -9,7 +10,10 @@ from typing import Annotated
 import typer
 
 from .common import (
+    ExecutorKind,
+    ExecutorOption,
     OverlayOption,
+    SchedulerOption,
     SetOption,
     bad_input,
     console,
@@ -33,11 +37,14 @@ def simulate(
     check: Annotated[bool, flag("--check", help="Exit 1 when an SLO is not met.")] = False,
     quiet: Annotated[bool, flag("--quiet", "-q", help="Print only the results path.")] = False,
     as_json: Annotated[bool, flag("--json", help="Print summary.json to stdout.")] = False,
+    executor: ExecutorOption = ExecutorKind.local,
+    scheduler: SchedulerOption = None,
     overrides: SetOption = None,
     overlays: OverlayOption = None,
 ) -> None:
     """Run the peak-day model; write summary.json and timeseries.csv; print a summary."""
     from ..console import print_summary, run_progress
+    from ..executors import ExecutorError, open_executor
     from ..report import render_report
     from ..results import (
         RESULTS,
@@ -61,8 +68,15 @@ def simulate(
     except ResultsError as exc:
         raise bad_input([str(exc)]) from None
     with run_progress(scenario, replications, enabled=not (quiet or as_json)) as progress:
-        result = run(scenario, replications=replications, seed=seed, jobs=jobs,
-                     progress=progress)
+        # The local executor is run()'s own process pool (progress per simulated minute).
+        cluster = (open_executor("dask", jobs, scheduler) if executor == ExecutorKind.dask
+                   else contextlib.nullcontext(None))
+        try:
+            with cluster as runner:
+                result = run(scenario, replications=replications, seed=seed, jobs=jobs,
+                             progress=progress, executor=runner)
+        except ExecutorError as exc:
+            raise bad_input([str(exc)]) from None
     summary = build_summary(result, {"overlays": [str(p) for p in overlays_of(ctx, overlays)],
                                      "set": overrides_of(ctx, overrides)})
     header, rows = build_series(result)

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ..cli.common import OverlayOption, SetOption, bad_input, console, err_console, load_or_exit
+from ..cli import common
+from ..cli.common import ExecutorKind, ExecutorOption, OverlayOption, SchedulerOption, SetOption
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
@@ -33,6 +34,8 @@ def size(
     jobs: Annotated[int | None, typer.Option(min=1, help="Processes (default: all cores).")] = None,
     out: Annotated[Path | None, typer.Option(help="Results folder (default: results/<run-id>).")]
     = None,
+    executor: ExecutorOption = ExecutorKind.local,
+    scheduler: SchedulerOption = None,
     deployment: Annotated[str, typer.Option(
         help="Kubernetes deployment the KEDA pre-scaling export scales.")] = "checkout",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the results path.")]
@@ -45,6 +48,7 @@ def size(
     """Find the fewest instances per interval and agents per interval that meet the SLOs."""
     import time
 
+    from ..executors import ExecutorError, open_executor
     from ..results import RESULTS, ResultsError, json_bytes, prepare_output, run_id
     from ..results import write_atomically as write
     from ..run import replication_seeds
@@ -54,32 +58,36 @@ def size(
     from .progress import search_progress
     from .report import render
     from .servers import size_servers
-    from .work import LocalExecutor, with_plan
+    from .work import Simulations, with_plan
 
-    scenario = load_or_exit(ctx, file, overrides, overlays)
+    scenario = common.load_or_exit(ctx, file, overrides, overlays)
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", deployment):
-        raise bad_input([f"--deployment {deployment!r}: not a Kubernetes name (lower-case "
+        raise common.bad_input([f"--deployment {deployment!r}: not a Kubernetes name (lower-case "
                          "letters, digits and '-', at most 63)"])
     problem = nothing_to_size(scenario)
     if problem:
-        raise bad_input([f"{file}: {problem}"])
+        raise common.bad_input([f"{file}: {problem}"])
     directory = out or RESULTS / f"{run_id(scenario.name)}-size"
     try:
         prepare_output(directory)
     except ResultsError as exc:
-        raise bad_input([str(exc)]) from None
+        raise common.bad_input([str(exc)]) from None
     count = replications or scenario.sizing.replications
     seeds = replication_seeds(scenario.seed, count)
     started = time.monotonic()
     with search_progress(enabled=not (quiet or as_json)) as progress:
-        with LocalExecutor(scenario, seeds, jobs) as executor:
-            servers = size_servers(scenario, executor, count, progress)
+        try:
+            with open_executor(executor.value, jobs, scheduler) as runner:
+                servers = size_servers(scenario, Simulations(scenario, seeds, runner), count,
+                                       progress)
+        except ExecutorError as exc:
+            raise common.bad_input([str(exc)]) from None
         agents = None
         slo = scenario.slo
         if scenario.support is not None and slo is not None and slo.support is not None:
             agents = size_agents(with_plan(scenario, servers.plan), seeds, jobs=jobs,
                                  progress=progress.agents)
-    sizing = Sizing(scenario, servers, agents, count, time.monotonic() - started)
+    sizing = Sizing(scenario, servers, agents, count)
     sizing_json = document(sizing)
     files = {"sizing.json": json_bytes(sizing_json), "plan.yaml": plan_yaml(sizing),
              "prescale.csv": prescale_csv(sizing_json),
@@ -87,13 +95,13 @@ def size(
     try:
         write(directory, {**files, "report.html": render(sizing, sizing_json)})
     except ResultsError as exc:
-        raise bad_input([str(exc)]) from None
+        raise common.bad_input([str(exc)]) from None
     if as_json:
         sys.stdout.write(files["sizing.json"].decode())
     elif quiet:
-        console.print(str(directory), markup=False)
+        common.console.print(str(directory), markup=False)
     else:
-        _print(sizing_json, directory)
+        _print(sizing_json, directory, time.monotonic() - started)
     if not sizing.met:
         raise typer.Exit(1)
 
@@ -113,7 +121,8 @@ def nothing_to_size(scenario: Scenario) -> str | None:
     return None
 
 
-def _print(sizing: dict, directory: Path) -> None:
+def _print(sizing: dict, directory: Path, wall_s: float) -> None:
+    console = common.console
     if sizing["met"]:
         console.print("[bold green]A plan that meets every SLO[/]:")
     else:
@@ -131,8 +140,8 @@ def _print(sizing: dict, directory: Path) -> None:
                   f"{'met' if own_met else 'not met'}.",
                   markup=False)
     search = servers["search"]
-    err_console.print(f"Search: {search['steps']} steps, {search['simulated_days']} simulated "
-                      f"days, {sizing['wall_s']:.0f} s.", markup=False)
+    console.print(f"Search: {search['steps']} steps, {search['simulated_days']} simulated "
+                  f"days (servers), {wall_s:.0f} s.", markup=False)
     console.print(f"\nResults: {directory}/  (report: {directory / 'report.html'}; apply: "
                   f"--overlay {directory / 'plan.yaml'})", markup=False)
 

@@ -31,7 +31,6 @@ class Sizing:
     servers: ServerPlan
     agents: AgentPlan | None
     replications: int
-    wall_s: float
 
     @property
     def met(self) -> bool:
@@ -192,7 +191,6 @@ def document(sizing: Sizing) -> dict[str, object]:
                            **_check_json(c)} for i, c in zip(servers.intervals, servers.own,
                                                             strict=True)],
         },
-        "wall_s": round(sizing.wall_s, 1),
     }
 
 

@@ -37,7 +37,7 @@ from ..erlang import erlang_c_many
 from ..model.observer import MINUTE
 from ..run import mean_ci
 from ..scenario.schema import Scenario
-from .work import LocalExecutor, Measured, Plan, intervals
+from .work import Measured, Plan, Simulations, intervals
 
 GROW, SHRINK = 0.3, 0.1
 """Bracketing steps: up 30% from a failing count, down 10% from a passing one."""
@@ -241,9 +241,9 @@ def _fewest(rates: np.ndarray, loads: np.ndarray, slack: float, share: float, pe
     return ceiling
 
 
-def size_servers(scenario: Scenario, executor: LocalExecutor, replications: int,
+def size_servers(scenario: Scenario, simulations: Simulations, replications: int,
                  progress: Progress | None = None) -> ServerPlan:
-    """Search the fewest instances per interval (module doc); ``executor`` runs the days."""
+    """Search the fewest instances per interval (module doc); ``simulations`` runs the days."""
     progress = progress or Progress()
     sizing = scenario.sizing.servers
     floor, ceiling = sizing.min, sizing.max
@@ -254,7 +254,7 @@ def size_servers(scenario: Scenario, executor: LocalExecutor, replications: int,
         nonlocal days
         progress.planned(replications, step)
         days += replications
-        return executor.run([(plan, r) for r in reps], progress.done)
+        return simulations.run([(plan, r) for r in reps], progress.done)
 
     own_results = evaluate(None, "the scenario's own plan")
     own = judge(scenario, own_results)

@@ -1,25 +1,23 @@
 """The sizing search's work units: one simulated day of one plan with one seed.
 
 Every simulation the search runs is :func:`simulate_plan` — a pure function of (scenario,
-plan, seed) returning a small picklable :class:`Measured` — so any executor can run the units
-in any order on any machine and the search sees the same numbers: a process pool here, a Dask
-cluster later. Units of one search step are submitted together; replication ``r`` of every
-candidate plan gets the same seed (common random numbers), so two plans are compared on the
-same shoppers and the difference is the plan's, not the dice's.
+plan, seed) returning a small picklable :class:`Measured` — so any executor
+(:mod:`sim.executors`: this process, a process pool, a Dask cluster) can run the units in any
+order on any machine and the search sees the same numbers. Units of one search step are
+submitted together; replication ``r`` of every candidate plan gets the same seed (common
+random numbers), so two plans are compared on the same shoppers and the difference is the
+plan's, not the dice's.
 """
 
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from types import TracebackType
 
 import numpy as np
 
+from ..executors import Executor
 from ..metrics import Histogram
 from ..model.day import simulate_day
 from ..model.observer import MINUTE
@@ -97,43 +95,20 @@ def simulate_plan(scenario: Scenario, plan: Plan | None,
 
 Unit = tuple[Plan | None, int]
 """A plan and a replication index: what one worker simulates."""
-Done = Callable[[], None]
 
 
-class LocalExecutor:
-    """Work units in ``jobs`` processes (one pool for the whole search), or in this one."""
+class Simulations:
+    """Runs the search's units on an executor (:mod:`sim.executors`), seeds fixed per index."""
 
     def __init__(self, scenario: Scenario, seeds: Sequence[np.random.SeedSequence],
-                 jobs: int | None = None):
+                 executor: Executor):
         self.scenario = scenario
         self.seeds = list(seeds)
-        self.jobs = max(1, jobs or os.cpu_count() or 1)
-        self._pool: ProcessPoolExecutor | None = None
+        self.executor = executor
 
-    def __enter__(self) -> LocalExecutor:
-        if self.jobs > 1:
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs,
-                                             mp_context=multiprocessing.get_context("spawn"))
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-
-    def run(self, units: Sequence[Unit], done: Done | None = None) -> list[Measured]:
+    def run(self, units: Sequence[Unit], done: Callable[[], None] | None = None
+            ) -> list[Measured]:
         """Simulate every unit; results in the order of ``units``."""
-        if self._pool is None:
-            results = []
-            for plan, rep in units:
-                results.append(simulate_plan(self.scenario, plan, self.seeds[rep]))
-                if done is not None:
-                    done()
-            return results
-        futures: list[Future[Measured]] = [
-            self._pool.submit(simulate_plan, self.scenario, plan, self.seeds[rep])
-            for plan, rep in units]
-        for _ in as_completed(futures):
-            if done is not None:
-                done()
-        return [f.result() for f in futures]
+        return self.executor.map(
+            simulate_plan, [(self.scenario, plan, self.seeds[rep]) for plan, rep in units],
+            None if done is None else lambda _index: done())

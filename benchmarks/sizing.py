@@ -1,0 +1,86 @@
+"""Sizing double11 on this machine: wall time, CPU time and simulated days; the plan checked.
+
+Runs ``peakday size scenarios/double11.yaml`` as a user would (a child process, so the CPU
+figure is the sizing's alone), then feeds the plan back with another seed:
+``peakday simulate scenarios/double11.yaml --overlay DIR/plan.yaml --seed 4242 --check``.
+Prints the wall and CPU seconds, the search's steps and simulated days, the plan (instances
+per hour, agents per interval), its cost beside the scenario's own, and the check's exit
+status. Goal (issue 12): <= 10 minutes on 2 cores; aim <= 3.
+
+    python benchmarks/sizing.py [--replications R] [--jobs J] [--out DIR] [--skip-check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = ROOT / "scenarios" / "double11.yaml"
+PEAKDAY = [sys.executable, "-m", "peakday"]
+
+
+def timed(command: list[str]) -> tuple[int, float, float]:
+    """Exit status, wall seconds and CPU seconds (children) of a command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    status = subprocess.run(command, cwd=ROOT, check=False).returncode
+    wall = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return status, wall, cpu
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replications", type=int, default=None)
+    parser.add_argument("--jobs", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--skip-check", action="store_true")
+    args = parser.parse_args()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = args.out or ROOT / "results" / f"bench-sizing-{stamp}"
+    command = [*PEAKDAY, "size", str(SCENARIO), "--out", str(out), "--quiet"]
+    if args.replications:
+        command += ["--replications", str(args.replications)]
+    if args.jobs:
+        command += ["--jobs", str(args.jobs)]
+    status, wall, cpu = timed(command)
+    sizing = json.loads((out / "sizing.json").read_text())
+    search = sizing["servers"]["search"]
+    print(f"size double11: exit {status}, {wall:.0f} s wall, {cpu:.0f} s CPU, "
+          f"{search['steps']} search steps, {search['simulated_days']} simulated days "
+          f"(servers) with {sizing['replications']} replications per plan")
+    hours = sizing["servers"]["intervals"]
+    print("instances per hour:", " ".join(f"{i['from']}={i['instances']}" for i in hours))
+    agents = sizing["agents"]
+    if agents:
+        print("agents (answering/scheduled) per interval:",
+              " ".join(f"{a['from']}={a['required']}/{a['scheduled']}"
+                       for a in agents["intervals"]))
+    own = sizing["scenario_plan"]
+    print(f"plan: {sizing['servers']['instance_hours']:.1f} instance-hours"
+          + (f", {agents['agent_hours']:.0f} agent-hours" if agents else "")
+          + f", cost {sizing['cost']:,.0f}; scenario's own: {own['instance_hours']:.1f} "
+          f"instance-hours, {own['agent_hours']:.0f} agent-hours, cost {own['cost']:,.0f} "
+          f"(servers met: {own['servers_met']}, support met: {own['support_met']})")
+    for line in sizing["what_to_do"]:
+        print("  ", line)
+    if args.skip_check:
+        return
+    check = [*PEAKDAY, "simulate", str(SCENARIO), "--overlay", str(out / "plan.yaml"),
+             "--seed", "4242", "--replications", str(sizing["replications"]), "--check",
+             "--out", str(out.parent / f"{out.name}-check")]
+    status, wall, cpu = timed(check)
+    print(f"plan fed back (seed 4242, {sizing['replications']} replications): simulate --check "
+          f"exit {status} ({wall:.0f} s wall)")
+
+
+if __name__ == "__main__":
+    main()
