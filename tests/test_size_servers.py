@@ -13,10 +13,11 @@ from typer.testing import CliRunner
 
 from peakday.cli import app
 from sim.erlang import MMc
+from sim.executors import open_executor
 from sim.run import replication_seeds
 from sim.scenario import load_scenario
 from sim.sizing.servers import size_servers
-from sim.sizing.work import LocalExecutor
+from sim.sizing.work import Simulations
 
 ROOT = Path(__file__).resolve().parents[1]
 MMC = ROOT / "scenarios" / "textbook" / "mmc.yaml"
@@ -28,8 +29,9 @@ MMC_SETTINGS = ["clock.duration=1h", f"traffic.sessions_per_min.00:00={LAMBDA * 
 
 def sized(settings: list[str], replications: int = 3) -> tuple[int, ...]:
     scenario = load_scenario(MMC, [*MMC_SETTINGS, *settings])
-    with LocalExecutor(scenario, replication_seeds(scenario.seed, replications), 1) as ex:
-        return size_servers(scenario, ex, replications).plan
+    seeds = replication_seeds(scenario.seed, replications)
+    with open_executor("local", jobs=1) as inline:
+        return size_servers(scenario, Simulations(scenario, seeds, inline), replications).plan
 
 
 def theory_fewest(lam: float, limit: float) -> int:
