@@ -59,9 +59,15 @@ class DrillState:
         self._phases = [(name, clock.window(start, end))
                         for name, (start, end) in self.scenario.traffic.phases.items()]
 
+    run: str = ""
+    """Names this drill's shoppers and payment keys apart from another drill's against the same
+    target (schedules restart at s1 with every drill): from the shared time zero, so every
+    process of a distributed drill agrees on it."""
+
     def take(self, worker: int, workers: int, t0: float) -> None:
         self.visits = deque(self.plan.share(worker, workers))
         self.t0 = t0
+        self.run = format(int(t0 * 1000), "x")
 
     def refusal(self, host: str | None) -> UnsafeTarget | None:
         """Why this process must not load ``host`` (None when it may): checked by every
@@ -183,7 +189,7 @@ class Journey:
         attempts = retry.max_attempts if retry else 1
         failures_here = 0
         for attempt in range(1, attempts + 1):
-            key = f"{self.visit.shopper}-{self.visit.index}-{attempt}"
+            key = f"{self.state.run}-{self.visit.shopper}-{self.visit.index}-{attempt}"
             outcome, _ = self._attempts("pay", key)
             if outcome == "ok":
                 self.state.recorder.paid += 1
@@ -231,7 +237,7 @@ class Journey:
     def _content(self, step: str, key: str | None) -> tuple[dict | None, dict[str, str]]:
         """The step's JSON body and headers."""
         visit = self.visit
-        headers = {"X-Shopper-Id": visit.shopper}
+        headers = {"X-Shopper-Id": f"{self.state.run}-{visit.shopper}"}
         body: dict[str, object] | None = None
         if step == "cart":
             body = {"sku": visit.sku, "qty": 1}

@@ -31,6 +31,8 @@ Z95 = 1.6448536269514722
 """The standard normal 95th percentile."""
 FIRST = "home"
 """Every calibration session starts here."""
+MAX_CV = 1.0
+"""The spread of a demand is capped at an exponential's."""
 MIN_LIGHT_REQUESTS = 20
 """Requests an endpoint needs in the lightest step to have its own demand measured."""
 
@@ -132,7 +134,9 @@ def _cv(figures: dict, outside: float) -> float:
     p95 = (figures["p95_ms"] or 0) / 1000 - outside
     if mean <= 0 or p95 <= mean:
         return 0.0
+    # Beyond MAX_CV the light step's tail is the machine's (a starved client, a scheduling
+    # hiccup), not the service's: a heavier tail would make the model queue for nothing.
     # p95 / mean = exp(Z95 sigma - sigma^2 / 2): the smaller root; capped at its maximum.
     log_ratio = min(math.log(p95 / mean), Z95 * Z95 / 2)
     sigma = Z95 - math.sqrt(Z95 * Z95 - 2 * log_ratio)
-    return round(math.sqrt(math.expm1(sigma * sigma)), 3)
+    return round(min(MAX_CV, math.sqrt(math.expm1(sigma * sigma))), 3)

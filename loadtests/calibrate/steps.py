@@ -16,10 +16,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from sim.scenario import load_scenario
 from sim.scenario.schema import Scenario
 
 from ..config import DrillConfig
 from ..drill_launch import _child
+from ..schedule import build_plan
 from ..target.launch import free_port
 from . import probe
 from .profile import (
@@ -123,6 +125,13 @@ def _session_s(light: StepResult, per_session: float) -> float:
     return sum(n * m for n, m in figures) / total / 1000 * per_session if total else 0.0
 
 
+def _offered(config: DrillConfig, seconds: float) -> int:
+    """Requests the step's schedule holds (its sessions' steps, retries not counted)."""
+    plan = build_plan(load_scenario(config.scenario, config.overrides, config.overlays),
+                      config.seed)
+    return sum(len(v.steps) for v in plan.visits if v.start < seconds)
+
+
 def _run_step(scenario: Scenario, step: Step, config: DrillConfig, idle: float | None,
               session_s: float) -> StepResult:
     target, out = config.target, Path(config.out)
@@ -139,7 +148,7 @@ def _run_step(scenario: Scenario, step: Step, config: DrillConfig, idle: float |
     result = StepResult(
         index=step.index, sessions_per_s=step.sessions_per_s,
         duration_s=measured["planned_duration_s"], ran_s=measured["ran_s"],
-        offered=round(measured["sessions"]["scheduled"] * requests_per_session(scenario)),
+        offered=_offered(config, measured["planned_duration_s"]),
         requests=measured["requests"], errors=measured["errors"],
         endpoints={name: {key: e[key] for key in ("requests", "errors", "mean_ms", "p50_ms",
                                                   "p95_ms", "p99_ms")}

@@ -1,6 +1,7 @@
 """Prometheus text exposition of the service: requests, latency histogram, stock, orders.
 
-Request counters and the latency histogram are per worker process (as with any multi-process
+Request counters, the latency histogram and ``process_cpu_seconds_total`` (the CPU time the
+calibration's service demand law reads) are per worker process (as with any multi-process
 server without a shared registry); stock and orders are read from the database, so they are
 the whole service's.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
 from collections import defaultdict
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -46,6 +48,10 @@ class Metrics:
                 lines.append(f'peakday_request_seconds_sum{{route="{route}"}} '
                              f"{self.latency_sum[route]:.6f}")
                 lines.append(f'peakday_request_seconds_count{{route="{route}"}} {running}')
+        lines += ["# HELP process_cpu_seconds_total Total user and system CPU time spent in "
+                  "seconds (this worker process).",
+                  "# TYPE process_cpu_seconds_total counter",
+                  f"process_cpu_seconds_total {time.process_time():.6f}"]
         lines += ["# HELP peakday_stock_units Stock units by SKU and state.",
                   "# TYPE peakday_stock_units gauge"]
         for sku, figures in stock.items():

@@ -1,0 +1,125 @@
+"""The calibration loop against the reference checkout (SQLite): calibrate twice, then drill at
+about half and about 90% of the measured saturation throughput, and judge the prediction.
+
+Starts `peakday serve` (one uvicorn worker, SQLite) on a free loopback port and keeps it for
+the whole run (stock never sells out at scale 1), so every calibration and drill meets the
+same target:
+
+1. `peakday calibrate --target URL` twice (A and B): the demands of B within 10% of A?
+2. drills of the flash-sale scenario's steady stretch (20:15-20:25, no flash sale or outage,
+   replayed 5x faster) with `--overlay A/calibration.yaml`, at the `drill.scale` the
+   calibrated model says gives ~50% and ~90% of the saturation throughput;
+3. per drill, from comparison.json: throughput within 10% and p95 within 25% for every
+   endpoint with >= 200 requests?
+
+Prints the figures and the machine's load average (the machine may be shared: say so when
+quoting them). Results under results/bench-calibration-<UTC time>/.
+
+    python benchmarks/calibration.py [--step 15] [--first-rate 20] [--loads 0.5 0.9]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+from loadtests.schedule import window_of
+from loadtests.target.launch import start_service
+from sim.compare import predict
+from sim.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIO = ROOT / "scenarios" / "flash-sale.yaml"
+STEADY = ['drill.window=["20:15","20:25"]', "drill.compress=5"]
+"""Ten steady minutes (no flash sale, no outage) replayed in two."""
+MIN_REQUESTS = 200
+
+
+def peakday(*args: str) -> int:
+    print("$ peakday " + " ".join(args), flush=True)
+    return subprocess.call([sys.executable, "-m", "peakday", *args])
+
+
+def calibrate(url: str, out: Path, step: float, first_rate: float) -> dict:
+    status = peakday("calibrate", str(SCENARIO), "--target", url, "--out", str(out),
+                     "--step", f"{step:g}", "--first-rate", f"{first_rate:g}",
+                     "--max-steps", "10")
+    if status != 0:
+        sys.exit(f"calibrate failed (exit {status})")
+    return json.loads((out / "calibration.json").read_text())["fit"]
+
+
+def scale_for(load: float, saturation: float, overlay: Path) -> float:
+    """drill.scale at which the calibrated model sends `load` x the saturation throughput."""
+    probe = load_scenario(SCENARIO, [*STEADY, "drill.scale=0.01"], [overlay])
+    per_scale = sum(e["throughput"] for e in predict(probe, window_of(probe))["endpoints"]
+                    .values()) / 0.01
+    return load * saturation / per_scale
+
+
+def judge(comparison: dict) -> list[tuple[str, float, float, bool]]:
+    """(endpoint, throughput error, p95 error, within both limits) per judged endpoint."""
+    rows = {(r["figure"], r["endpoint"]): r for r in comparison["rows"] if r["phase"] == "all"}
+    verdicts = []
+    for (figure, endpoint), row in rows.items():
+        if figure != "throughput" or endpoint == "all" or row.get("requests", 0) < MIN_REQUESTS:
+            continue
+        x = row["relative_error"]
+        p95 = rows[("latency p95", endpoint)]["relative_error"]
+        verdicts.append((endpoint, x, p95, abs(x) <= 0.10 and abs(p95) <= 0.25))
+    return verdicts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--step", type=float, default=15.0)
+    parser.add_argument("--first-rate", type=float, default=20.0)
+    parser.add_argument("--loads", type=float, nargs="+", default=[0.5, 0.9])
+    args = parser.parse_args()
+    out = ROOT / "results" / f"bench-calibration-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    out.mkdir(parents=True)
+    print(f"load average before: {os.getloadavg()}", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        service = start_service(f"sqlite:///{Path(scratch) / 'checkout.db'}", SCENARIO,
+                                "--reset", log=Path(scratch) / "serve.log")
+        try:
+            fits = [calibrate(service.url, out / name, args.step, args.first_rate)
+                    for name in ("A", "B")]
+            overlay = out / "A" / "calibration.yaml"
+            saturation = fits[0]["saturation_throughput"] or sys.exit("A never saturated")
+            results = {}
+            for load in args.loads:
+                scale = scale_for(load, saturation, overlay)
+                folder = out / f"drill-{load:g}"
+                peakday("drill", str(SCENARIO), "--target", service.url, "--overlay",
+                        str(overlay), *(x for s in [*STEADY, f"drill.scale={scale:.5f}"]
+                                        for x in ("--set", s)), "--out", str(folder))
+                results[load] = (scale, json.loads((folder / "comparison.json").read_text()))
+        finally:
+            service.stop()
+    print(f"load average after: {os.getloadavg()}\n")
+    print("demands (ms)      A        B     B/A-1")
+    for endpoint, a in fits[0]["endpoints"].items():
+        b = fits[1]["endpoints"][endpoint]
+        print(f"  {endpoint:9s} {a['demand_s'] * 1000:7.3f}  {b['demand_s'] * 1000:7.3f}  "
+              f"{b['demand_s'] / a['demand_s'] - 1:+6.1%}")
+    for name, f in zip("AB", fits, strict=True):
+        print(f"  {name}: saturation {f['saturation_throughput']:.1f}/s, concurrency "
+              f"{f['concurrency']:.2f} -> workers {f['workers']}, CPU/request "
+              f"{(f['cpu_demand_s'] or 0) * 1000:.2f} ms")
+    for load, (scale, comparison) in results.items():
+        print(f"\ndrill at {load:.0%} of saturation (drill.scale={scale:.4f}):")
+        print("  endpoint   throughput err   p95 err   ok")
+        for endpoint, x, p95, ok in judge(comparison):
+            print(f"  {endpoint:9s} {x:+14.1%} {p95:+9.1%}   {'yes' if ok else 'NO'}")
+    print(f"\nresults: {out}")
+
+
+if __name__ == "__main__":
+    main()
