@@ -65,6 +65,14 @@ class Histogram:
         index = int(np.searchsorted(cumulative, q * n, side="left"))
         return float(_MIDDLES[min(index, BUCKETS - 1)])
 
+    def draw(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        """``size`` latencies drawn as the histogram holds them (bucket middles): for adding an
+        independent delay to every latency and reading the sum's percentiles."""
+        n = self.count
+        if n == 0:
+            return np.zeros(0)
+        return rng.choice(_MIDDLES, size=size, p=self.counts / n)
+
     def stats_ms(self) -> dict[str, float]:
         """mean/p50/p95/p99 in milliseconds, as the results contract spells them."""
         return {

@@ -42,6 +42,8 @@ class EndpointFit:
     demand_s: float
     cv: float
     outside_s: float
+    """Mean time outside the server (client, network, waiting for a CPU) at light load."""
+    outside_cv: float
     light_mean_ms: float | None
     light_requests: int
     measured: bool = True
@@ -103,16 +105,16 @@ def fit(steps: list[StepResult]) -> Fit:
         top = max(s.throughput for s in steps)
         notes.append(f"no step saturated the target (up to {top:.0f} requests/s): workers "
                      "assumed 1; calibrate with more steps or a higher first rate")
-    endpoints = {e: EndpointFit(demand[e], _cv(light.endpoints[e], outside),
-                                max(0.0, light.endpoints[e]["mean_ms"] / 1000 - demand[e]),
-                                light.endpoints[e]["mean_ms"], counts[e]) for e in demand}
+    endpoints = {e: _endpoint(light.endpoints[e], demand[e], outside, counts[e])
+                 for e in demand}
     assumed = _weighted(demand, counts)
     for e in ENDPOINTS:
         if e not in endpoints and (e in light.endpoints or e != "support"):
             seen = light.endpoints.get(e, {})
-            endpoints[e] = EndpointFit(assumed, _median([f.cv for f in endpoints.values()]),
-                                       outside, seen.get("mean_ms"), seen.get("requests", 0),
-                                       measured=False)
+            endpoints[e] = EndpointFit(
+                assumed, _median([f.cv for f in endpoints.values()]), outside,
+                _median([f.outside_cv for f in endpoints.values()]), seen.get("mean_ms"),
+                seen.get("requests", 0), measured=False)
     return Fit(endpoints, workers, concurrency, x_sat, cpu, outside, notes)
 
 
@@ -128,15 +130,22 @@ def _median(values: list[float]) -> float:
     return ordered[len(ordered) // 2] if ordered else 0.5
 
 
-def _cv(figures: dict, outside: float) -> float:
-    """cv of a lognormal whose mean and p95 are the light step's, less the outside time."""
-    mean = figures["mean_ms"] / 1000 - outside
-    p95 = (figures["p95_ms"] or 0) / 1000 - outside
+def _endpoint(figures: dict, demand: float, outside: float, requests: int) -> EndpointFit:
+    """One endpoint's fit: the light step's latency less the common outside time gives the
+    service's spread (capped: beyond an exponential's, the tail is the machine's — a starved
+    client, a scheduling hiccup — and would make the model queue for nothing); the latency
+    less the demand is this endpoint's time outside the server, with its own spread."""
+    mean, p95 = figures["mean_ms"] / 1000, (figures["p95_ms"] or 0) / 1000
+    away = max(0.0, mean - demand)
+    return EndpointFit(demand, min(MAX_CV, _cv(mean - outside, p95 - outside)), away,
+                       _cv(away, p95 - demand), figures["mean_ms"], requests)
+
+
+def _cv(mean: float, p95: float) -> float:
+    """cv of the lognormal with this mean and 95th percentile (0 when it cannot have one)."""
     if mean <= 0 or p95 <= mean:
         return 0.0
-    # Beyond MAX_CV the light step's tail is the machine's (a starved client, a scheduling
-    # hiccup), not the service's: a heavier tail would make the model queue for nothing.
     # p95 / mean = exp(Z95 sigma - sigma^2 / 2): the smaller root; capped at its maximum.
     log_ratio = min(math.log(p95 / mean), Z95 * Z95 / 2)
     sigma = Z95 - math.sqrt(Z95 * Z95 - 2 * log_ratio)
-    return round(min(MAX_CV, math.sqrt(math.expm1(sigma * sigma))), 3)
+    return round(math.sqrt(math.expm1(sigma * sigma)), 3)

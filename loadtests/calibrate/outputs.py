@@ -39,7 +39,9 @@ def overlay(result: Fit) -> dict:
                      "endpoints": endpoints,
                      "admission": {"max_queue": None, "queue_timeout": None},
                      "autoscaling": {"enabled": False}},
-        "drill": {"outside_server": {e: _ms(f.outside_s) for e, f in result.endpoints.items()}},
+        "drill": {"outside_server": {e: f"lognormal(mean={_ms(f.outside_s)}, cv={f.outside_cv:g})"
+                                     if f.outside_s > 0 else "constant(0s)"
+                                     for e, f in result.endpoints.items()}},
     }
 
 

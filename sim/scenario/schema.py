@@ -380,9 +380,10 @@ class Drill(Section):
     max_requests: PositiveInt = 2_000_000
     """Hard cap on the requests a drill sends."""
     endpoints: dict[Endpoint, str] = dict(DEFAULT_DRILL_ENDPOINTS)
-    outside_server: dict[Endpoint, Duration] = {}
-    """Time a drill's request spends outside the target's server (client, network), per
-    endpoint; written by ``peakday calibrate`` and added to the drill's predicted latency."""
+    outside_server: dict[Endpoint, TimeDist] = {}
+    """Time a drill's request spends outside the target's server (client, network, waiting
+    for a CPU), per endpoint: a distribution, written by ``peakday calibrate`` and added to
+    every predicted latency of the drill."""
 
 
 class Scenario(Section):
