@@ -9,7 +9,7 @@ step ends are not counted: past saturation, what completed in the step is the th
 
 Steps run one at a time, each against an idle target, and the next rate is chosen from what
 the last one showed: doubling while latency stays near the light-load figure, then growing by
-a quarter, until a step saturates (completes under 90% of what it offered); one step at twice
+40%, until a step saturates (completes under 90% of what it offered); one step at twice
 that rate then measures the ceiling. The profile's step budget and the drill's caps bound it.
 """
 
@@ -23,9 +23,10 @@ from sim.scenario.units import DAY, format_clock
 
 SATURATED = 0.90
 """A step that completes less than this share of the requests it offered is saturated."""
-CLIMBING = 1.5
-"""p95 over this multiple of the lightest step's: latency is climbing, grow gently."""
-FAST, GENTLE = 2.0, 1.25
+CLIMBING = 3.0
+"""p95 over this multiple of the lightest step's: latency is climbing, grow gently (a loaded
+machine's p95 wanders by half between light steps: a lower bar stops the climb too early)."""
+FAST, GENTLE = 2.0, 1.4
 """Rate multipliers from one step to the next, far from and near saturation."""
 PROBE = 2.0
 """After the first saturated step, one more at this multiple: deep past saturation the
