@@ -148,8 +148,12 @@ def _verdict(directory: Path, console: Console) -> int:
                       f"({seen['after_s']:.1f} s into the drill)", markup=False)
     comparison = json.loads((directory / "comparison.json").read_text())
     for row in comparison["rows"]:
-        console.print(f"Model vs drill: {row['figure']}: predicted {row['predicted']}, "
-                      f"observed {row['observed']}", markup=False)
+        if row["phase"] != "all" or row["figure"] in ("latency p50", "latency p99"):
+            continue  # every phase and percentile is in comparison.json and the report
+        error = row["relative_error"]
+        console.print(f"Model vs drill: {row['figure']} {row.get('sku') or row['endpoint']}: "
+                      f"predicted {row['predicted']}, observed {row['observed']}"
+                      + ("" if error is None else f" ({error:+.0%})"), markup=False)
     if report.get("server"):
         console.print(f"Server stock after the drill: oversold "
                       f"{sum(report['server']['oversold'].values())}, conserved "
