@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..results import add_files
-from .data import ReportData, from_files, from_folder
+from .data import ReportData, from_files, from_folder, read
 from .drill import render_drill_report
 from .figures import all_figures
 from .html import render_html
@@ -36,8 +36,8 @@ def rerender(directory: Path) -> Path:
     drill = directory / "drill.json"
     if drill.is_file() and not (directory / "summary.json").exists():
         comparison = directory / "comparison.json"
-        outputs = render_drill_report(drill.read_bytes(), str(drill),
-                                      comparison.read_bytes() if comparison.is_file() else None)
+        outputs = render_drill_report(read(drill), str(drill),
+                                      read(comparison) if comparison.is_file() else None)
     else:
         outputs = _capacity_report(from_folder(directory))
     write_report(directory, outputs)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +19,7 @@ from pydantic import ValidationError
 
 from ..results import ResultsError
 from ..scenario.schema import Scenario
+from .shapes import Shape, Summary, parse
 
 REQUIRED = ("summary.json", "timeseries.csv", "scenario.json")
 
@@ -37,29 +37,16 @@ class ReportData:
 def from_files(files: dict[str, bytes], where: str = "") -> ReportData:
     """Parse the three result files; ``where`` prefixes error messages (the folder)."""
     prefix = f"{where}/" if where else ""
-    summary = _json(files, "summary.json", prefix)
-    scenario_doc = _json(files, "scenario.json", prefix)
+    summary = parse(files["summary.json"], Summary, f"{prefix}summary.json")
+    scenario_doc = parse(files["scenario.json"], Shape, f"{prefix}scenario.json")
     try:
         scenario = Scenario.model_validate(scenario_doc)
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ResultsError(f"{prefix}scenario.json: not a peakday scenario "
                            f"({'.'.join(map(str, first['loc']))}: {first['msg']})") from None
-    for key in ("scenario", "slo", "latency_ms", "platform"):
-        if key not in summary:
-            raise ResultsError(f"{prefix}summary.json: no {key!r} (a peakday summary.json)")
     series, times = _series(files["timeseries.csv"], f"{prefix}timeseries.csv")
     return ReportData(summary, series, times, scenario)
-
-
-def _json(files: dict[str, bytes], name: str, prefix: str) -> dict:
-    try:
-        document = json.loads(files[name])
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{prefix}{name}: not valid JSON ({exc})") from None
-    if not isinstance(document, dict):
-        raise ResultsError(f"{prefix}{name}: not a JSON object")
-    return document
 
 
 def _series(content: bytes, name: str) -> tuple[dict[str, np.ndarray], list[datetime]]:
@@ -94,14 +81,14 @@ def from_folder(directory: Path) -> ReportData:
     if not directory.is_dir():
         raise ResultsError(f"{directory}: not a results folder (a folder written by "
                            "peakday simulate)")
-    files = {}
-    for name in REQUIRED:
-        path = directory / name
-        try:
-            files[name] = path.read_bytes()
-        except FileNotFoundError:
-            raise ResultsError(f"{path}: missing (a results folder written by peakday "
-                               "simulate)") from None
-        except OSError as exc:
-            raise ResultsError(f"{path}: cannot read it: {exc.strerror}") from None
-    return from_files(files, str(directory))
+    return from_files({name: read(directory / name) for name in REQUIRED}, str(directory))
+
+
+def read(path: Path) -> bytes:
+    """A results file's bytes, or a one-line :class:`ResultsError` saying why not."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: missing (a results folder written by peakday)") from None
+    except OSError as exc:
+        raise ResultsError(f"{path}: cannot read it: {exc.strerror}") from None

@@ -9,15 +9,14 @@ endpoint (corrected for coordinated omission, and not), sell-outs and the server
 from __future__ import annotations
 
 import base64
-import json
 
 import jinja2
 import matplotlib.pyplot as plt
 
 from ..formatting import fmt
-from ..results import ResultsError
 from .figures import STYLES, png_bytes
 from .load_curve import comparison_figure
+from .shapes import Comparison, Drill, parse
 
 TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>drill of {{ d.scenario }}</title>
@@ -112,12 +111,10 @@ def _fidelity_figure(drill: dict) -> tuple[str, bytes]:
 def render_drill_report(content: bytes, where: str = "drill.json",
                         comparison: bytes | None = None) -> dict[str, bytes]:
     """``report.html`` and ``fidelity.png`` from a drill.json (and its comparison.json)."""
-    try:
-        drill = json.loads(content)
-        beside = json.loads(comparison) if comparison else None
-        title, png = _fidelity_figure(drill)
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ResultsError(f"{where}: not a peakday drill.json ({exc!r})") from None
+    drill = parse(content, Drill, where)
+    beside = None if comparison is None else parse(
+        comparison, Comparison, where.replace("drill.json", "comparison.json"))
+    title, png = _fidelity_figure(drill)
 
     def measured(check: dict) -> str:
         return fmt(check["value_ms"], "ms") if "value_ms" in check else fmt(check["value"], "pct")
@@ -125,11 +122,7 @@ def render_drill_report(content: bytes, where: str = "drill.json",
     def limit(check: dict) -> str:
         return fmt(check["limit_ms"], "ms") if "limit_ms" in check else fmt(check["limit"], "pct")
 
-    try:
-        curve = comparison_figure(beside) if beside else None
-    except (KeyError, TypeError) as exc:
-        raise ResultsError(f"{where}: comparison.json beside it is not peakday's ({exc!r})"
-                           ) from None
+    curve = comparison_figure(beside) if beside else None
     environment = jinja2.Environment(autoescape=True)
     html = environment.from_string(TEMPLATE).render(
         d=drill, comparison=beside, fmt=fmt, measured=measured, limit=limit, title=title,
