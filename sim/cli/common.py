@@ -33,10 +33,18 @@ OverlayOption = Annotated[
                       "the scenario before validation (repeatable, in order)."),
 ]
 
+SeedOption = Annotated[int | None, typer.Option(help="Seed, a whole number >= 0 (default: the "
+                                                     "scenario's).")]
+
 
 def flag(*names: str, help: str) -> Any:
     """A switch: its help shows no value (a flag takes none; Typer would print ``<bool>``)."""
     return typer.Option(*names, help=help, metavar="")
+
+
+ForceOption = Annotated[bool, flag(
+    "--force", help="Replace --out if it is a results folder peakday wrote and holds nothing "
+                    "else (never any other folder or file).")]
 
 
 def no_scenario_options(ctx: typer.Context, command: str) -> None:
@@ -107,3 +115,19 @@ SchedulerOption = Annotated[
     typer.Option("--scheduler", metavar="ADDRESS",
                  help="Dask scheduler address (tcp://host:8786) for --executor dask."),
 ]
+
+
+def seed_or_exit(seed: int | None) -> None:
+    """A seed is what the scenario's ``seed`` may be: a whole number >= 0 (numpy's rule)."""
+    if seed is not None and seed < 0:
+        raise bad_input([f"--seed {seed}: a seed is a whole number >= 0"])
+
+
+def output_or_exit(directory: Path, force: bool) -> Path:
+    """:func:`sim.results.prepare_output`, its refusal printed as one line, exit status 2."""
+    from ..results import ResultsError, prepare_output
+
+    try:
+        return prepare_output(directory, force=force)
+    except ResultsError as exc:
+        raise bad_input([str(exc)]) from None

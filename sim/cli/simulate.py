@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -12,22 +13,27 @@ import typer
 from .common import (
     ExecutorKind,
     ExecutorOption,
+    ForceOption,
     OverlayOption,
     SchedulerOption,
+    SeedOption,
     SetOption,
     bad_input,
     console,
+    err_console,
     flag,
     load_or_exit,
+    output_or_exit,
     overlays_of,
     overrides_of,
+    seed_or_exit,
 )
 
 
 def simulate(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="Scenario file.")],
-    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
+    seed: SeedOption = None,
     replications: Annotated[int | None, typer.Option(
         min=1, help="Independent replications (default: the scenario's sizing.replications "
                     "when it sets one, else 1).")] = None,
@@ -39,34 +45,34 @@ def simulate(
     as_json: Annotated[bool, flag("--json", help="Print summary.json to stdout.")] = False,
     executor: ExecutorOption = ExecutorKind.local,
     scheduler: SchedulerOption = None,
+    force: ForceOption = False,
+    no_limit: Annotated[bool, flag(
+        "--no-limit", help="Run even when the estimate is over the limits (more memory than "
+                           "is available, or over 10^9 requests).")] = False,
     overrides: SetOption = None,
     overlays: OverlayOption = None,
 ) -> None:
     """Run the peak-day model; write summary.json and timeseries.csv; print a summary."""
     from ..console import print_summary, run_progress
+    from ..estimate import estimate, over_limits
     from ..executors import ExecutorError, open_executor
     from ..report import render_report
-    from ..results import (
-        RESULTS,
-        ResultsError,
-        check_writable,
-        csv_bytes,
-        json_bytes,
-        run_id,
-        write_atomically,
-    )
+    from ..results import RESULTS, ResultsError, csv_bytes, json_bytes, run_id, write_atomically
     from ..run import run
     from ..summary import build_series, build_summary
 
+    seed_or_exit(seed)
     scenario = load_or_exit(ctx, file, overrides, overlays)
     if replications is None:
         sizing = scenario.sizing
         replications = sizing.replications if "replications" in sizing.model_fields_set else 1
-    directory = out or RESULTS / run_id(scenario.name)
-    try:
-        check_writable(directory)
-    except ResultsError as exc:
-        raise bad_input([str(exc)]) from None
+    cost = estimate(scenario, replications, jobs or os.cpu_count() or 1)
+    if (limits := over_limits(cost)) and not no_limit:
+        raise bad_input([f"refused: {cost.describe()}: {' and '.join(limits)} (--no-limit "
+                         "runs it anyway)"])
+    directory = output_or_exit(out or RESULTS / run_id(scenario.name), force)
+    if not (quiet or as_json):
+        err_console.print(f"Estimate: {cost.describe()}", markup=False)
     with run_progress(scenario, replications, enabled=not (quiet or as_json)) as progress:
         # The local executor is run()'s own process pool (progress per simulated minute).
         cluster = (open_executor("dask", jobs, scheduler) if executor == ExecutorKind.dask
