@@ -16,13 +16,16 @@ import typer
 from rich.console import Console
 
 from sim.cli.common import (
+    ForceOption,
     OverlayOption,
+    SeedOption,
     SetOption,
     console,
     flag,
     load_or_exit,
     overlays_of,
     overrides_of,
+    seed_or_exit,
 )
 from sim.results import RESULTS, run_id
 
@@ -90,9 +93,10 @@ def drill(
     master_host: Annotated[str, typer.Option(help="The master's address (--worker).")]
     = "127.0.0.1",
     master_port: Annotated[int, typer.Option(help="The master's port.")] = 5557,
-    seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
+    seed: SeedOption = None,
     out: Annotated[Path | None, typer.Option(help="Results folder (default: results/<id>).")]
     = None,
+    force: ForceOption = False,
     overrides: SetOption = None,
     overlays: OverlayOption = None,
     quiet: Annotated[bool, flag("--quiet", "-q", help="Print only the results path.")] = False,
@@ -105,6 +109,7 @@ def drill(
     """
     from .drill_launch import launch_drill
 
+    seed_or_exit(seed)
     scenario = load_or_exit(ctx, file, overrides, overlays)
     directory = out or RESULTS / run_id(f"{scenario.name}-drill")
     muted = quiet or as_json
@@ -113,10 +118,10 @@ def drill(
         overlays=overlays_of(ctx, overlays), target=target, self_test=self_test,
         allow_hosts=list(allow_host or []), workers=workers, master=master,
         expect_workers=expect_workers, worker=worker, master_host=master_host,
-        master_port=master_port, seed=seed, out=directory,
+        master_port=master_port, seed=seed, out=directory, force=force,
         console=Console(file=io.StringIO()) if muted else console)
     results = directory / "drill.json"
-    if muted and results.is_file():
+    if muted and status in (0, 1) and results.is_file():  # a refused run wrote nothing
         if as_json:
             sys.stdout.write(results.read_text())
         else:

@@ -24,8 +24,8 @@ from sim.results import (
     RESULTS,
     ResultsError,
     add_files,
-    check_writable,
     json_bytes,
+    prepare_output,
     run_id,
 )
 from sim.scenario.schema import Scenario
@@ -40,7 +40,7 @@ def launch_drill(*, scenario: Scenario, file: Path, overrides: list[str], overla
                  target: str | None,
                  self_test: bool, allow_hosts: list[str], workers: int, master: bool,
                  expect_workers: int, worker: bool, master_host: str, master_port: int,
-                 seed: int | None, out: Path | None, console: Console) -> int:
+                 seed: int | None, out: Path | None, force: bool, console: Console) -> int:
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     if worker:  # the master names the target: the worker checks it against its own list
         config = DrillConfig(str(file), overrides, "", "", seed, master_host=master_host,
@@ -62,7 +62,7 @@ def launch_drill(*, scenario: Scenario, file: Path, overrides: list[str], overla
             return 2
     directory = out or RESULTS / run_id(f"{scenario.name}-drill")
     try:
-        check_writable(directory)
+        prepare_output(directory, force=force)
     except ResultsError as exc:
         err.print(str(exc), markup=False)
         return 2

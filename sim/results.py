@@ -249,8 +249,3 @@ def _replace(directory: Path, name: str, content: bytes) -> None:
                                f"{exc.strerror or exc}") from None
         raise
 
-
-def check_writable(directory: Path) -> None:
-    """:func:`prepare_output` without ``--force`` (the name the commands call until they pass
-    ``--force`` through)."""
-    prepare_output(directory)

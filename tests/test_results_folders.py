@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from sim.results import (
 
 from .conftest import ROOT, SCENARIOS
 from .refusals import assert_refused, snapshot
+from .test_estimate import QUIET
 
 
 def test_a_new_or_empty_folder_is_fine(tmp_path):
@@ -109,6 +112,8 @@ INTERRUPTED = textwrap.dedent("""
     from pathlib import Path
     from sim import results
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
+
     real = Path.write_bytes
     written = []
 
@@ -164,3 +169,60 @@ def test_drill_out_never_replaces_what_the_user_has(runner, tmp_path):
                                  "http://127.0.0.1:9", "--out", str(out)])
     assert_refused(result, str(out), "peakday does not replace it")
     assert snapshot(tmp_path) == before
+
+
+PEAKDAY = textwrap.dedent("""
+    import os, signal, sys
+    from pathlib import Path
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
+    if os.environ.get("INTERRUPT_AT_WRITE"):
+        real = Path.write_bytes
+
+        def write_then_interrupt(self, data):
+            real(self, data)
+            if ".tmp-" in self.parent.name:  # the results being written: a real Ctrl-C
+                os.kill(os.getpid(), signal.SIGINT)
+
+        Path.write_bytes = write_then_interrupt
+    from peakday.cli import app
+    app(sys.argv[1:], prog_name="peakday")
+""")
+
+
+def peakday(*args: str, interrupt_at_write: bool = False) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if interrupt_at_write:
+        env["INTERRUPT_AT_WRITE"] = "1"
+    return subprocess.Popen([sys.executable, "-c", PEAKDAY, *args], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_ctrl_c_while_simulate_writes_keeps_the_old_results(tmp_path):
+    old = write_atomically(tmp_path / "run", {"summary.json": b"{}"})
+    before = snapshot(tmp_path)
+    child = peakday("simulate", str(SCENARIOS / "flash-sale.yaml"), "--quiet", "--force",
+                    "--out", str(old), *(x for o in QUIET for x in ("--set", o)),
+                    interrupt_at_write=True)
+    _, stderr = child.communicate(timeout=300)
+    assert child.returncode not in (0, 2), stderr
+    assert "Traceback" not in stderr
+    assert snapshot(tmp_path) == before, "the old folder, whole; nothing hidden left"
+
+
+def test_no_limit_lifts_the_limit_and_ctrl_c_stops_the_run_cleanly(tmp_path):
+    out = tmp_path / "run"
+    child = peakday("simulate", str(SCENARIOS / "small-shop.yaml"), "--no-limit", "--out",
+                    str(out), "--set", "clock.duration=30000d")
+    try:
+        assert child.stderr is not None
+        first = child.stderr.readline()
+        assert first.startswith("Estimate: about 897 M sessions, 4.7 G requests"), first
+        time.sleep(1.0)  # the refused run is under way
+        child.send_signal(signal.SIGINT)
+        _, rest = child.communicate(timeout=60)
+    finally:
+        child.kill()
+    assert child.returncode not in (0, 2), rest
+    assert "Traceback" not in rest
+    assert snapshot(tmp_path) == {}

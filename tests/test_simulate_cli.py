@@ -11,6 +11,7 @@ from peakday.cli import app
 
 from .conftest import SCENARIOS
 from .refusals import assert_refused, snapshot
+from .test_estimate import QUIET
 
 
 def simulate(runner, out, *args):
@@ -94,4 +95,36 @@ def test_out_never_replaces_what_the_user_has(runner, tmp_path, kind):
     before = snapshot(tmp_path)
     result = simulate(runner, out)
     assert_refused(result, str(out), "peakday does not replace it")
+    assert snapshot(tmp_path) == before
+
+
+def test_force_replaces_a_results_folder_peakday_wrote_and_nothing_else(runner, tmp_path):
+    quiet = [x for o in QUIET for x in ("--set", o)]
+    run = tmp_path / "run"
+
+    def again(*args):
+        return runner.invoke(app, ["simulate", str(SCENARIOS / "flash-sale.yaml"), "--quiet",
+                                   "--out", str(run), *quiet, *args])
+
+    assert again().exit_code == 0
+    first = snapshot(tmp_path)
+    assert_refused(again("--seed", "8"), "exists and is not empty", "--force replaces it")
+    assert snapshot(tmp_path) == first
+    assert again("--seed", "8", "--force").exit_code == 0
+    assert json.loads((run / "summary.json").read_text())["seed"] == 8
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"], "no temporary folders"
+    (run / "my-notes.md").write_text("mine")
+    second = snapshot(tmp_path)
+    assert_refused(again("--force"), "my-notes.md, which peakday did not write")
+    assert snapshot(tmp_path) == second
+
+
+@pytest.mark.parametrize("command", ["simulate", "drill"])
+def test_force_never_replaces_a_folder_of_the_users(runner, tmp_path, command):
+    out = _users_folder(tmp_path)
+    before = snapshot(tmp_path)
+    target = ["--target", "http://127.0.0.1:9"] if command == "drill" else ["--quiet"]
+    result = runner.invoke(app, [command, str(SCENARIOS / "flash-sale.yaml"), *target,
+                                 "--out", str(out), "--force"])
+    assert_refused(result, str(out), "not a folder peakday wrote", "--force replaces only those")
     assert snapshot(tmp_path) == before

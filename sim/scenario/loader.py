@@ -239,8 +239,11 @@ def apply_overrides(source: Source, overrides: Sequence[str]) -> None:
         loc = tuple(parts)
         try:
             node = yaml.compose(value_text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError:
-            node = yaml.ScalarNode("tag:yaml.org,2002:str", value_text)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or "unreadable"
+            errors.append(f"{OVERRIDE} {text!r}: the value is not YAML ({problem}); for "
+                          f"text, quote it: {OVERRIDE} '{dotted}=\"{value_text}\"'")
+            continue
         value = "" if node is None else _to_python(node, loc, Source("", None), [])
         target: Any = source.data
         for i, part in enumerate(parts[:-1]):
