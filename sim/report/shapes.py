@@ -8,6 +8,9 @@ traceback from deep inside a figure. So the readable parts of each document are 
 here as pydantic models (strict: a number is a number, not a string that looks like one;
 keys the report does not read are ignored) and checked before anything is drawn. The models
 describe the documents' shape only; the report keeps reading the plain dictionaries.
+
+``simulate`` checks its own summary here too (the report is rendered from the same bytes), so
+a change to what summary.json holds that forgets this file fails the CLI tests at once.
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ class Violation(Shape):
     endpoint: str
     from_: str = Field(alias="from")
     to: str
-    over_by: str
+    over_by: str | None = None
+    short_by: str | None = None
+    """For floors (service level): how far below."""
     value_ms: float | None = None
     limit_ms: float | None = None
     value: float | None = None
@@ -54,9 +59,23 @@ class Violation(Shape):
         return self
 
 
+class Breach(Shape):
+    """Consecutive violations of one metric merged into one row (the verdict's rows)."""
+
+    metric: str
+    endpoints: list[str]
+    from_: str = Field(alias="from")
+    to: str
+    worst: float
+    worst_endpoint: str
+    worst_at: str
+    limit: float
+
+
 class Slo(Shape):
     met: bool
     violations: list[Violation]
+    breaches: list[Breach] = []
     checked: list[str]
 
 
