@@ -38,6 +38,9 @@ class Inside:
     service: Service
     clock: Clock
     ledger: Ledger
+    client: httpx.Client
+    """Shared by the test's threads (httpx clients are thread-safe): a client per request
+    would spend more time building TLS contexts than the shop spends answering."""
 
     def reset(self) -> None:
         """A fresh shop: stock re-seeded, no orders, an empty ledger."""
@@ -46,16 +49,16 @@ class Inside:
         self.ledger.clear()
 
     def reserve(self, shopper: str, sku: str = "HOT", qty: int = 1) -> httpx.Response:
-        return httpx.post(f"{self.url}/orders", json={"items": [{"sku": sku, "qty": qty}]},
-                          headers={"X-Shopper-Id": shopper}, timeout=30)
+        return self.client.post("/orders", json={"items": [{"sku": sku, "qty": qty}]},
+                                headers={"X-Shopper-Id": shopper})
 
     def pay(self, order: str, shopper: str | None, channel: str = "approve",
             key: str | None = None) -> httpx.Response:
         headers = {"X-Shopper-Id": shopper} if shopper is not None else {}
         if key is not None:
             headers["Idempotency-Key"] = key
-        return httpx.post(f"{self.url}/orders/{order}/pay", json={"channel": channel},
-                          headers=headers, timeout=30)
+        return self.client.post(f"/orders/{order}/pay", json={"channel": channel},
+                                headers=headers)
 
 
 @contextmanager
@@ -67,9 +70,11 @@ def inside(db: str, scenario: Path, token: str = "test-token", ttl: float = 60.0
     service.store.clock = clock
     service.sweep_every = 3600.0  # the test sweeps (Store.expire) when it means to
     service.store.create()
-    running = Inside("", service, clock, service.gateway.keep_ledger())
-    running.reset()
-    with serving(create_app(service)) as url:
-        running.url = url
+    ledger = service.gateway.keep_ledger()
+    with serving(create_app(service)) as url, \
+            httpx.Client(base_url=url, timeout=30, limits=httpx.Limits(
+                max_keepalive_connections=8, keepalive_expiry=2.0)) as client:
+        running = Inside(url, service, clock, ledger, client)
+        running.reset()
         yield running
     service.store.close_all()
