@@ -110,8 +110,9 @@ def main() -> None:
         print(f"  {endpoint:9s} {a['demand_s'] * 1000:7.3f}  {b['demand_s'] * 1000:7.3f}  "
               f"{b['demand_s'] / a['demand_s'] - 1:+6.1%}")
     for name, f in zip("AB", fits, strict=True):
-        print(f"  {name}: saturation {f['saturation_throughput']:.1f}/s, concurrency "
-              f"{f['concurrency']:.2f} -> workers {f['workers']}, CPU/request "
+        ceiling = (f"saturation {f['saturation_throughput']:.1f}/s, concurrency "
+                   f"{f['concurrency']:.2f}" if f["saturation_throughput"] else "not saturated")
+        print(f"  {name}: {ceiling} -> workers {f['workers']}, CPU/request "
               f"{(f['cpu_demand_s'] or 0) * 1000:.2f} ms")
     for load, (scale, comparison) in results.items():
         print(f"\ndrill at {load:.0%} of saturation (drill.scale={scale:.4f}):")

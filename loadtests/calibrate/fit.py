@@ -31,6 +31,8 @@ Z95 = 1.6448536269514722
 """The standard normal 95th percentile."""
 FIRST = "home"
 """Every calibration session starts here."""
+LIGHT = 0.3
+"""Unsaturated steps under this share of the top throughput count as light load."""
 MAX_CV = 1.0
 """The spread of a demand is capped at an exponential's."""
 MIN_LIGHT_REQUESTS = 20
@@ -71,15 +73,13 @@ def fit(steps: list[StepResult]) -> Fit:
     """The target's model from the profile's steps (lightest first)."""
     if not steps or not steps[0].requests:
         raise CalibrationError("no step completed a request: nothing to calibrate from")
-    light = steps[0]
-    # The server never saw a session's start lag: take it off the first step's latency.
-    latency = {e: (f["mean_ms"] - (light.start_lag_ms if e == FIRST else 0.0)) / 1000
-               for e, f in light.endpoints.items()
-               if f["mean_ms"] and f["requests"] >= MIN_LIGHT_REQUESTS}
+    light = _light(steps)
+    latency = {e: f["mean_ms"] / 1000 for e, f in light.items()
+               if f["requests"] >= MIN_LIGHT_REQUESTS}
     if not latency:
         raise CalibrationError(f"the lightest step measured fewer than {MIN_LIGHT_REQUESTS} "
                                "requests per endpoint: make the steps longer (--step)")
-    counts = {e: light.endpoints[e]["requests"] for e in latency}
+    counts = {e: light[e]["requests"] for e in latency}
     mean_light = _weighted(latency, counts)
     notes: list[str] = []
     unsaturated = [s for s in steps if not s.saturated and s.cpu_s is not None]
@@ -105,17 +105,34 @@ def fit(steps: list[StepResult]) -> Fit:
         top = max(s.throughput for s in steps)
         notes.append(f"no step saturated the target (up to {top:.0f} requests/s): workers "
                      "assumed 1; calibrate with more steps or a higher first rate")
-    endpoints = {e: _endpoint(light.endpoints[e], demand[e], outside, counts[e])
-                 for e in demand}
+    endpoints = {e: _endpoint(light[e], demand[e], outside, counts[e]) for e in demand}
     assumed = _weighted(demand, counts)
     for e in ENDPOINTS:
-        if e not in endpoints and (e in light.endpoints or e != "support"):
-            seen = light.endpoints.get(e, {})
+        if e not in endpoints and (e in light or e != "support"):
+            seen = light.get(e, {})
             endpoints[e] = EndpointFit(
                 assumed, _median([f.cv for f in endpoints.values()]), outside,
                 _median([f.outside_cv for f in endpoints.values()]), seen.get("mean_ms"),
                 seen.get("requests", 0), measured=False)
     return Fit(endpoints, workers, concurrency, x_sat, cpu, outside, notes)
+
+
+def _light(steps: list[StepResult]) -> dict[str, dict]:
+    """Per endpoint, the light-load mean and p95 (ms): the median over the light steps (the
+    first, and the unsaturated ones under LIGHT of the top throughput), so one step that met
+    a stalled machine does not set the model; requests summed. The server never saw a
+    session's start lag: it is taken off the first request of each step."""
+    top = max(s.throughput for s in steps)
+    chosen = [steps[0], *(s for s in steps[1:] if not s.saturated and s.throughput <= LIGHT * top)]
+    figures: dict[str, dict] = {}
+    for e in {e for s in chosen for e in s.endpoints}:
+        seen = [(s.endpoints[e], s.start_lag_ms if e == FIRST else 0.0) for s in chosen
+                if e in s.endpoints and s.endpoints[e]["mean_ms"]]
+        if seen:
+            figures[e] = {"mean_ms": _median([f["mean_ms"] - lag for f, lag in seen]),
+                          "p95_ms": _median([(f["p95_ms"] or 0) - lag for f, lag in seen]),
+                          "requests": sum(f["requests"] for f, _ in seen)}
+    return figures
 
 
 def _weighted(values: dict[str, float], weights: dict[str, int]) -> float:
