@@ -88,6 +88,6 @@ def comparison_figure(comparison: dict) -> tuple[str, bytes] | None:
         title = (f"Predicted p95 within {worst[0]:.0%} of the drill for every endpoint with "
                  f"≥{MIN_REQUESTS} requests (worst: {worst[1]})")
     else:
-        title = (f"Predicted p95 off by up to {worst[0]:.0%} ({worst[1]}): the model does not "
-                 "know this target yet (peakday calibrate)")
+        title = (f"Predicted p95 off by up to {worst[0]:.0%} ({worst[1]}): the model's latency "
+                 "for this target is not to be trusted (calibrate, or calibrate again)")
     return title, load_curve_figure(curve, points, title)
