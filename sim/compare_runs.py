@@ -10,7 +10,6 @@ The first run is the baseline every other column is compared with.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +19,8 @@ import numpy as np
 from scipy import stats
 
 from .formatting import SummaryFigure, fmt, plan_parts, value_of
+from .report.data import read
+from .report.shapes import Summary, parse
 from .results import ResultsError
 
 SIGNIFICANCE = 0.05
@@ -84,17 +85,7 @@ def load_run(folder: Path) -> Run:
     if not Path(folder).is_dir():
         raise ResultsError(f"{folder}: not a results folder (a folder written by peakday "
                            "simulate)")
-    try:
-        summary = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: missing (a results folder written by peakday "
-                           "simulate)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ResultsError(f"{path}: not valid JSON ({exc})") from None
-    except OSError as exc:
-        raise ResultsError(f"{path}: cannot read it: {exc.strerror}") from None
-    if not isinstance(summary, dict) or not {"slo", "latency_ms", "platform"} <= set(summary):
-        raise ResultsError(f"{path}: not a peakday summary.json")
+    summary = parse(read(path), Summary, str(path))
     return Run(Path(folder), summary)
 
 

@@ -115,3 +115,15 @@ def test_a_report_html_that_peakday_did_not_write_is_never_replaced(runner, dril
     assert_refused(runner.invoke(app, ["report", str(drill)]),
                    "report.html: exists and peakday did not write it")
     assert snapshot(drill) == before
+
+
+@pytest.mark.parametrize("damage", ["slo-number", "sessions-text", "no-latency"])
+def test_compare_reads_summaries_through_the_same_shapes(runner, simulation, tmp_path, damage):
+    change, message = SUMMARY_DAMAGE[damage]
+    copy = tmp_path / "copy"
+    shutil.copytree(simulation, copy)
+    edit(copy / "summary.json", change)
+    result = runner.invoke(app, ["compare", str(simulation), str(copy), "--out",
+                                 str(tmp_path / "cmp")])
+    assert_refused(result, message)
+    assert not (tmp_path / "cmp").exists()
