@@ -58,14 +58,20 @@ def _check_host(environment, **_kwargs) -> None:
             sys.exit(2)
 
 
+def _refused(environment, reason: UnsafeTarget) -> None:
+    """Say why, in Locust's log, and make Locust exit 2 when it ends."""
+    logging.error(_refuse(reason))
+    environment.process_exit_code = 2
+
+
 @events.test_start.add_listener
 def _start(environment, **_kwargs) -> None:
     runner = environment.runner
     reason = STATE.refusal(environment.host)
-    if reason:  # nothing is sent (the users never start a visit); stop with a non-zero exit
-        logging.error(_refuse(reason))
-        environment.process_exit_code = 2
-        gevent.spawn(runner.quit)
+    if reason:  # nothing is sent: the users never start a visit
+        _refused(environment, reason)
+        if isinstance(runner, WorkerRunner):
+            gevent.spawn(runner.quit)  # leave the master
         return
     worker = runner.worker_index if isinstance(runner, WorkerRunner) else 0
     workers = int(os.environ.get("PEAKDAY_WORKERS", "1"))
@@ -77,5 +83,11 @@ class DrillShape(LoadTestShape):
 
     def tick(self):
         if self.get_run_time() > lead(PLAN) + PLAN.duration + SCENARIO.drill.graceful_stop:
+            return None
+        environment = self.runner.environment if self.runner else None
+        reason = STATE.refusal(environment.host if environment else None)
+        if reason:  # a host typed into the web UI: the test stops before it starts
+            if environment is not None:
+                _refused(environment, reason)
             return None
         return PLAN.users, SPAWN_RATE
