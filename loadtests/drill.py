@@ -32,6 +32,7 @@ from locust.log import setup_logging
 from locust.runners import Runner
 from locust.stats import StatsCSV
 
+from sim.behaviour.stock import conserved, oversold
 from sim.results import json_bytes, write_atomically
 from sim.scenario import load_scenario
 from sim.scenario.schema import Scenario
@@ -182,9 +183,9 @@ def _server_check(config: DrillConfig) -> dict | None:
                       headers=bearer(config.admin_token))
     stock = reply.json()
     return {"stock": stock,
-            "oversold": {sku: max(0, f["sold"] + f["reserved"] - f["initial"])
+            "oversold": {sku: oversold(f["initial"], f["reserved"], f["sold"])
                          for sku, f in stock.items()},
-            "conserved": all(f["initial"] == f["available"] + f["reserved"] + f["sold"]
+            "conserved": all(conserved(f["initial"], f["available"], f["reserved"], f["sold"])
                              for f in stock.values())}
 
 

@@ -14,12 +14,15 @@ drill computes the same one and takes its share (``index % workers``).
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from sim.scenario.schema import Scenario
+from sim.behaviour.audiences import Audience, audiences, bot_name
+from sim.behaviour.journeys import FLASH_STEPS, JourneyPlanner
+from sim.behaviour.scaling import scaled
+from sim.model.streams import spawn_streams
+from sim.scenario.schema import ENDPOINTS, FlashSale, Scenario
 from sim.traffic import RateCurve
 
 ASSUMED_RESPONSE = 0.25
@@ -78,31 +81,32 @@ def window_of(scenario: Scenario) -> tuple[float, float]:
 
 
 def build_plan(scenario: Scenario, seed: int | None = None) -> Plan:
-    """Every visit of the drill, in start order."""
+    """Every visit of the drill, in start order.
+
+    Sessions are planned from the scenario at ``drill.scale`` (``sim.behaviour.scaling``) with
+    the model's own random streams and the shared rules (``sim.behaviour``): a drill of the
+    whole day at scale 1 plans the very sessions and audiences the model simulates."""
     drill = scenario.drill
-    seed = scenario.seed if seed is None else seed
-    arrivals_rng, journeys_rng = (np.random.default_rng(s)
-                                  for s in np.random.SeedSequence(seed).spawn(2))
+    streams = spawn_streams(np.random.SeedSequence(scenario.seed if seed is None else seed))
+    model = scaled(scenario)
     w0, w1 = window_of(scenario)
-    compress, scale = drill.compress, drill.scale
-    scaled = {tod: rate * scale for tod, rate in scenario.traffic.sessions_per_min.items()}
-    times = RateCurve(scaled, scenario.clock).arrivals(w0, w1, arrivals_rng)
-    planner = _Journeys(scenario, journeys_rng, compress)
-    starts: list[tuple[float, Visit]] = [(t, planner.regular()) for t in times.tolist()]
-    for index, sale in enumerate(scenario.promotions.flash_sales if scenario.promotions else ()):
-        opens = scenario.clock.window(sale.start, sale.end)[0]
-        audience = round(sale.audience * scale)
-        arrive = opens + sale.arrival_spread.sample(arrivals_rng, audience)
-        bots = arrivals_rng.random(audience) < sale.bot_share
-        groups = (np.cumsum(bots) - 1) // sale.bot_sessions_per_identity
-        for t, bot, group in zip(arrive.tolist(), bots.tolist(), groups.tolist(), strict=True):
+    compress = drill.compress
+    times = RateCurve(model.traffic.sessions_per_min, model.clock).arrivals(
+        w0, w1, streams["arrivals"])
+    visits = _Visits(model, streams, compress)
+    starts: list[tuple[float, Visit]] = [(t, visits.regular()) for t in times.tolist()]
+    sales = model.promotions.flash_sales if model.promotions else []
+    for sale, audience in zip(sales, audiences(model, streams["flash_sales"]), strict=True):
+        for buyer, (t, bot, identity) in enumerate(zip(
+                audience.times.tolist(), audience.bots.tolist(), audience.identities.tolist(),
+                strict=True)):
             if w0 <= t < w1:
-                starts.append((t, planner.flash(index, sale.sku.id, bot, int(group))))
+                starts.append((t, visits.flash(sale, audience, buyer, bot, identity)))
     starts.sort(key=lambda pair: pair[0])
-    visits = [Visit(i, (t - w0) / compress, v.steps, v.thinks, v.shopper, v.sku, v.sale, v.bot,
-                    v.channels) for i, (t, v) in enumerate(starts)]
-    plan = Plan(visits, (w0, w1), compress, scale, (w1 - w0) / compress)
-    plan.users = pool_size(visits)
+    plan = Plan([replace(v, index=i, start=(t - w0) / compress)
+                 for i, (t, v) in enumerate(starts)],
+                (w0, w1), compress, drill.scale, (w1 - w0) / compress)
+    plan.users = pool_size(plan.visits)
     return plan
 
 
@@ -122,60 +126,36 @@ def pool_size(visits: list[Visit]) -> int:
     return max(1, math.ceil(peak * HEADROOM) + 5)
 
 
-class _Journeys:
-    """Draws each visit's steps with the segment's funnel, as the simulator's shoppers do."""
+class _Visits:
+    """Visits from the shared plans: endpoint indexes to names, think times compressed."""
 
-    def __init__(self, scenario: Scenario, rng: np.random.Generator, compress: float):
-        self.rng = rng
-        self.compress = compress
+    def __init__(self, scenario: Scenario, streams: dict[str, np.random.Generator],
+                 compress: float):
         self.scenario = scenario
-        segments = list(scenario.customers.segments.values())
-        self.segments = segments
-        self.shares = np.cumsum([s.share for s in segments]).tolist()
-        catalog = scenario.catalog
-        self.skus = [s.id for s in catalog.skus] if catalog else []
-        weights = np.array([s.popularity for s in catalog.skus] if catalog else [1.0])
-        weights = weights if weights.sum() > 0 else np.ones(len(weights))
-        self.popularity = np.cumsum(weights / weights.sum()).tolist()
-        payments = scenario.payments
-        self.channels = list(payments.channels) if payments else []
-        self.channel_shares = [c.share for c in payments.channels.values()] if payments else []
+        self.compress = compress
+        self.planner = JourneyPlanner.from_stream(scenario, streams["journeys"])
+        self.rng = streams["shoppers"]
+        """Think times (drawn as the model draws them: apart from the plans)."""
+        self.skus = [s.id for s in scenario.catalog.skus] if scenario.catalog else []
+        self.channels = list(scenario.payments.channels) if scenario.payments else []
         self.count = 0
 
     def _think(self, n: int) -> tuple[float, ...]:
         draws = self.scenario.customers.think_time.sample(self.rng, n)
         return tuple((draws / self.compress).tolist())
 
-    def _channels(self) -> tuple[str, ...]:
-        if not self.channels:
-            return ()
-        order = self.rng.choice(len(self.channels), size=len(self.channels), replace=False,
-                                p=self.channel_shares)
-        return tuple(self.channels[i] for i in order)
-
     def regular(self) -> Visit:
-        rng = self.rng
         self.count += 1
-        segment = self.segments[min(bisect_right(self.shares, rng.random()),
-                                    len(self.segments) - 1)]
-        views = int(segment.product_views.sample(rng, 1)[0])
-        steps = ["home", *(["product"] * views)]
-        funnel = segment.funnel
-        sku = None
-        if self.skus:
-            sku = self.skus[min(bisect_right(self.popularity, rng.random()), len(self.skus) - 1)]
-        if rng.random() < funnel.cart:
-            steps.append("cart")
-            if rng.random() < funnel.checkout:
-                steps.append("checkout")
-                if rng.random() < funnel.pay:
-                    steps.append("pay")
-        return Visit(0, 0.0, tuple(steps), self._think(len(steps) - 1),
-                     f"s{self.count}", sku, None, False, self._channels())
+        steps, sku, _value, channels = self.planner.plan()
+        return Visit(0, 0.0, tuple(ENDPOINTS[s] for s in steps), self._think(len(steps) - 1),
+                     f"s{self.count}", self.skus[sku] if sku is not None else None, None, False,
+                     tuple(self.channels[c] for c in channels))
 
-    def flash(self, sale: int, sku: str, bot: bool, group: int) -> Visit:
+    def flash(self, sale: FlashSale, audience: Audience, buyer: int, bot: bool,
+              identity: int) -> Visit:
         self.count += 1
-        steps = ("product", "cart", "checkout", "pay")
+        steps = tuple(ENDPOINTS[s] for s in FLASH_STEPS)
         thinks = (0.0,) * 3 if bot else self._think(3)
-        shopper = f"bot{sale}-{group}" if bot else f"s{self.count}"
-        return Visit(0, 0.0, steps, thinks, shopper, sku, sale, bot, self._channels())
+        shopper = bot_name(audience.sale, identity) if bot else f"s{self.count}"
+        return Visit(0, 0.0, steps, thinks, shopper, sale.sku.id, audience.sale, bot,
+                     tuple(self.channels[c] for c in audience.channels(buyer)))

@@ -3,10 +3,11 @@
 Each process of a drill holds one :class:`DrillState`: its share of the schedule (a queue in
 start order), the recorder, and the drill's time zero. A :class:`Shopper` takes the next visit,
 sleeps until its start, then walks the steps over real HTTP: platform errors (5xx, timeouts,
-refused connections) are retried as the scenario's customers do, a declined payment as its
-payments section says, a "sold out" ends the visit. Think times and backoffs are compressed.
-A redirect is an answer, counted as an error and never followed, unless the scenario sets
-``drill.follow_redirects``; then each hop goes out only if its host is on the allow-list.
+refused connections) and declined payments are retried by the shopper's rules in
+``sim.behaviour.retries`` (the model's own), a "sold out" ends the visit. Think times and
+backoffs are compressed. A redirect is an answer, counted as an error and never followed,
+unless the scenario sets ``drill.follow_redirects``; then each hop goes out only if its host is
+on the allow-list.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import urljoin
 import gevent
 from locust import FastHttpUser, task
 
+from sim.behaviour.retries import next_channel, payment_retry, platform_retry
 from sim.scenario.schema import Clock, Scenario
 
 from .recorder import Recorder
@@ -137,10 +139,9 @@ class Journey:
         self.channel = 0
         scenario = state.scenario
         self.compress = scenario.drill.compress
-        self.retry = scenario.customers.retry
         sale = (scenario.promotions.flash_sales[visit.sale]
                 if visit.sale is not None and scenario.promotions else None)
-        self.max_attempts = sale.bot_max_attempts if visit.bot and sale else self.retry.max_attempts
+        self.retry = platform_retry(scenario, sale, visit.bot)
 
     def walk(self) -> None:
         for i, step in enumerate(self.visit.steps):
@@ -177,31 +178,30 @@ class Journey:
         attempt = 1
         while True:
             outcome, body = self._send(step, key)
-            if outcome != "error" or attempt >= self.max_attempts:
+            if outcome != "error" or not self.retry.retries(attempt):
                 return outcome, body
             attempt += 1
-            backoff = 0.0 if self.visit.bot else self.retry.backoff / self.compress
-            self._sleep_until(time.time() + backoff)
+            self._sleep_until(time.time() + self.retry.backoff / self.compress)
 
     def _pay(self) -> bool:
-        payments = self.state.scenario.payments
-        retry = payments.retry if payments else None
-        attempts = retry.max_attempts if retry else 1
-        failures_here = 0
-        for attempt in range(1, attempts + 1):
+        retry = payment_retry(self.state.scenario)
+        channels = len(self.visit.channels)
+        declines_here = 0
+        attempt = 1
+        while True:
             key = f"{self.state.run}-{self.visit.shopper}-{self.visit.index}-{attempt}"
             outcome, _ = self._attempts("pay", key)
             if outcome == "ok":
                 self.state.recorder.paid += 1
                 return True
-            if outcome != "declined" or attempt == attempts:
+            if outcome != "declined" or not retry.retries(attempt):
                 break
-            failures_here += 1
-            if retry and retry.switch_channel_after and failures_here >= \
-                    retry.switch_channel_after and len(self.visit.channels) > 1:
-                self.channel = (self.channel + 1) % len(self.visit.channels)
-                failures_here = 0
-            self._sleep_until(time.time() + (retry.backoff if retry else 0) / self.compress)
+            declines_here += 1
+            if retry.switches(declines_here, channels):
+                self.channel = next_channel(self.channel, channels)
+                declines_here = 0
+            self._sleep_until(time.time() + retry.backoff / self.compress)
+            attempt += 1
         support = self.state.scenario.support
         self._ticket("payment_failure", support.contacts.per_payment_failure if support else 0)
         return False

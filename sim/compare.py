@@ -27,6 +27,7 @@ from datetime import timedelta
 
 import numpy as np
 
+from .behaviour.scaling import scaled
 from .metrics import Histogram
 from .model.day import simulate_day
 from .model.observer import MINUTE, Observation
@@ -43,33 +44,6 @@ OUTSIDE_DRAWS = 20_000
 """Draws for adding the outside time to a latency histogram (percentiles within ~1%)."""
 OUTSIDE_SEED = 15
 """Fixed: the same prediction gives the same bytes."""
-
-
-def scaled_stock(stock: int, scale: float) -> int:
-    """Stock at a drill's scale: rounded, and at least one unit where there was any.
-
-    The reference service seeds its SKUs with this rule, so the prediction and the drill's
-    target hold the same stock."""
-    return 0 if stock == 0 else max(1, math.floor(stock * scale + 0.5))
-
-
-def scaled(scenario: Scenario) -> Scenario:
-    """The scenario at the drill's scale: traffic, flash-sale audiences and stock."""
-    scale = scenario.drill.scale
-    doc = scenario.model_dump(mode="json", by_alias=True)
-    doc["traffic"]["sessions_per_min"] = {t: v * scale
-                                          for t, v in doc["traffic"]["sessions_per_min"].items()}
-    for sku in (doc.get("catalog") or {}).get("skus", []):
-        sku["stock"] = scaled_stock(sku["stock"], scale)
-    for sale in (doc.get("promotions") or {}).get("flash_sales", []):
-        sale["audience"] = round(sale["audience"] * scale)
-        sale["sku"]["stock"] = scaled_stock(sale["sku"]["stock"], scale)
-    if doc.get("support"):
-        contacts = doc["support"]["contacts"]
-        baseline = contacts["baseline_per_hour"]
-        contacts["baseline_per_hour"] = ({t: v * scale for t, v in baseline.items()}
-                                         if isinstance(baseline, dict) else baseline * scale)
-    return Scenario.model_validate(doc)
 
 
 def drill_model(scenario: Scenario, window: tuple[float, float],

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from sim.compare import scaled_stock
+from sim.behaviour.scaling import scaled_stock
 from sim.scenario import Scenario, load_scenario
 
 from .app import Service, create_app

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sim.behaviour.stock import conserved, shard_split
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS skus (sku TEXT PRIMARY KEY, price DOUBLE PRECISION NOT NULL,
     initial INTEGER NOT NULL, per_user_limit INTEGER);
@@ -236,8 +238,7 @@ class Store:
             for item in skus:
                 self._run("INSERT INTO skus VALUES (?, ?, ?, ?)", item.sku, item.price,
                           item.stock, item.per_user_limit)
-                for shard in range(shards):
-                    share = item.stock // shards + (1 if shard < item.stock % shards else 0)
+                for shard, share in enumerate(shard_split(item.stock, shards)):
                     self._run("INSERT INTO stock VALUES (?, ?, ?, 0, 0)", item.sku, shard, share)
             self._run("INSERT INTO settings VALUES ('reservation_ttl', ?)", str(ttl))
 
@@ -434,7 +435,8 @@ class Store:
         """Problems with the invariants (empty when all hold); used by tests and /admin/stock."""
         problems = []
         for sku, figures in self.stock().items():
-            if figures["available"] + figures["reserved"] + figures["sold"] != figures["initial"]:
+            if not conserved(figures["initial"], figures["available"], figures["reserved"],
+                             figures["sold"]):
                 problems.append(f"{sku}: initial != available + reserved + sold ({figures})")
         by_status = dict(self._run(
             "SELECT o.status, COALESCE(SUM(i.qty), 0) FROM orders o JOIN order_items i ON "

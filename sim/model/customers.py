@@ -9,23 +9,27 @@ Two kinds of failure, two kinds of retry:
 
 - the platform fails a step (timeout or 503): the shopper retries after ``customers.retry``
   backoff up to ``max_attempts`` in all, then gives up (a lost sale if the cart was filled);
-- the gateway declines a payment: the shopper retries per ``payments.retry``, switching
-  channel after ``switch_channel_after`` failures on one; after the last failure the order is
-  lost and the reservation returns to stock when it expires.
+- the gateway declines a payment: the shopper retries per ``payments.retry``, moving to
+  their next preferred channel after ``switch_channel_after`` failures on one; after the last
+  failure the order is lost and the reservation returns to stock when it expires.
 
 Flash-sale buyers (flash_sales.py) skip home and go straight to the deal; scalper bots among
 them skip think time, retry at once, and reuse identities to test the per-user limit.
+
+The rules themselves (journey planning, both retry policies, the channel rule) are
+``sim.behaviour``'s, which the drill follows too; this module executes them in simulated time.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable
 
 import numpy as np
 import simpy
 
-from ..scenario.schema import ENDPOINTS, Scenario
+from ..behaviour.journeys import CART, CHECKOUT, FLASH_STEPS, HOME, PAY, PRODUCT, JourneyPlanner
+from ..behaviour.retries import PlatformRetry, next_channel, payment_retry, platform_retry
+from ..scenario.schema import FlashSale, Scenario
 from .inventory import Inventory, Reservation, Stock
 from .payments import Gateway
 from .platform import OK, Request, Servers
@@ -33,8 +37,6 @@ from .streams import Pool, Uniforms
 from .support import Support
 from .wakeup import later
 
-HOME, PRODUCT, CART, CHECKOUT, PAY = (ENDPOINTS.index(e)
-                                      for e in ("home", "product", "cart", "checkout", "pay"))
 STAGES = ("browse", "cart", "checkout", "pay")
 """How far a session got: it viewed products only, or reached cart, checkout or pay."""
 _STAGE_OF = {CART: 1, CHECKOUT: 2, PAY: 3}
@@ -47,10 +49,11 @@ per-user limit, checkout after the flash sale ended, or paid after the reservati
 class Session:
     """One shopper's visit: the steps planned up front, walked one request at a time."""
 
-    __slots__ = ("attempt", "bot", "channel", "channel_failures", "pay_attempt", "position",
-                 "reservation", "sale", "shopper", "sku", "steps", "value")
+    __slots__ = ("attempt", "bot", "channel", "channel_failures", "channels", "pay_attempt",
+                 "position", "reservation", "sale", "shopper", "sku", "steps", "value")
 
-    def __init__(self, steps: list[int], value: float, sku: Stock | None = None):
+    def __init__(self, steps: list[int], value: float, sku: Stock | None,
+                 channels: tuple[int, ...]):
         self.steps = steps
         """Endpoint index of each step, in order."""
         self.position = 0
@@ -66,7 +69,10 @@ class Session:
         self.sale: int | None = None
         """Index of the flash sale this session came for."""
         self.reservation: Reservation | None = None
-        self.channel = -1
+        self.channels = channels
+        """Payment channels, most preferred first (sim.behaviour.retries)."""
+        self.channel = 0
+        """Position in ``channels`` of the channel paid with now."""
         self.channel_failures = 0
         self.pay_attempt = 1
 
@@ -91,8 +97,10 @@ class Shoppers:
     """Starts sessions and moves them along their steps."""
 
     def __init__(self, env: simpy.Environment, scenario: Scenario, servers: Servers,
-                 rng: np.random.Generator, inventory: Inventory,
+                 journeys: np.random.Generator, rng: np.random.Generator, inventory: Inventory,
                  gateway: Gateway | None, support: Support | None):
+        """``journeys`` feeds only the journey planner (the drill plans from the same stream);
+        ``rng`` the draws made as sessions go (think times, coupons)."""
         self.env = env
         self.servers = servers
         self.inventory = inventory
@@ -100,31 +108,15 @@ class Shoppers:
         self.support = support
         self.tally = Tally()
         self.scenario = scenario
-        customers = scenario.customers
-        segments = list(customers.segments.values())
-        shares = np.cumsum([s.share for s in segments]).tolist()
-        self._shares = [*shares[:-1], 1.0]
-        """Cumulative segment shares, for picking a segment with one uniform draw."""
-        self._views = [None if s.product_views.is_zero else Pool(s.product_views, rng)
-                       for s in segments]
-        self._funnel = [(s.funnel.cart, s.funnel.checkout, s.funnel.pay) for s in segments]
-        self._basket = [None if s.basket_value is None else Pool(s.basket_value, rng)
-                        for s in segments]
-        self._think = Pool(customers.think_time, rng)
+        self._plan = JourneyPlanner.from_stream(scenario, journeys).plan
+        self._think = Pool(scenario.customers.think_time, rng)
         self._uniform = Uniforms(rng)
-        self._max_attempts = customers.retry.max_attempts
-        self._backoff = customers.retry.backoff
+        self._retry = platform_retry(scenario)
+        self._payment_retry = payment_retry(scenario)
         self._catalog: list[Stock] = []
-        self._prices: list[float] = []
-        self._popularity: list[float] = []
         if scenario.catalog is not None:
-            skus = scenario.catalog.skus
-            self._catalog = [inventory.skus[s.id] for s in skus]
-            self._prices = [s.price for s in skus]
-            weights = np.array([s.popularity for s in skus], dtype=float)
-            weights = weights if weights.sum() > 0 else np.ones(len(skus))
-            self._popularity = np.cumsum(weights / weights.sum()).tolist()
-        self.bot_max_attempts: list[int] = []
+            self._catalog = [inventory.skus[s.id] for s in scenario.catalog.skus]
+        self.bot_retry: list[PlatformRetry] = []
         self.sale_prices: list[float] = []
         self.sale_stock: list[Stock] = []
         self.sale_end: list[float] = []
@@ -149,40 +141,26 @@ class Shoppers:
     # -- starting sessions -------------------------------------------------------------------
     def arrive(self) -> None:
         """A new session from the traffic curve: plan its steps, send its first request."""
-        u = self._uniform
-        segment = bisect_right(self._shares, u()) if len(self._shares) > 1 else 0
-        views = self._views[segment]
-        steps = [HOME] + [PRODUCT] * int(views()) if views is not None else [HOME]
-        p_cart, p_checkout, p_pay = self._funnel[segment]
-        value, sku = 0.0, None
-        if p_cart and u() < p_cart:
-            steps.append(CART)
-            if self._catalog:
-                index = min(bisect_right(self._popularity, u()), len(self._catalog) - 1)
-                sku, value = self._catalog[index], self._prices[index]
-            basket = self._basket[segment]
-            if basket is not None:
-                value = basket()
-            if p_checkout and u() < p_checkout:
-                steps.append(CHECKOUT)
-                if p_pay and u() < p_pay:
-                    steps.append(PAY)
+        steps, sku, value, channels = self._plan()
+        session = Session(steps, value, self._catalog[sku] if sku is not None else None,
+                          channels)
         self.tally.sessions += 1
-        self.servers.submit(Request(HOME, self.step_done, Session(steps, value, sku)))
+        self.servers.submit(Request(HOME, self.step_done, session))
 
-    def add_flash_sale(self, stock: Stock, price: float, end: float, bot_max_attempts: int) -> int:
+    def add_flash_sale(self, sale: FlashSale, stock: Stock, end: float) -> int:
         self.sale_stock.append(stock)
-        self.sale_prices.append(price)
+        self.sale_prices.append(sale.sku.price)
         self.sale_end.append(end)
-        self.bot_max_attempts.append(bot_max_attempts)
+        self.bot_retry.append(platform_retry(self.scenario, sale, bot=True))
         self.sale_stats.append({"buyers": 0, "bots": 0, "served": 0, "misses": 0,
                                 "sold_out": 0, "closed": 0, "limit_exceeded": 0})
         return len(self.sale_stock) - 1
 
-    def arrive_for_sale(self, sale: int, bot: bool, identity: int | None) -> None:
+    def arrive_for_sale(self, sale: int, bot: bool, identity: int | None,
+                        channels: tuple[int, ...]) -> None:
         """A flash-sale buyer: straight to the deal, cart, checkout and pay."""
-        session = Session([PRODUCT, CART, CHECKOUT, PAY], self.sale_prices[sale],
-                          self.sale_stock[sale])
+        session = Session(list(FLASH_STEPS), self.sale_prices[sale], self.sale_stock[sale],
+                          channels)
         session.sale, session.bot, session.shopper = sale, bot, identity
         stats = self.sale_stats[sale]
         stats["buyers"] += 1
@@ -232,18 +210,16 @@ class Shoppers:
         if step == CHECKOUT:
             request.payload = (session.sku, session.shopper, session.bot)
         elif step == PAY and self.gateway is not None:
-            if session.channel < 0:
-                session.channel = self.gateway.choose()
-            request.payload = (session.channel, session.pay_attempt > 1)
+            request.payload = (session.channels[session.channel], session.pay_attempt > 1)
         self.servers.submit(request)
 
     def _platform_error(self, session: Session) -> None:
-        limit = (self.bot_max_attempts[session.sale]  # type: ignore[index]  # bots have a sale
-                 if session.bot else self._max_attempts)
-        if session.attempt < limit:
+        retry = (self.bot_retry[session.sale]  # type: ignore[index]  # bots have a sale
+                 if session.bot else self._retry)
+        if retry.retries(session.attempt):
             session.attempt += 1
             self.tally.retries += 1
-            self._after(session, 0.0 if session.bot else self._backoff)
+            self._after(session, retry.backoff)
             return
         stage = _STAGE_OF.get(session.steps[session.position], 0)
         self.tally.gave_up[stage] += 1
@@ -252,14 +228,12 @@ class Shoppers:
         self._end(session)
 
     def _payment_failed(self, session: Session) -> None:
-        retry = self.scenario.payments.retry if self.scenario.payments else None
-        assert self.gateway is not None  # a failed payment came from the gateway
-        if retry is not None and session.pay_attempt < retry.max_attempts:
+        retry = self._payment_retry
+        if retry.retries(session.pay_attempt):
             session.pay_attempt += 1
             session.channel_failures += 1
-            switch = retry.switch_channel_after
-            if switch is not None and session.channel_failures >= switch:
-                session.channel = self.gateway.choose(avoid=session.channel)
+            if retry.switches(session.channel_failures, len(session.channels)):
+                session.channel = next_channel(session.channel, len(session.channels))
                 session.channel_failures = 0
             self._after(session, retry.backoff)
             return

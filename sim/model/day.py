@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from ..behaviour.stock import oversold
 from ..scenario.schema import ENDPOINTS, Scenario
 from ..traffic import RateCurve
 from .capacity import schedule_capacity
@@ -62,9 +63,10 @@ def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
         observer.gauge("support_queue", lambda: support.waiting)
         observer.gauge("agents", lambda: support.agents)
         observer.gauge("abandoned", support.take_abandoned)
-    shoppers = Shoppers(env, scenario, servers, streams["journeys"], inventory, gateway, support)
+    shoppers = Shoppers(env, scenario, servers, streams["journeys"], streams["shoppers"],
+                        inventory, gateway, support)
     servers.attach(CHECKOUT, hold=checkout_work(inventory))
-    schedule_flash_sales(env, scenario, inventory, shoppers, streams["arrivals"])
+    schedule_flash_sales(env, scenario, inventory, shoppers, streams["flash_sales"])
     for sku_id, stock in inventory.skus.items():
         observer.gauge(f"stock_{sku_id}", lambda stock=stock: stock.available)  # type: ignore[misc]
     observer.on_minute.append(inventory.flush)
@@ -120,7 +122,7 @@ def _stock_figures(stock: Stock) -> dict[str, object]:
         "available": stock.available,
         "reserved": stock.reserved,
         "sold": stock.sold,
-        "oversold": max(0, stock.sold + stock.reserved - stock.initial),
+        "oversold": oversold(stock.initial, stock.reserved, stock.sold),
         "sold_out_at": stock.sold_out_at,
         "sold_out_misses": stock.sold_out_misses,
         "limit_misses": stock.limit_misses,

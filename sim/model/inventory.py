@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
+from ..behaviour.stock import conserved, shard_split
 from ..metrics import Histogram
 from ..scenario.schema import Inventory as InventorySpec
 from .streams import Uniforms
@@ -121,7 +122,7 @@ class Stock:
 
     def check(self) -> None:
         available = self.available
-        if min(self.rows) < 0 or available + self.reserved + self.sold != self.initial:
+        if min(self.rows) < 0 or not conserved(self.initial, available, self.reserved, self.sold):
             raise InvariantError(
                 f"{self.sku_id}: initial {self.initial} != available {available} + reserved "
                 f"{self.reserved} + sold {self.sold}")
@@ -145,7 +146,7 @@ class Inventory:
     def add(self, sku_id: str, stock: int, per_user_limit: int | None) -> Stock:
         spec = self.spec
         shards = spec.shards if spec.strategy == "sharded" else 1
-        rows = [stock // shards + (1 if i < stock % shards else 0) for i in range(shards)]
+        rows = shard_split(stock, shards)
         waits: list[float] = []
         lock_type = FreeCounter if spec.strategy == "atomic_counter" else Lock
         locks = [lock_type(self.env, spec.lock_hold, waits) for _ in range(shards)]

@@ -3,12 +3,12 @@
 The platform worker is released while the gateway answers (the pay request waits on the
 provider, not on a CPU). An attempt slower than ``payments.timeout`` fails at the timeout.
 During an outage window the channel's failure rate is the outage's. Retries and channel
-switching are the shopper's decisions (customers.py); this module counts what it sees.
+switching are the shopper's decisions (sim.behaviour.retries, executed by customers.py); this
+module counts what it sees.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -40,9 +40,6 @@ class Gateway:
         self.spec = spec
         self.names = list(spec.channels)
         channels = list(spec.channels.values())
-        self.shares = [c.share for c in channels]
-        cumulative = np.cumsum(self.shares).tolist()
-        self._cumulative = [*cumulative[:-1], 1.0]
         self._latency = [Pool(c.latency, rng) for c in channels]
         self._failure = [c.failure_rate for c in channels]
         self._outages = [(self.names.index(o.channel), clock.window(o.from_, o.to),
@@ -50,15 +47,6 @@ class Gateway:
         self._uniform = Uniforms(rng)
         self.stats = [ChannelStats() for _ in channels]
         self.failures_this_minute = 0
-
-    def choose(self, avoid: int | None = None) -> int:
-        """A channel by share; ``avoid`` one that keeps failing (switch_channel_after)."""
-        if avoid is None:
-            return bisect_right(self._cumulative, self._uniform())
-        others = [i for i in range(len(self.names)) if i != avoid]
-        weights = np.array([self.shares[i] for i in others])
-        pick = bisect_right(np.cumsum(weights / weights.sum()).tolist(), self._uniform())
-        return others[min(pick, len(others) - 1)]
 
     def failure_rate(self, channel: int, t: float) -> float:
         for index, window, rate in self._outages:

@@ -1,7 +1,7 @@
 """Random streams: one independent generator per source, drawn in batches.
 
 Each replication gets its own ``SeedSequence`` child, and each source of randomness (arrivals,
-journeys, service, payments, support, inventory) its own generator spawned from it. Two plans
+journeys, service, payments, support, inventory, ...) its own generator spawned from it. Two plans
 run with one seed therefore see the same shoppers (common random numbers), and adding a draw in
 one module does not shift the numbers of another.
 
@@ -15,7 +15,10 @@ import numpy as np
 
 from ..scenario.distributions import Distribution
 
-SOURCES = ("arrivals", "journeys", "service", "payments", "support", "inventory")
+SOURCES = ("arrivals", "journeys", "service", "payments", "support", "inventory", "flash_sales",
+           "shoppers")
+"""``journeys`` and ``flash_sales`` feed only the plans of sim.behaviour (the drill draws them
+alike); think times and coupon takes, drawn as sessions go, have ``shoppers``."""
 BATCH = 4096
 
 
