@@ -14,14 +14,13 @@ merges the snapshots; a local drill uses one recorder directly. No Locust import
 from __future__ import annotations
 
 import base64
-import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from hdrh.histogram import HdrHistogram
 
-from sim.behaviour.slo import limit_for
+from sim.behaviour.slo import judge, limit_for
 from sim.scenario.schema import Scenario
 
 from .schedule import Plan
@@ -229,10 +228,11 @@ def thresholds(scenario: Scenario, measured: dict) -> list[dict]:
             continue
         value = figures["p99_ms"]
         checks.append({"metric": "latency_p99", "endpoint": endpoint, "limit_ms": limit * 1000,
-                       "value_ms": value, "passed": value <= limit * 1000})
+                       "value_ms": value,
+                       "passed": judge("latency_p99", endpoint, value, limit * 1000) is None})
     if slo.error_rate < 1:
         rate = measured["error_rate"]
         checks.append({"metric": "error_rate", "endpoint": "all", "limit": slo.error_rate,
-                       "value": rate, "passed": rate <= slo.error_rate or math.isclose(
-                           rate, slo.error_rate)})
+                       "value": rate,
+                       "passed": judge("error_rate", "all", rate, slo.error_rate) is None})
     return checks

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .behaviour.slo import limit_for
+from .behaviour.slo import judge, limit_for
 from .formatting import breach_text
 from .model.observer import MINUTE
 
@@ -78,11 +78,12 @@ def _latency(result: RunResult, limits: dict[str, float]) -> list[dict]:
             if not pooled.count:
                 continue
             p99 = pooled.quantile(0.99)
-            if p99 > limit:
+            violation = judge("latency_p99", endpoint, p99, limit)
+            if violation is not None:
                 found.append({"metric": "latency_p99", "endpoint": endpoint, **window,
                               "value_ms": round(p99 * 1000, 1),
                               "limit_ms": round(limit * 1000, 1),
-                              "over_by": f"{(p99 / limit - 1):.0%}",
+                              "over_by": violation.over_by,
                               **_minutes_over(result, hour,
                                               _minute_p99(result, endpoint) > limit * 1000)})
     return found
@@ -151,13 +152,13 @@ def _error_rate(result: RunResult, limit: float) -> list[dict]:
         window = slice(max(start, first), start + per_hour)
         n = float(requests[window].sum())
         rate = float(errors[window].sum()) / n if n else 0.0
-        if rate <= limit:
+        violation = judge("error_rate", "all", rate, limit)
+        if violation is None:
             continue
         entry = {"metric": "error_rate", "endpoint": "all",
                  "from": clock.label(start * MINUTE),
                  "to": clock.label(min((start + per_hour) * MINUTE, clock.duration)),
-                 "value": round(rate, 5), "limit": limit,
-                 "over_by": f"{(rate / limit - 1):.0%}" if limit else "n/a",
+                 "value": round(rate, 5), "limit": limit, "over_by": violation.over_by,
                  **_minutes_over(result, hour, minute_rate > limit)}
         if "minutes" in entry:
             burst = np.zeros(len(errors), dtype=bool)
