@@ -41,6 +41,7 @@ from . import users
 from .config import DrillConfig
 from .recorder import Recorder, summarize, thresholds
 from .schedule import Plan, build_plan
+from .stops import Stop
 from .target.launch import bearer
 from .users import DrillState, Shopper
 
@@ -62,16 +63,21 @@ class Control:
         self.scenario = scenario
         self.started_at = time.time()
         self.t0 = self.started_at + lead(plan)
+        self.stop: Stop | None = None
         self.stop_reason: str | None = None
+        """``stop`` in words, for people."""
         self.stopped_at: float | None = None
         """When the load stopped (the drill's running time ends here, not at the write-up)."""
         self.reports: dict[str, dict] = {}
         """Worker id -> its latest report (distributed mode)."""
         self.local: DrillState | None = None
 
+    def halt(self, stop: Stop, reason: str) -> None:
+        self.stop, self.stop_reason = stop, reason
+
     def refused(self, reason: str) -> None:
         """A worker would not load the target (off its own allow-list): the drill stops."""
-        self.stop_reason = f"aborted: a worker refused the target ({reason})"
+        self.halt(Stop.WORKER_REFUSED, f"aborted: a worker refused the target ({reason})")
 
     def idle(self) -> bool:
         if self.local is not None:
@@ -96,19 +102,20 @@ def make_shape(control: Control) -> type[LoadTestShape]:
 
         def tick(self):
             now = time.time()
-            if control.stop_reason:
+            if control.stop is not None:
                 return None
             if now > control.started_at + drill.max_duration:
-                control.stop_reason = (f"stopped at the {drill.max_duration:g} s cap "
-                                       "(drill.max_duration)")
+                control.halt(Stop.DURATION_CAP, f"stopped at the {drill.max_duration:g} s cap "
+                                                "(drill.max_duration)")
                 return None
             past = now > control.t0 + plan.duration
             if past and control.idle():
-                control.stop_reason = "schedule completed"
+                control.halt(Stop.COMPLETED, "schedule completed")
                 return None
             if now > control.t0 + plan.duration + drill.graceful_stop:
-                control.stop_reason = (f"schedule completed; visits still walking were stopped "
-                                       f"after drill.graceful_stop ({drill.graceful_stop:g} s)")
+                control.halt(Stop.GRACEFUL_STOP,
+                             f"schedule completed; visits still walking were stopped after "
+                             f"drill.graceful_stop ({drill.graceful_stop:g} s)")
                 return None
             return plan.users, SPAWN_RATE
 
@@ -120,13 +127,13 @@ def _monitor(env: Environment, control: Control, config: DrillConfig) -> None:
     drill = control.scenario.drill
     history: deque[tuple[float, int, int]] = deque()
     outages = _outage_switches(control) if config.admin_token else []
-    while control.stop_reason is None:
+    while control.stop is None:
         gevent.sleep(1.0)
         now = time.time()
         total = env.stats.total
         history.append((now, total.num_requests, total.num_failures))
         if total.num_requests >= drill.max_requests:
-            control.stop_reason = f"stopped at the {drill.max_requests:,} request cap"
+            control.halt(Stop.REQUEST_CAP, f"stopped at the {drill.max_requests:,} request cap")
             break
         while history and history[0][0] < now - drill.abort.for_:
             history.popleft()
@@ -134,9 +141,10 @@ def _monitor(env: Environment, control: Control, config: DrillConfig) -> None:
             requests = history[-1][1] - history[0][1]
             failures = history[-1][2] - history[0][2]
             if requests >= 20 and failures / requests > drill.abort.error_rate:
-                control.stop_reason = (
-                    f"aborted: error rate {failures / requests:.0%} over the last "
-                    f"{drill.abort.for_:g} s (limit {drill.abort.error_rate:.0%}, drill.abort)")
+                control.halt(Stop.ERROR_RATE_ABORT,
+                             f"aborted: error rate {failures / requests:.0%} over the last "
+                             f"{drill.abort.for_:g} s (limit {drill.abort.error_rate:.0%}, "
+                             "drill.abort)")
                 break
         while outages and outages[0][0] <= now - control.t0:
             _, rates = outages.pop(0)
@@ -256,7 +264,7 @@ def run(role: str, path: Path) -> int:
         assert runner.shape_greenlet is not None  # start_shape spawned it
         runner.shape_greenlet.join()
     except KeyboardInterrupt:
-        control.stop_reason = "interrupted (Ctrl-C)"
+        control.halt(Stop.INTERRUPTED, "interrupted (Ctrl-C)")
     finally:
         control.stopped_at = time.time()
         runner.stop()
@@ -335,13 +343,14 @@ def _write(config: DrillConfig, control: Control, env: Environment, plan: Plan,
         "workers": config.workers or config.expect_workers,
         "planned_duration_s": round(plan.duration, 2),
         "ran_s": round(real, 2),
+        "stop": control.stop,
         "stopped_because": control.stop_reason or "stopped",
         **measured,
         "thresholds": checks,
         "server": server,
         **config.extra,
     }
-    aborted = (control.stop_reason or "").startswith(("aborted", "stopped at"))
+    aborted = control.stop is not None and control.stop.aborted
     document["passed"] = (all(c["passed"] for c in checks) and not aborted and oversold == 0)
     files = {"drill.json": json_bytes(document), "config.json": json_bytes(asdict(config)),
              **_locust_files(env)}

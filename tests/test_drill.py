@@ -93,6 +93,7 @@ def test_a_failing_target_aborts_the_drill(runner, tmp_path):
     assert result.exit_code == 1, result.output
     report = json.loads((tmp_path / "run" / "drill.json").read_text())
     assert report["stopped_because"].startswith("aborted: error rate")
+    assert report["stop"] == "error_rate_abort"
     assert time.monotonic() - started < 40, "the abort stops the drill early"
 
 

@@ -250,4 +250,5 @@ def test_a_worker_refuses_a_host_its_own_list_does_not_have(tmp_path):
     assert trap.hits == []
     report = json.loads((tmp_path / "r" / "drill.json").read_text())
     assert report["stopped_because"].startswith("aborted: a worker refused the target")
+    assert report["stop"] == "worker_refused"
     assert master.returncode == 1 and not report["passed"], output

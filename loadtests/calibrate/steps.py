@@ -22,6 +22,7 @@ from sim.scenario.schema import Scenario
 from ..config import DrillConfig
 from ..drill_launch import _child
 from ..schedule import build_plan
+from ..stops import Stop
 from ..target.launch import free_port
 from . import probe
 from .profile import (
@@ -157,7 +158,7 @@ def _run_step(scenario: Scenario, step: Step, config: DrillConfig, idle: float |
         start_lag_ms=measured["start_lag_ms"].get("mean") or 0.0, session_s=session_s)
     limit = scenario.drill.abort.error_rate
     rate = result.errors / result.requests if result.requests else 1.0
-    if rate > limit or measured["stopped_because"].startswith("aborted"):
+    if rate > limit or measured["stop"] in (Stop.ERROR_RATE_ABORT, Stop.WORKER_REFUSED):
         raise CalibrationError(
             f"step {step.index} ({result.sessions_per_s * requests_per_session(scenario):.0f} "
             f"requests/s): error rate {rate:.0%} (limit {limit:.0%}, drill.abort) — the target "
