@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import simpy
 
+from sim.model.deadlines import Deadlines
 from sim.model.wakeup import later
 
 
@@ -31,3 +32,40 @@ def test_later_wakes_a_waiting_process():
     process = env.process(waiter())
     env.run()
     assert process.value == (5.0, "open")
+
+
+def test_deadlines_expire_each_live_item_at_its_own_deadline_with_one_pending_wakeup():
+    env = simpy.Environment()
+    expired = []
+    settled = set()
+    line = Deadlines(env, 10.0, lambda item: expired.append((env.now, item)),
+                     live=lambda item: item not in settled)
+    wakeups = []
+
+    def join(event):
+        line.add(event._value)
+        wakeups.append(sum(ev.callbacks == [line._due] for *_, ev in env._queue))
+
+    for i, t in enumerate([0.0, 1.0, 1.0, 2.5, 4.0, 30.0]):
+        later(env, t, join, i)
+    later(env, 5.0, lambda _: settled.update({1, 3}))  # answered before their deadlines
+    env.run()
+    assert expired == [(10.0, 0), (11.0, 2), (14.0, 4), (40.0, 5)]
+    assert wakeups == [1] * 6, "one pending wakeup for the line, never one per waiting item"
+    assert len(line) == 0
+
+
+def test_deadlines_reached_while_expiring_are_served_in_order():
+    """An expiry that makes an item join again (a retry at once) gets a deadline of its own."""
+    env = simpy.Environment()
+    seen = []
+
+    def expire(item):
+        seen.append((env.now, item))
+        if item < 3:
+            line.add(item + 1)
+
+    line = Deadlines(env, 2.0, expire)
+    line.add(0)
+    env.run()
+    assert seen == [(2.0, 0), (4.0, 1), (6.0, 2), (8.0, 3)]

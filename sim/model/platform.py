@@ -1,8 +1,8 @@
 """The checkout servers: FIFO workers, admission control, timeouts and autoscaling.
 
-Written with SimPy timeouts and callbacks rather than one generator process per request: a
-request costs two scheduled events (its service, and a deadline only when it has to wait),
-which is what lets a whole peak day of ~15 million requests run in about a minute.
+Written with SimPy callbacks rather than one generator process per request: a request costs
+one scheduled event (its service). Queue and client deadlines are kept in two FIFO lines
+(deadlines.py), each with a single pending wakeup, since every request waits the same limit.
 
 A request ends exactly once for its client: ``OK``, ``TIMEOUT`` (slower than the client's
 timeout; the server keeps working on it, as real servers do, so retries add real load) or
@@ -22,20 +22,18 @@ import numpy as np
 import simpy
 
 from ..scenario.schema import ENDPOINTS, Platform
+from .deadlines import Deadlines
 from .streams import Pool
 from .wakeup import later
 
 OK, TIMEOUT, SHED = 0, 1, 2
-QUEUED, RUNNING, DONE, DROPPED = 0, 1, 2, 3
 Work = Callable[["Request", Callable[[], None]], None]
-_EPS = 1e-9
 
 
 class Request:
     """One HTTP request to the platform, as the server and its client see it."""
 
-    __slots__ = ("client_waiting", "endpoint", "on_done", "owner", "payload", "result", "state",
-                 "t0")
+    __slots__ = ("client_waiting", "endpoint", "on_done", "owner", "payload", "result", "t0")
 
     def __init__(self, endpoint: int, on_done: Callable[[Request, int], None], owner: Any):
         self.endpoint = endpoint
@@ -49,8 +47,8 @@ class Request:
         self.result: Any = None
         """What that work answered (a reservation or "sold_out", payment ok or not)."""
         self.client_waiting = True
-        """False once the client has its answer (it may still be in the server)."""
-        self.state = QUEUED
+        """True while the platform owes the client an answer: False once the client has it
+        (the request may still be in the server) or was handed over to a payment provider."""
         self.t0 = 0.0
 
 
@@ -72,14 +70,15 @@ class Servers:
         clock, set by :mod:`sim.model.capacity`)."""
         self.capacity = 0
         self.busy = 0
-        self.queue: deque[Request] = deque()
-        self.queued = 0
-        """Live requests in the queue (the deque also holds dropped ones, skipped lazily)."""
         self.max_queue = spec.admission.max_queue
-        self.queue_timeout = spec.admission.queue_timeout
+        self.queue: Deadlines[Request] = Deadlines(env, spec.admission.queue_timeout,
+                                                   self._queue_timed_out)
+        """Requests waiting for a worker, oldest first; shed at ``queue_timeout``."""
         self.client_timeout = client_timeout
-        waits = [w for w in (self.queue_timeout, client_timeout) if w is not None]
-        self._wait_limit = min(waits) if waits else None
+        self._clients: Deadlines[Request] | None = None if client_timeout is None else \
+            Deadlines(env, client_timeout, self._client_timed_out, _client_waiting)
+        """Requests whose answer may come after the client's timeout (all that queue, and
+        those whose service or held work may outlast it), in arrival order."""
         self._service = [Pool(spec.endpoints[e].service, rng) if e in spec.endpoints else None
                          for e in ENDPOINTS]
         self._holds: list[Work | None] = [None] * len(ENDPOINTS)
@@ -118,6 +117,11 @@ class Servers:
         return self._finished_at + self.busy * self.env.now - self._started_at
 
     @property
+    def queued(self) -> int:
+        """Requests waiting for a worker."""
+        return len(self.queue.items)
+
+    @property
     def system_area(self) -> float:
         """Integral of requests in the system (in service or queued): L in Little's law."""
         return self._left_at + (self.busy + self.queued) * self.env.now - self._entered_at
@@ -143,55 +147,37 @@ class Servers:
         self.unanswered += 1
         if self.busy < self.capacity:
             self._entered_at += now
-            self._start(request)
-        elif self.max_queue is not None and self.queued >= self.max_queue:
-            request.state = DROPPED
+            service = self._start(request)
+            clients = self._clients
+            if clients is not None and (service > clients.limit
+                                        or self._holds[request.endpoint] is not None):
+                clients.add(request)
+        elif self.max_queue is not None and len(self.queue.items) >= self.max_queue:
             self._respond(request, SHED)
         else:
             self._entered_at += now
-            self.queue.append(request)
-            self.queued += 1
-            if self._wait_limit is not None:
-                later(self.env, self._wait_limit, self._waited, request)
+            self.queue.add(request)
+            if self._clients is not None:
+                self._clients.add(request)
 
-    def _waited(self, event: simpy.Event) -> None:
-        """A queued request reached the client's timeout or the queue timeout."""
-        request: Request = event._value
-        if request.state != QUEUED:
-            return
-        now = self.env.now
-        waited = now - request.t0
-        if self.queue_timeout is not None and waited >= self.queue_timeout - _EPS:
-            request.state = DROPPED
-            self.queued -= 1
-            self._left_at += now
-            if request.client_waiting:
-                self._respond(request, SHED)
-            return
+    def _queue_timed_out(self, request: Request) -> None:
+        """A request waited ``queue_timeout`` for a worker: shed (503) if its client waits."""
+        self._left_at += self.env.now
         if request.client_waiting:
-            self._respond(request, TIMEOUT)
-        if self.queue_timeout is not None:
-            later(self.env, self.queue_timeout - waited, self._waited, request)
+            self._respond(request, SHED)
 
-    def _start(self, request: Request) -> None:
-        now = self.env.now
-        self._started_at += now
+    def _client_timed_out(self, request: Request) -> None:
+        """The client gives up (queued or in service); the server keeps what it holds."""
+        self._respond(request, TIMEOUT)
+
+    def _start(self, request: Request) -> float:
+        """Give ``request`` a worker; returns its service demand."""
+        self._started_at += self.env.now
         self.busy += 1
-        request.state = RUNNING
         service = self._service[request.endpoint]()  # type: ignore[misc]  # configured ones only
         hold = self._holds[request.endpoint]
-        limit = self.client_timeout
-        if limit is not None and request.client_waiting:
-            # Without extra work the answer time is known now; with it, arm the deadline.
-            left = request.t0 + limit - now
-            if hold is not None or service > left:
-                later(self.env, max(left, 0.0), self._gave_up, request)
         later(self.env, service, self._served if hold is None else self._holding, request)
-
-    def _gave_up(self, event: simpy.Event) -> None:
-        request: Request = event._value
-        if request.client_waiting:
-            self._respond(request, TIMEOUT)
+        return service
 
     def _holding(self, event: simpy.Event) -> None:
         request: Request = event._value
@@ -207,27 +193,25 @@ class Servers:
         self._finished_at += now
         self._left_at += now
         self.busy -= 1
-        request.state = DONE
         # The freed worker takes the longest-waiting request before the client hears back:
         # a follow-up sent at once (no think time) queues behind it instead of jumping it.
-        if self.queue:
+        if self.queue.items:
             self._pull()
         if request.client_waiting:
             after = self._afters[request.endpoint]
             if after is None:
                 self._respond(request, OK)
             else:
-                # The platform's latency ends here; the client waits on for the provider.
+                # The platform's latency ends here; the client waits on for the provider,
+                # beyond the reach of the platform's client timeout.
+                request.client_waiting = False
                 self._record(request, OK)
                 after(request, lambda: self._answer(request, OK))
 
     def _pull(self) -> None:
-        queue = self.queue
-        while queue and self.busy < self.capacity:
-            request = queue.popleft()
-            if request.state == QUEUED:
-                self.queued -= 1
-                self._start(request)
+        waiting = self.queue.items
+        while waiting and self.busy < self.capacity:
+            self._start(waiting.popleft()[1])
 
     def _respond(self, request: Request, outcome: int) -> None:
         self._record(request, outcome)
@@ -294,6 +278,8 @@ class Servers:
         launched: int = event._value
         self.sync()
         self.warming -= launched
-        self.instances += launched
-        self.capacity = self.instances * self.per_instance
-        self._pull()
+        self.serve(self.instances + launched)
+
+
+def _client_waiting(request: Request) -> bool:
+    return request.client_waiting
