@@ -62,13 +62,13 @@ class JourneyPlanner:
     def from_stream(cls, scenario: Scenario, rng: np.random.Generator) -> JourneyPlanner:
         """The planner both engines use: batched draws from one generator (the "journeys"
         stream), views and basket pools per segment (none where a segment has no draw)."""
-        from ..model.streams import Pool, Uniforms  # numpy only, no engine
+        from ..model.streams import pool, uniforms  # numpy only, no engine
 
         segments = list(scenario.customers.segments.values())
-        return cls(scenario, Uniforms(rng),
-                   [None if s.product_views.is_zero else Pool(s.product_views, rng)
+        return cls(scenario, uniforms(rng),
+                   [None if s.product_views.is_zero else pool(s.product_views, rng)
                     for s in segments],
-                   [None if s.basket_value is None else Pool(s.basket_value, rng)
+                   [None if s.basket_value is None else pool(s.basket_value, rng)
                     for s in segments])
 
     def plan(self) -> Journey:

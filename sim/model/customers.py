@@ -33,7 +33,7 @@ from ..scenario.schema import FlashSale, Scenario
 from .inventory import Inventory, Reservation, Stock
 from .payments import Gateway
 from .platform import OK, Request, Servers
-from .streams import Pool, Uniforms
+from .streams import pool, uniforms
 from .support import Support
 from .wakeup import later
 
@@ -109,8 +109,8 @@ class Shoppers:
         self.tally = Tally()
         self.scenario = scenario
         self._plan = JourneyPlanner.from_stream(scenario, journeys).plan
-        self._think = Pool(scenario.customers.think_time, rng)
-        self._uniform = Uniforms(rng)
+        self._think = pool(scenario.customers.think_time, rng)
+        self._uniform = uniforms(rng)
         self._retry = platform_retry(scenario)
         self._payment_retry = payment_retry(scenario)
         self._catalog: list[Stock] = []

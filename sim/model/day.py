@@ -23,7 +23,7 @@ from .inventory import Inventory, Stock
 from .observer import MINUTE, Observation, Observer
 from .payments import Gateway
 from .platform import Request, Servers
-from .streams import Uniforms, spawn_streams
+from .streams import spawn_streams, uniforms
 from .support import Support
 from .wakeup import later
 
@@ -46,7 +46,7 @@ def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
     servers = Servers(env, scenario.platform, scenario.customers.client_timeout,
                       streams["service"], observer.latencies, observer.errors)
     schedule_capacity(env, servers, scenario)
-    inventory = Inventory(env, scenario.inventory, Uniforms(streams["inventory"]))
+    inventory = Inventory(env, scenario.inventory, uniforms(streams["inventory"]))
     if scenario.catalog is not None:
         for sku in scenario.catalog.skus:
             inventory.add(sku.id, sku.stock, scenario.catalog.per_user_limit)

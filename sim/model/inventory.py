@@ -26,7 +26,7 @@ import simpy
 from ..behaviour.stock import conserved, shard_split
 from ..metrics import Histogram
 from ..scenario.schema import Inventory as InventorySpec
-from .streams import Uniforms
+from .streams import Draw
 from .wakeup import later
 
 RESERVED, SOLD_OUT, OVER_LIMIT = "reserved", "sold_out", "limit_exceeded"
@@ -137,7 +137,7 @@ class Stock:
 class Inventory:
     """All SKUs (catalog and flash sales), their locks and reservations."""
 
-    def __init__(self, env: simpy.Environment, spec: InventorySpec, uniform: Uniforms):
+    def __init__(self, env: simpy.Environment, spec: InventorySpec, uniform: Draw):
         self.env = env
         self.spec = spec
         self._uniform = uniform

@@ -17,7 +17,7 @@ import simpy
 
 from ..metrics import Histogram
 from ..scenario.schema import Clock, Payments
-from .streams import Pool, Uniforms
+from .streams import pool, uniforms
 from .wakeup import later
 
 
@@ -40,11 +40,11 @@ class Gateway:
         self.spec = spec
         self.names = list(spec.channels)
         channels = list(spec.channels.values())
-        self._latency = [Pool(c.latency, rng) for c in channels]
+        self._latency = [pool(c.latency, rng) for c in channels]
         self._failure = [c.failure_rate for c in channels]
         self._outages = [(self.names.index(o.channel), clock.window(o.from_, o.to),
                           o.failure_rate) for o in spec.outages]
-        self._uniform = Uniforms(rng)
+        self._uniform = uniforms(rng)
         self.stats = [ChannelStats() for _ in channels]
         self.failures_this_minute = 0
 

@@ -23,7 +23,7 @@ import simpy
 
 from ..scenario.schema import ENDPOINTS, Platform
 from .deadlines import Deadlines
-from .streams import Pool
+from .streams import pool
 from .wakeup import later
 
 OK, TIMEOUT, SHED = 0, 1, 2
@@ -79,7 +79,7 @@ class Servers:
             Deadlines(env, client_timeout, self._client_timed_out, _client_waiting)
         """Requests whose answer may come after the client's timeout (all that queue, and
         those whose service or held work may outlast it), in arrival order."""
-        self._service = [Pool(spec.endpoints[e].service, rng) if e in spec.endpoints else None
+        self._service = [pool(spec.endpoints[e].service, rng) if e in spec.endpoints else None
                          for e in ENDPOINTS]
         self._holds: list[Work | None] = [None] * len(ENDPOINTS)
         self._afters: list[Work | None] = [None] * len(ENDPOINTS)

@@ -5,11 +5,15 @@ journeys, service, payments, support, inventory, ...) its own generator spawned 
 run with one seed therefore see the same shoppers (common random numbers), and adding a draw in
 one module does not shift the numbers of another.
 
-Drawing one number at a time from numpy costs about a microsecond; :class:`Pool` draws 4,096 at
+Drawing one number at a time from numpy costs about a microsecond; :func:`pool` draws 4,096 at
 once and hands them out from a Python list, which is what lets the model run whole days fast.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+from itertools import chain, repeat
 
 import numpy as np
 
@@ -29,33 +33,29 @@ def spawn_streams(seed_sequence: np.random.SeedSequence) -> dict[str, np.random.
                                                                        strict=True)}
 
 
-class Pool:
-    """Draws of one distribution, ``BATCH`` at a time; call it for the next value."""
-
-    __slots__ = ("_dist", "_index", "_rng", "_values")
-
-    def __init__(self, dist: Distribution, rng: np.random.Generator):
-        self._dist = dist
-        self._rng = rng
-        self._values: list[float] = []
-        self._index = 0
-
-    def __call__(self) -> float:
-        index = self._index
-        if index == len(self._values):
-            self._values = self._dist.sample(self._rng, BATCH).tolist()
-            index = 0
-        self._index = index + 1
-        return self._values[index]
+Draw = Callable[[], float]
+"""Call it for the next value of a stream."""
 
 
-class Uniforms(Pool):
+def pool(dist: Distribution, rng: np.random.Generator) -> Draw:
+    """Draws of ``dist``, ``BATCH`` at a time, handed out one per call.
+
+    The call is C all the way (``partial`` -> ``next`` -> ``chain`` over the batch's list);
+    Python code runs only once per batch, to draw the next one. The values, and the order the
+    generator is consumed in, are those of drawing batch after batch as they run out.
+    """
+    batches = map(_sample, repeat((dist, rng)))
+    return partial(next, chain.from_iterable(batches))
+
+
+def _sample(source: tuple[Distribution, np.random.Generator]) -> list[float]:
+    dist, rng = source
+    return dist.sample(rng, BATCH).tolist()
+
+
+def uniforms(rng: np.random.Generator) -> Draw:
     """Uniform [0, 1) draws for yes/no decisions (funnel steps, failures)."""
-
-    __slots__ = ()
-
-    def __init__(self, rng: np.random.Generator):
-        super().__init__(_UNIFORM, rng)
+    return pool(_UNIFORM, rng)
 
 
 class _Unit(Distribution):

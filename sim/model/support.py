@@ -31,7 +31,7 @@ import simpy
 from ..scenario.distributions import Exponential
 from ..scenario.schedule import StepSchedule
 from ..scenario.schema import Scenario
-from .streams import Pool, Uniforms
+from .streams import pool, uniforms
 from .wakeup import later
 
 SOURCES = ("order", "payment_failure", "flash_sale_miss", "baseline")
@@ -185,11 +185,11 @@ class Support:
         self.spec = spec
         self.per = scenario.sizing.agents.per
         self.duration = scenario.clock.duration
-        self._handle = Pool(spec.handle_time, rng)
-        self._patience = Pool(spec.patience, rng) if spec.patience is not None else None
-        self._after_order = Pool(spec.contacts.after_order, rng)
-        self._uniform = Uniforms(rng)
-        self._gap = Pool(_UNIT_GAP, rng)
+        self._handle = pool(spec.handle_time, rng)
+        self._patience = pool(spec.patience, rng) if spec.patience is not None else None
+        self._after_order = pool(spec.contacts.after_order, rng)
+        self._uniform = uniforms(rng)
+        self._gap = pool(_UNIT_GAP, rng)
         start = scenario.clock.start_time_of_day
         self._baseline = StepSchedule(spec.contacts.baseline_per_hour, start)
         self._on_contact = on_contact
