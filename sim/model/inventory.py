@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 import numpy as np
 import simpy
@@ -29,7 +30,25 @@ from ..scenario.schema import Inventory as InventorySpec
 from .streams import Draw
 from .wakeup import later
 
-RESERVED, SOLD_OUT, OVER_LIMIT = "reserved", "sold_out", "limit_exceeded"
+SOLD_OUT, OVER_LIMIT = "sold_out", "limit_exceeded"
+"""Why a reservation was refused (also the lost-sale causes of those sessions)."""
+
+
+class ReservationState(StrEnum):
+    """Where a reservation is; each change happens under its shard's lock."""
+
+    RESERVED = "reserved"
+    """Held for its order until it is paid or the TTL passes."""
+    SELLING = "selling"
+    """Paid; waiting for the lock to count it sold."""
+    SOLD = "sold"
+    RELEASING = "releasing"
+    """Expired unpaid; waiting for the lock to return it to stock."""
+    RELEASED = "released"
+
+
+RESERVED, SELLING, SOLD, RELEASING, RELEASED = ReservationState
+"""Module names for the members: the per-checkout path reads a global, not the Enum class."""
 
 
 class InvariantError(AssertionError):
@@ -91,8 +110,8 @@ class Reservation:
     shard: int
     qty: int
     bot: bool
-    state: str = RESERVED
-    """reserved -> sold | released"""
+    state: ReservationState = ReservationState.RESERVED
+    """reserved -> selling -> sold, or reserved -> releasing -> released"""
 
 
 @dataclass
@@ -217,14 +236,14 @@ class Inventory:
             then(False)
             return
         sku = reservation.sku
-        reservation.state = "selling"
+        reservation.state = SELLING
 
         def change() -> None:
             sku.reserved -= reservation.qty
             sku.sold += reservation.qty
             if reservation.bot:
                 sku.sold_to_bots += reservation.qty
-            reservation.state = "sold"
+            reservation.state = SOLD
             sku.check()
 
         sku.locks[reservation.shard].run(change, lambda: then(True))
@@ -234,7 +253,7 @@ class Inventory:
         if reservation.state != RESERVED:
             return
         sku = reservation.sku
-        reservation.state = "releasing"
+        reservation.state = RELEASING
 
         def change() -> None:
             sku.reserved -= reservation.qty
@@ -245,7 +264,7 @@ class Inventory:
                     sku.per_shopper[reservation.shopper] = left
                 else:
                     del sku.per_shopper[reservation.shopper]
-            reservation.state = "released"
+            reservation.state = RELEASED
             sku.check()
 
         sku.locks[reservation.shard].run(change, lambda: None)
