@@ -4,9 +4,12 @@ test_verdict.py)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from loadtests.recorder import thresholds
+from peakday.cli import app
 from sim.behaviour.slo import Violation, judge, limit_for
 from sim.scenario import load_scenario
 
@@ -64,3 +67,21 @@ def test_a_scenario_without_slos_has_no_thresholds() -> None:
     scenario = load_scenario(FLASH)
     scenario = scenario.model_copy(update={"slo": None})
     assert thresholds(scenario, {"endpoints": {"pay": {"p99_ms": 9e9}}, "error_rate": 1}) == []
+
+
+def test_simulate_check_exits_1_naming_the_hours_and_the_endpoint(runner, tmp_path) -> None:
+    out = tmp_path / "run"
+    result = runner.invoke(app, [
+        "simulate", str(FLASH), "--check", "--out", str(out),
+        "--set", 'traffic.sessions_per_min={"19:00": 100}',
+        "--set", "promotions.flash_sales.0.audience=2000",
+        "--set", 'slo.latency_p99={"checkout": "50ms", "default": "10s"}',
+        "--set", "slo.error_rate=1", "--set", "slo.support=null"])
+    assert result.exit_code == 1, result.output
+    assert "SLOs not met" in result.output
+    line = next(x for x in result.output.splitlines() if "checkout p99" in x)
+    assert "19:00–21:00" in line and "> 50 ms" in line, line
+    violations = json.loads((out / "summary.json").read_text())["slo"]["violations"]
+    assert [(v["endpoint"], v["from"], v["to"]) for v in violations] == [
+        ("checkout", "19:00", "20:00"), ("checkout", "20:00", "21:00")]
+    assert all(v["value_ms"] > v["limit_ms"] == 50 for v in violations)
