@@ -61,11 +61,9 @@ def validate(
 def schema(ctx: typer.Context) -> None:
     """Print the scenario's JSON Schema (for editor completion and external checks)."""
     no_scenario_options(ctx, "schema")
-    from ..scenario import Scenario
+    from ..scenario.json_schema import scenario_json_schema
 
-    document = Scenario.model_json_schema(by_alias=True, mode="validation")
-    document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    document["title"] = "peakday scenario"
+    document = scenario_json_schema()
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
 
 

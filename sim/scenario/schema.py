@@ -41,7 +41,7 @@ ENDPOINTS: tuple[Endpoint, ...] = ("home", "product", "cart", "checkout", "pay",
 class Section(BaseModel):
     """Base of every section: unknown keys are errors, values are immutable once validated."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class Clock(Section):
@@ -122,61 +122,86 @@ class Retry(Section):
     max_attempts: PositiveInt = 1
     """Attempts in all, the first included: 1 means no retry."""
     backoff: Duration = 0.0
+    """Wait before each retry."""
 
 
 class Funnel(Section):
     """Conditional step probabilities: P(cart | viewed), P(checkout | cart), P(pay | checkout)."""
 
     cart: Fraction = 0.0
+    """P(cart | viewed): share of sessions that put a product in the cart."""
     checkout: Fraction = 0.0
+    """P(checkout | cart): share of carts that go to checkout."""
     pay: Fraction = 0.0
+    """P(pay | checkout): share of checkouts that pay."""
 
 
 class Segment(Section):
     share: Fraction
+    """Share of sessions in this segment; the segments' shares sum to 1."""
     product_views: CountDist = Constant(0.0, Kind.COUNT)
+    """Product pages a session views before deciding on the cart (a count distribution)."""
     funnel: Funnel = Funnel()
+    """Conditional step probabilities of this segment's journey."""
     basket_value: MoneyDist | None = None
     """Currency value of an order; absent means the price of the SKU bought."""
 
 
 class Customers(Section):
     think_time: TimeDist = Constant(0.0)
+    """Pause between two steps of a session."""
     client_timeout: PositiveDuration | None = None
     """A response slower than this is an error the shopper sees; absent waits forever."""
     retry: Retry = Retry()
+    """How a shopper retries a step that failed (timeout or 503)."""
     segments: dict[str, Segment] = Field(min_length=1)
+    """Kinds of shoppers, by name; shares sum to 1."""
 
 
 class Sku(Section):
     id: str = Field(min_length=1)
+    """SKU id, unique across the catalog and flash sales."""
     stock: Count
+    """Units on hand at the start."""
     price: Money = 0.0
+    """Price of one unit (the order's value without basket_value)."""
     popularity: float = Field(default=1.0, ge=0)
     """Relative weight of this SKU when a shopper picks a product to view."""
 
 
 class Catalog(Section):
     skus: list[Sku] = Field(min_length=1)
+    """The products shoppers view and buy."""
     per_user_limit: PositiveInt | None = None
+    """Units one shopper may buy of a SKU; absent is unlimited."""
 
 
 class FlashSku(Section):
     id: str = Field(min_length=1)
+    """The deal's own SKU id (new, not a catalog SKU)."""
     stock: Count
+    """Units for the deal."""
     price: Money = 0.0
+    """Deal price of one unit."""
 
 
 class FlashSale(Section):
     name: str
+    """Shown in the report (Chinese names are drawn with Noto Sans CJK)."""
     sku: FlashSku
+    """The deal's SKU, stock and price."""
     start: ClockTime
+    """Clock time the sale opens; its audience arrives from then on."""
     end: ClockTime
+    """Clock time the sale closes; checkouts after it find it closed."""
     per_user_limit: PositiveInt | None = 1
+    """Units one shopper (or one bot identity) may buy."""
     audience: Count = 0
     """Extra sessions that come for this deal, arriving after ``start``."""
     arrival_spread: TimeDist = Constant(0.0)
+    """Delay after start at which each audience session arrives."""
     bot_share: Fraction = 0.0
+    """Share of the audience that are scalper bots (no think time, fast retries)."""
     bot_max_attempts: PositiveInt = 10
     """Attempts a scalper bot makes at a failing step, retrying at once (no backoff)."""
     bot_sessions_per_identity: PositiveInt = 3
@@ -185,39 +210,60 @@ class FlashSale(Section):
 
 class Coupon(Section):
     name: str
+    """Shown in the report."""
     kind: Literal["threshold", "percent", "free_shipping"]
+    """threshold (off when the order reaches threshold), percent (percent off) or free_shipping
+    (off = the shipping fee absorbed)."""
     threshold: Money = 0.0
+    """Order value from which the coupon applies."""
     off: Money = 0.0
     """Amount off (threshold coupons) or the shipping fee absorbed (free_shipping)."""
     percent: Fraction = 0.0
+    """Share off the order value (percent coupons)."""
     take_rate: Fraction
+    """Share of the orders that qualify (value >= threshold) that use the coupon."""
 
 
 class Promotions(Section):
     flash_sales: list[FlashSale] = []
+    """Deals with their own SKU, window and audience."""
     coupons: list[Coupon] = []
+    """Discounts taken by a share of qualifying orders."""
 
 
 class Inventory(Section):
     strategy: Literal["row_lock", "atomic_counter", "sharded"] = "row_lock"
+    """How stock is decremented: row_lock (one lock per SKU), sharded (shards rows),
+    atomic_counter (no queueing)."""
     lock_hold: Duration = 0.004
+    """Time one stock change holds the SKU's lock."""
     shards: PositiveInt = 8
+    """Rows per SKU for strategy sharded."""
     reservation_ttl: PositiveDuration = 900.0
+    """Unpaid reservations return to stock after this."""
 
 
 class Channel(Section):
     share: Fraction
+    """Share of payments that start on this channel; shares sum to 1."""
     latency: TimeDist
+    """The provider's answer time."""
     failure_rate: Fraction = 0.0
+    """Share of attempts the provider declines."""
 
 
 class Outage(Section):
     channel: str
+    """The channel that fails (a name under payments.channels)."""
     from_: ClockTime = Field(alias="from")
+    """Clock time the outage starts."""
     to: ClockTime
+    """Clock time the outage ends."""
     failure_rate: Fraction = 1.0
+    """Share of attempts that fail during the outage."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              use_attribute_docstrings=True)
 
 
 class PaymentRetry(Retry):
@@ -227,9 +273,13 @@ class PaymentRetry(Retry):
 
 class Payments(Section):
     channels: dict[str, Channel] = Field(min_length=1)
+    """Payment providers by name."""
     outages: list[Outage] = []
+    """Windows in which a channel fails more."""
     timeout: PositiveDuration = 10.0
+    """An attempt slower than this fails at the timeout."""
     retry: PaymentRetry = PaymentRetry()
+    """How a shopper retries a declined payment."""
 
 
 class EndpointDemand(Section):
@@ -246,12 +296,16 @@ class Admission(Section):
 
 class Autoscaling(Section):
     enabled: bool = False
+    """Scale instances on utilization (HPA-like); off keeps platform.instances."""
     min: PositiveSchedule = 1
     """Fewest instances; may follow the clock (scheduled pre-scaling, launched ``warmup``
     ahead so they serve from their clock time)."""
     max: PositiveInt = 1
+    """Most instances the autoscaler runs."""
     target_utilization: Fraction = 0.65
+    """Utilization the autoscaler aims at: desired = ceil(instances x utilization / target)."""
     interval: PositiveDuration = 60.0
+    """How often the autoscaler decides."""
     warmup: Duration = 180.0
     """Time from launching an instance to its serving requests."""
     stabilization: Duration = 300.0
@@ -263,15 +317,22 @@ class Platform(Section):
     """Instances serving; with autoscaling off it may follow the clock (a capacity plan:
     more instances are launched ``autoscaling.warmup`` ahead to serve from their time)."""
     workers_per_instance: PositiveInt = 1
+    """Requests one instance serves at once (its worker processes or threads)."""
     endpoints: dict[Endpoint, EndpointDemand] = Field(min_length=1)
+    """Service demand per endpoint a journey can reach."""
     admission: Admission = Admission()
+    """Load shedding: queue length and wait limits (503 beyond them)."""
     autoscaling: Autoscaling = Autoscaling()
+    """Instances added and removed on utilization."""
 
 
 class Contacts(Section):
     per_order: Fraction = 0.0
+    """Contacts per order (after after_order)."""
     per_payment_failure: Fraction = 0.0
+    """Contacts per order lost to a failed payment."""
     per_flash_sale_miss: Fraction = 0.0
+    """Contacts per flash-sale buyer who missed the deal."""
     baseline_per_hour: Rate | dict[ClockTime, Rate] = 0.0
     """Contacts per hour from no particular cause (Poisson); a number, or a step schedule on the
     clock like ``agents`` (``{"00:00": 300, "10:00": 1500}``)."""
@@ -281,8 +342,11 @@ class Contacts(Section):
 
 class Support(Section):
     contacts: Contacts = Contacts()
+    """What makes customers contact support."""
     bot_deflection: Fraction = 0.0
+    """Share of contacts the chat bot resolves without an agent."""
     handle_time: TimeDist
+    """Time an agent spends on one contact."""
     patience: TimeDist | None = None
     """Waiting customers abandon after this; absent means they never abandon."""
     agents: dict[ClockTime, Count] = Field(min_length=1)
@@ -291,22 +355,33 @@ class Support(Section):
 
 class SupportSlo(Section):
     service_level: Fraction = 0.8
+    """Share of offered contacts to answer within answer_within."""
     answer_within: PositiveDuration = 20.0
+    """The service level's answer time."""
     max_abandon: Fraction = 1.0
+    """Most contacts that may abandon (share of offered)."""
 
 
 class Slo(Section):
     latency_p99: dict[Endpoint | Literal["default"], PositiveDuration] = {}
+    """p99 latency limit per endpoint (or default), judged hour by hour."""
     error_rate: Fraction = 1.0
+    """Most requests that may fail (timeouts and 503s), judged hour by hour."""
     support: SupportSlo | None = None
+    """Service level and abandonment, judged per staffing interval."""
     oversell: Count = 0
+    """Units that may be sold beyond stock (0: none)."""
 
 
 class ServerSizing(Section):
     per: PositiveDuration = 3600.0
+    """Length of one sizing interval for servers."""
     min: PositiveInt = 1
+    """Fewest instances the sizing search considers."""
     max: PositiveInt = 400
+    """Most instances the sizing search considers."""
     cost_per_instance_hour: Money = 0.0
+    """Cost of one instance for one hour."""
 
 
 class ShiftBreak(Section):
@@ -333,24 +408,34 @@ class Shifts(Section):
 
 class AgentSizing(Section):
     per: PositiveDuration = 1800.0
+    """Staffing interval (also the support reporting interval)."""
     shrinkage: Fraction = 0.0
+    """Share of paid agent time not on the phones (breaks, training)."""
     cost_per_agent_hour: Money = 0.0
+    """Cost of one agent for one hour."""
     shifts: Shifts | None = None
     """Turn the per-interval requirement into a roster of these shifts (cheapest cover)."""
 
 
 class Sizing(Section):
     servers: ServerSizing = ServerSizing()
+    """How server counts are searched and costed."""
     agents: AgentSizing = AgentSizing()
+    """How agent counts are searched and costed."""
     replications: PositiveInt = 5
+    """Replications per run (also simulate's default when set)."""
     confidence: Fraction = 0.95
+    """Confidence level of the intervals sizing judges on."""
 
 
 class Abort(Section):
     error_rate: Fraction = 0.25
+    """Stop the drill when the error rate stays above this..."""
     for_: PositiveDuration = Field(default=20.0, alias="for")
+    """...for this long."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True,
+                              use_attribute_docstrings=True)
 
 
 DEFAULT_DRILL_ENDPOINTS: dict[Endpoint, str] = {
@@ -367,12 +452,16 @@ class Drill(Section):
     window: tuple[ClockTime, ClockTime] | None = None
     """Part of the day to replay; absent replays the whole clock."""
     compress: float = Field(default=1.0, ge=1.0)
+    """Replay this many times faster than the clock."""
     scale: float = Field(default=1.0, gt=0)
+    """Replay this share of the scenario's sessions."""
     allowed_hosts: list[str] = ["127.0.0.1", "localhost", "::1"]
+    """Hosts a drill may send load to (loopback by default); anything else is refused."""
     follow_redirects: bool = False
     """Follow 3xx answers (each hop's host checked against the allow-list before it is
     sent); by default a 3xx is the request's answer, as the drill measures what it names."""
     abort: Abort = Abort()
+    """When a failing target stops the drill."""
     max_duration: PositiveDuration = 1800.0
     """Hard cap on a drill's real running time."""
     graceful_stop: Duration = 10.0
@@ -380,6 +469,7 @@ class Drill(Section):
     max_requests: PositiveInt = 2_000_000
     """Hard cap on the requests a drill sends."""
     endpoints: dict[Endpoint, str] = dict(DEFAULT_DRILL_ENDPOINTS)
+    """Journey step -> METHOD /path on the target."""
     outside_server: dict[Endpoint, TimeDist] = {}
     """Time a drill's request spends outside the target's server (client, network, waiting
     for a CPU), per endpoint: a distribution, written by ``peakday calibrate`` and added to
@@ -388,17 +478,32 @@ class Drill(Section):
 
 class Scenario(Section):
     name: str = Field(min_length=1)
+    """Names the results folder and the report."""
     description: str = ""
+    """One line for the report's header."""
     seed: int = Field(default=0, ge=0)
+    """Seed of every random stream: the same seed gives the same bytes."""
     clock: Clock = Clock()
+    """When the simulated day starts and how long it runs."""
     traffic: Traffic
+    """How many sessions start, minute by minute."""
     customers: Customers
+    """What shoppers do: segments, funnel, think time, retries."""
     catalog: Catalog | None = None
+    """Products with stock and prices."""
     promotions: Promotions | None = None
+    """Flash sales and coupons."""
     inventory: Inventory = Inventory()
+    """How stock is locked and reserved."""
     payments: Payments | None = None
+    """Payment channels, outages and retries; absent: payments always succeed at once."""
     platform: Platform
+    """Servers, endpoints, admission and autoscaling."""
     support: Support | None = None
+    """Customer service: contacts, bot, agents on shift."""
     slo: Slo | None = None
+    """What the run is judged against."""
     sizing: Sizing = Sizing()
+    """Sizing search settings (peakday size)."""
     drill: Drill = Drill()
+    """How peakday drill replays the scenario against a real checkout."""

@@ -9,7 +9,7 @@ scenario files.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     BeforeValidator,
@@ -49,7 +49,8 @@ def _non_negative_duration(value: object) -> float:
     return seconds
 
 
-_DURATION_SCHEMA = {"type": "string", "pattern": r"^\s*\d+(\.\d*)?\s*(us|ms|s|min|m|h|d)\s*$",
+_DURATION_SCHEMA = {"type": "string",
+                    "pattern": r"^\s*(0|\d+(\.\d*)?\s*(us|ms|s|min|m|h|d))\s*$",
                     "description": DURATION_HINT}
 _CLOCK_SCHEMA = {"type": "string", "pattern": r"^\s*\d{1,2}:\d{2}(:\d{2})?\s*$",
                  "description": CLOCK_HINT}
@@ -59,6 +60,12 @@ _FRACTION_SCHEMA = {"anyOf": [{"type": "number", "minimum": 0, "maximum": 1},
 _DIST_SCHEMA = {"anyOf": [{"type": "string", "pattern": r"^\s*[a-z_]+\s*\(.*\)\s*$"},
                           {"type": "number", "minimum": 0}],
                 "description": dists.HINT}
+
+UNIT_SCHEMAS: list[tuple[dict[str, Any], str]] = [
+    (_DURATION_SCHEMA, DURATION_HINT), (_CLOCK_SCHEMA, CLOCK_HINT),
+    (_FRACTION_SCHEMA, FRACTION_HINT), (_DIST_SCHEMA, dists.HINT)]
+"""The JSON Schemas of the unit types and their hints (the schema command adds the hint to a
+field's own description)."""
 
 Duration = Annotated[
     float,
