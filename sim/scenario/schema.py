@@ -388,20 +388,26 @@ class ShiftBreak(Section):
     """One unpaid break in every shift longer than ``after``, starting ``after`` into it."""
 
     after: PositiveDuration
+    """Shifts longer than this get the break, starting this long into them."""
     length: PositiveDuration
+    """How long the break is."""
 
 
 class Shifts(Section):
     """The shifts a roster may use; lengths, starts and the break fall on ``per`` boundaries."""
 
     lengths: list[PositiveDuration] = Field(min_length=1)
+    """Shift lengths the roster may use (e.g. [4h, 8h])."""
     every: PositiveDuration = 1800.0
     """Shifts may start every this long from the clock's start (the start granularity)."""
     earliest_start: ClockTime | None = None
+    """No shift starts before this clock time; absent: any time."""
     latest_start: ClockTime | None = None
+    """No shift starts after this clock time; absent: any time."""
     max_per_start: PositiveInt | None = None
     """At most this many agents start at any one time."""
     break_: ShiftBreak | None = Field(default=None, alias="break")
+    """An unpaid break inside each shift; absent: none."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
