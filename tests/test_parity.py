@@ -25,7 +25,7 @@ from sim.behaviour.scaling import scaled
 from sim.model.customers import PAY, Session, Shoppers
 from sim.model.flash_sales import schedule_flash_sales
 from sim.model.inventory import Inventory
-from sim.model.streams import Uniforms, spawn_streams
+from sim.model.streams import spawn_streams, uniforms
 from sim.scenario import load_scenario
 from sim.scenario.schema import ENDPOINTS, Scenario
 
@@ -65,7 +65,7 @@ def _model_shoppers(scenario: Scenario) -> tuple[simpy.Environment, Shoppers, _P
     env = simpy.Environment()
     streams = spawn_streams(np.random.SeedSequence(SEED))
     platform = _Platform()
-    inventory = Inventory(env, scenario.inventory, Uniforms(streams["inventory"]))
+    inventory = Inventory(env, scenario.inventory, uniforms(streams["inventory"]))
     assert scenario.catalog is not None
     for sku in scenario.catalog.skus:
         inventory.add(sku.id, sku.stock, scenario.catalog.per_user_limit)
@@ -175,7 +175,7 @@ def test_parity_stock_scaling_and_shard_split(tmp_path) -> None:
     model = scaled(scenario)
     env = simpy.Environment()
     streams = spawn_streams(np.random.SeedSequence(SEED))
-    inventory = Inventory(env, model.inventory, Uniforms(streams["inventory"]))
+    inventory = Inventory(env, model.inventory, uniforms(streams["inventory"]))
     assert model.catalog is not None
     for sku in model.catalog.skus:
         inventory.add(sku.id, sku.stock, model.catalog.per_user_limit)
