@@ -71,18 +71,20 @@ def simulate(
         raise bad_input([f"refused: {cost.describe()}: {' and '.join(limits)} (--no-limit "
                          "runs it anyway)"])
     directory = output_or_exit(out or RESULTS / run_id(scenario.name), force)
-    if not (quiet or as_json):
-        err_console.print(f"Estimate: {cost.describe()}", markup=False)
-    with run_progress(scenario, replications, enabled=not (quiet or as_json)) as progress:
-        # The local executor is run()'s own process pool (progress per simulated minute).
-        cluster = (open_executor("dask", jobs, scheduler) if executor == ExecutorKind.dask
-                   else contextlib.nullcontext(None))
-        try:
-            with cluster as runner:
+    # The local executor is run()'s own process pool (progress per simulated minute); a Dask
+    # cluster is reached before anything is printed, so a refusal stays one line.
+    cluster = (open_executor("dask", jobs, scheduler) if executor == ExecutorKind.dask
+               else contextlib.nullcontext(None))
+    try:
+        with cluster as runner:
+            if not (quiet or as_json):
+                err_console.print(f"Estimate: {cost.describe()}", markup=False)
+            with run_progress(scenario, replications,
+                              enabled=not (quiet or as_json)) as progress:
                 result = run(scenario, replications=replications, seed=seed, jobs=jobs,
                              progress=progress, executor=runner)
-        except ExecutorError as exc:
-            raise bad_input([str(exc)]) from None
+    except ExecutorError as exc:
+        raise bad_input([str(exc)]) from None
     summary = build_summary(result, {"overlays": [str(p) for p in overlays_of(ctx, overlays)],
                                      "set": overrides_of(ctx, overrides)})
     header, rows = build_series(result)
