@@ -7,7 +7,10 @@ Prints the wall and CPU seconds, the search's steps and simulated days, the plan
 per hour, agents per interval), its cost beside the scenario's own, and the check's exit
 status. Goal (issue 12): <= 10 minutes on 2 cores; aim <= 3.
 
-    python benchmarks/sizing.py [--replications R] [--jobs J] [--out DIR] [--skip-check]
+    python benchmarks/sizing.py [--replications R] [--jobs J] [--executor local|dask]
+                                [--out DIR] [--skip-check]
+
+Run it once per executor to see Dask's overhead (same seeds: the same plan and sizing.json).
 """
 
 from __future__ import annotations
@@ -42,11 +45,14 @@ def main() -> None:
     parser.add_argument("--replications", type=int, default=None)
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--executor", choices=["local", "dask"], default="local",
+                        help="dask: the same search on a LocalCluster of --jobs workers")
     parser.add_argument("--skip-check", action="store_true")
     args = parser.parse_args()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or ROOT / "results" / f"bench-sizing-{stamp}"
-    command = [*PEAKDAY, "size", str(SCENARIO), "--out", str(out), "--quiet"]
+    command = [*PEAKDAY, "size", str(SCENARIO), "--out", str(out), "--quiet",
+               "--executor", args.executor]
     if args.replications:
         command += ["--replications", str(args.replications)]
     if args.jobs:
@@ -54,7 +60,8 @@ def main() -> None:
     status, wall, cpu = timed(command)
     sizing = json.loads((out / "sizing.json").read_text())
     search = sizing["servers"]["search"]
-    print(f"size double11: exit {status}, {wall:.0f} s wall, {cpu:.0f} s CPU, "
+    print(f"size double11 ({args.executor} executor): exit {status}, {wall:.0f} s wall, "
+          f"{cpu:.0f} s CPU, "
           f"{search['steps']} search steps, {search['simulated_days']} simulated days "
           f"(servers) with {sizing['replications']} replications per plan")
     hours = sizing["servers"]["intervals"]

@@ -24,6 +24,7 @@ from ..formatting import fmt
 from ..model.observer import MINUTE
 from ..report.figures import STYLES, png_bytes
 from ..scenario.schedule import StepSchedule
+from .gantt import roster_gantt
 from .plan import Sizing
 
 
@@ -33,6 +34,9 @@ def render(sizing: Sizing, document: dict) -> bytes:
     figures = [_servers_figure(sizing)]
     if sizing.agents is not None:
         figures.append(_agents_figure(sizing))
+        if sizing.agents.roster is not None:
+            gantt = roster_gantt(sizing.agents, scenario)
+            figures.append((gantt.title, gantt.png))
     own = document["scenario_plan"]
     plan_agents = document["agents"]
     costs = [
