@@ -1,10 +1,11 @@
 """A tiny real HTTP server on 127.0.0.1 whose model is known: set service times, set workers.
 
 Each drill endpoint takes its set service time while holding one of ``workers`` slots (the
-others wait their turn), so the server is exactly a c-worker queue with constant service per
-endpoint. ``/metrics`` reports the set service seconds spent so far as
-``process_cpu_seconds_total``: on-CPU time, as a real CPU counter counts it (scheduling delays
-of the sleeping thread are not in it). ``fail=True`` answers every request with a 500.
+others wait their turn), so the server is a c-worker queue with constant service per
+endpoint. ``/metrics`` reports the seconds its workers were held as
+``process_cpu_seconds_total``: the busy time a CPU counter gives a CPU-bound server (on a
+loaded machine a sleep overshoots by a few ms, and the slot is held that long too).
+``fail=True`` answers every request with a 500.
 """
 
 from __future__ import annotations
@@ -51,9 +52,11 @@ class LoopbackTarget:
     def serve(self, endpoint: str) -> None:
         seconds = self.service_s.get(endpoint, 0.0)
         with self.slots:
+            began = time.perf_counter()
             time.sleep(seconds)
+            held = time.perf_counter() - began
             with self._lock:
-                self.busy_s += seconds
+                self.busy_s += held
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         target = self

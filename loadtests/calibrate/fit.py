@@ -35,7 +35,7 @@ LIGHT = 0.3
 """Unsaturated steps under this share of the top throughput count as light load."""
 MAX_CV = 1.0
 """The spread of a demand is capped at an exponential's."""
-MIN_LIGHT_REQUESTS = 20
+MIN_LIGHT_REQUESTS = 10
 """Requests an endpoint needs in the lightest step to have its own demand measured."""
 
 
