@@ -35,7 +35,7 @@ from .payments import Gateway
 from .platform import OK, Request, Servers
 from .streams import pool, uniforms
 from .support import Support
-from .wakeup import later
+from .wakeup import Wakeable, wake
 
 STAGES = ("browse", "cart", "checkout", "pay")
 """How far a session got: it viewed products only, or reached cart, checkout or pay."""
@@ -46,8 +46,9 @@ LOST_CAUSES = ("errors", "sold_out", "payment_failed", "limit_exceeded", "sale_c
 per-user limit, checkout after the flash sale ended, or paid after the reservation expired."""
 
 
-class Session:
-    """One shopper's visit: the steps planned up front, walked one request at a time."""
+class Session(Wakeable):
+    """One shopper's visit: the steps planned up front, walked one request at a time (and the
+    event that ends its think time or backoff)."""
 
     __slots__ = ("attempt", "bot", "channel", "channel_failures", "channels", "pay_attempt",
                  "position", "reservation", "sale", "shopper", "sku", "steps", "value")
@@ -121,6 +122,8 @@ class Shoppers:
         self.sale_stock: list[Stock] = []
         self.sale_end: list[float] = []
         self.sale_stats: list[dict[str, int]] = []
+        self._step_done = self.step_done
+        self._sending = (self._send,)
         self._coupons = list(scenario.promotions.coupons) if scenario.promotions else []
         self._coupon_uses = [0] * len(self._coupons)
         self._coupon_discount = [0.0] * len(self._coupons)
@@ -145,7 +148,7 @@ class Shoppers:
         session = Session(steps, value, self._catalog[sku] if sku is not None else None,
                           channels)
         self.tally.sessions += 1
-        self.servers.submit(Request(HOME, self.step_done, session))
+        self.servers.submit(Request(HOME, self._step_done, session))
 
     def add_flash_sale(self, sale: FlashSale, stock: Stock, end: float) -> int:
         self.sale_stock.append(stock)
@@ -166,7 +169,7 @@ class Shoppers:
         stats["buyers"] += 1
         stats["bots"] += bot
         self.tally.sessions += 1
-        self.servers.submit(Request(PRODUCT, self.step_done, session))
+        self.servers.submit(Request(PRODUCT, self._step_done, session))
 
     # -- moving along ------------------------------------------------------------------------
     def step_done(self, request: Request, outcome: int) -> None:
@@ -193,20 +196,17 @@ class Shoppers:
 
     def _after(self, session: Session, delay: float) -> None:
         if delay:
-            later(self.env, delay, self._send, session)
+            wake(self.env, delay, session, self._sending)
         else:
-            self._send_now(session)
+            self._send(session)
 
-    def _send(self, event: simpy.Event) -> None:
-        self._send_now(event._value)
-
-    def _send_now(self, session: Session) -> None:
+    def _send(self, session: Session) -> None:
         step = session.steps[session.position]
         if step == CHECKOUT and session.sale is not None \
                 and self.env.now >= self.sale_end[session.sale]:
             self._miss(session, "sale_closed")
             return
-        request = Request(step, self.step_done, session)
+        request = Request(step, self._step_done, session)
         if step == CHECKOUT:
             request.payload = (session.sku, session.shopper, session.bot)
         elif step == PAY and self.gateway is not None:

@@ -9,8 +9,9 @@ holds one event per line rather than one per waiting item: far fewer heap pushes
 a heap that no longer grows with how long items may wait (a 10 h queue timeout used to keep a
 deadline per queued request for 10 h).
 
-An item settled early stays in the line until it reaches the front (it is dropped there
-unseen), so a line holds what joined within about one limit: bounded by the rate, not the day.
+An item settled early stays in the line until it reaches the front, where the next join (or
+the wakeup) drops it unseen: the line holds what joined since its oldest unsettled item, so
+its length follows how long items really wait, not how long they may wait.
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ from typing import Generic, TypeVar
 
 import simpy
 
-from .wakeup import later
+from .wakeup import Wakeable, wake
 
 T = TypeVar("T")
 EPS = 1e-9
 """Deadlines this close to now are due (``now + (deadline - now)`` may round below it)."""
 
 
-class Deadlines(Generic[T]):
+class Deadlines(Wakeable, Generic[T]):
     """Items in the order they joined, each due ``limit`` after it joined.
 
     ``expire(item)`` is called once for each item still ``live`` at its deadline, at that
@@ -39,6 +40,7 @@ class Deadlines(Generic[T]):
     """
 
     __slots__ = ("_armed", "_due", "_env", "_expire", "_live", "items", "limit")
+    # The line is its own wakeup (one pending at most): see wakeup.py.
 
     def __init__(self, env: simpy.Environment, limit: float | None,
                  expire: Callable[[T], None], live: Callable[[T], bool] | None = None):
@@ -50,14 +52,18 @@ class Deadlines(Generic[T]):
         """(deadline, item), oldest first."""
         self._armed = limit is None
         """A wakeup is pending (or, with no limit, none is ever needed)."""
-        self._due = self._settle_due  # bound once: it is scheduled again and again
+        self._due = (self._settle_due,)
 
     def add(self, item: T) -> None:
-        """``item`` joins now."""
-        self.items.append((self._env.now + self.limit, item))
+        """``item`` joins now (first dropping the settled ones at the front)."""
+        items, live = self.items, self._live
+        if live is not None:
+            while items and not live(items[0][1]):
+                items.popleft()
+        items.append((self._env._now + self.limit, item))
         if not self._armed:
             self._armed = True
-            later(self._env, self.limit, self._due)
+            wake(self._env, self.limit, self, self._due)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -71,7 +77,7 @@ class Deadlines(Generic[T]):
                 continue
             now = env.now
             if deadline > now + EPS:
-                later(env, deadline - now, self._due)
+                wake(env, deadline - now, self, self._due)
                 return
             items.popleft()
             self._expire(item)  # may add items: they are due later, the loop re-arms for them

@@ -27,8 +27,9 @@ import simpy
 from ..behaviour.stock import conserved, shard_split
 from ..metrics import Histogram
 from ..scenario.schema import Inventory as InventorySpec
+from .deadlines import Deadlines
 from .streams import Draw
-from .wakeup import later
+from .wakeup import Wakeable, later, wake
 
 SOLD_OUT, OVER_LIMIT = "sold_out", "limit_exceeded"
 """Why a reservation was refused (also the lost-sale causes of those sessions)."""
@@ -55,10 +56,11 @@ class InvariantError(AssertionError):
     """Stock was created or lost: a bug in the model, never a property of a scenario."""
 
 
-class Lock:
-    """A FIFO lock held for a fixed time per change; waits are recorded."""
+class Lock(Wakeable):
+    """A FIFO lock held for a fixed time per change; waits are recorded. The lock is its own
+    release event (held by one change at a time)."""
 
-    __slots__ = ("busy", "env", "hold", "queue", "waits")
+    __slots__ = ("_releasing", "_then", "busy", "env", "hold", "queue", "waits")
 
     def __init__(self, env: simpy.Environment, hold: float, waits: list[float]):
         self.env = env
@@ -66,6 +68,9 @@ class Lock:
         self.busy = False
         self.queue: deque[tuple[float, Callable[[], None], Callable[[], None]]] = deque()
         self.waits = waits
+        self._then: Callable[[], None] = _nothing
+        """What the change holding the lock does once it lets go."""
+        self._releasing = (self._release,)
 
     def run(self, change: Callable[[], None], then: Callable[[], None]) -> None:
         """Apply ``change`` when the lock is ours, hold it ``hold``, then call ``then``."""
@@ -78,10 +83,11 @@ class Lock:
         self.busy = True
         self.waits.append(self.env.now - asked)
         change()
-        later(self.env, self.hold, self._release, then)
+        self._then = then
+        wake(self.env, self.hold, self, self._releasing)
 
-    def _release(self, event) -> None:
-        then = event._value
+    def _release(self, _self: Lock) -> None:
+        then = self._then
         if self.queue:
             self._take(*self.queue.popleft())
         else:
@@ -161,6 +167,9 @@ class Inventory:
         self.spec = spec
         self._uniform = uniform
         self.skus: dict[str, Stock] = {}
+        self._expiring: Deadlines[Reservation] = Deadlines(env, spec.reservation_ttl,
+                                                           self._expire, _unpaid)
+        """Reservations in the order they were made; each returns to stock at its TTL."""
 
     def add(self, sku_id: str, stock: int, per_user_limit: int | None) -> Stock:
         spec = self.spec
@@ -218,12 +227,13 @@ class Inventory:
                 outcome[0] = Reservation(sku, shopper, shard, 1, bot)
 
         def done() -> None:
-            if outcome[0] == OVER_LIMIT:
+            result = outcome[0]
+            if isinstance(result, Reservation):
+                self._expiring.add(result)
+                then(result)
+            elif result == OVER_LIMIT:
                 sku.limit_misses += 1
                 then(OVER_LIMIT)
-            elif outcome[0] is not None:
-                later(self.env, self.spec.reservation_ttl, self._expire, outcome[0])
-                then(outcome[0])
             else:  # emptied while we waited for its lock: on to the next shard
                 self._try(sku, shopper, bot, (shard + 1) % shards, tried + 1, then)
 
@@ -248,10 +258,7 @@ class Inventory:
 
         sku.locks[reservation.shard].run(change, lambda: then(True))
 
-    def _expire(self, event) -> None:
-        reservation: Reservation = event._value
-        if reservation.state != RESERVED:
-            return
+    def _expire(self, reservation: Reservation) -> None:
         sku = reservation.sku
         reservation.state = RELEASING
 
@@ -272,3 +279,11 @@ class Inventory:
     def flush(self) -> None:
         for sku in self.skus.values():
             sku.flush_waits()
+
+
+def _unpaid(reservation: Reservation) -> bool:
+    return reservation.state == RESERVED
+
+
+def _nothing() -> None:
+    """Nothing to do."""

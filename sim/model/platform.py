@@ -1,8 +1,9 @@
 """The checkout servers: FIFO workers, admission control, timeouts and autoscaling.
 
 Written with SimPy callbacks rather than one generator process per request: a request costs
-one scheduled event (its service). Queue and client deadlines are kept in two FIFO lines
-(deadlines.py), each with a single pending wakeup, since every request waits the same limit.
+one scheduled event, its service, for which the request is its own event (wakeup.py). Queue
+and client deadlines are kept in two FIFO lines (deadlines.py), each with a single pending
+wakeup, since every request waits the same limit.
 
 A request ends exactly once for its client: ``OK``, ``TIMEOUT`` (slower than the client's
 timeout; the server keeps working on it, as real servers do, so retries add real load) or
@@ -24,14 +25,15 @@ import simpy
 from ..scenario.schema import ENDPOINTS, Platform
 from .deadlines import Deadlines
 from .streams import pool
-from .wakeup import later
+from .wakeup import Callbacks, Wakeable, later, wake
 
 OK, TIMEOUT, SHED = 0, 1, 2
 Work = Callable[["Request", Callable[[], None]], None]
 
 
-class Request:
-    """One HTTP request to the platform, as the server and its client see it."""
+class Request(Wakeable):
+    """One HTTP request to the platform, as the server and its client see it (and the event
+    that ends its service)."""
 
     __slots__ = ("client_waiting", "endpoint", "on_done", "owner", "payload", "result", "t0")
 
@@ -83,11 +85,13 @@ class Servers:
                          for e in ENDPOINTS]
         self._holds: list[Work | None] = [None] * len(ENDPOINTS)
         self._afters: list[Work | None] = [None] * len(ENDPOINTS)
+        self._served: list[Callbacks] = [(self._release,)] * len(ENDPOINTS)
+        """Per endpoint, what runs when a request's service demand is met."""
         self._latencies = latencies
         """Per endpoint, client-observed latencies not yet binned (the observer's buffers)."""
         self._errors = errors
         """Per outcome and endpoint, errors not yet counted (the observer's counters)."""
-        self._started_at = self._finished_at = self._entered_at = self._left_at = 0.0
+        self._started_at = self._finished_at = self._entered_at = self._dropped_at = 0.0
         self.capacity_area = 0.0
         """Integral of serving workers over time."""
         self.instance_area = 0.0
@@ -106,6 +110,7 @@ class Servers:
         client gets its answer (a payment gateway). Each calls ``done()`` when finished."""
         self._holds[endpoint] = hold
         self._afters[endpoint] = after
+        self._served[endpoint] = (self._release,) if hold is None else (self._holding,)
 
     # -- accounting ------------------------------------------------------------------------
     # Time integrals without per-event bookkeeping: the busy-worker integral up to now is
@@ -124,7 +129,8 @@ class Servers:
     @property
     def system_area(self) -> float:
         """Integral of requests in the system (in service or queued): L in Little's law."""
-        return self._left_at + (self.busy + self.queued) * self.env.now - self._entered_at
+        return (self._finished_at + self._dropped_at + (self.busy + self.queued) * self.env.now
+                - self._entered_at)
 
     def _advance_capacity(self) -> None:
         """Integrate serving and paid capacity up to now (called before either changes)."""
@@ -142,7 +148,7 @@ class Servers:
     # -- requests --------------------------------------------------------------------------
     def submit(self, request: Request) -> None:
         """A request arrives: start it, queue it, or shed it."""
-        now = request.t0 = self.env.now
+        now = request.t0 = self.env._now
         self.submitted += 1
         self.unanswered += 1
         if self.busy < self.capacity:
@@ -162,7 +168,7 @@ class Servers:
 
     def _queue_timed_out(self, request: Request) -> None:
         """A request waited ``queue_timeout`` for a worker: shed (503) if its client waits."""
-        self._left_at += self.env.now
+        self._dropped_at += self.env._now
         if request.client_waiting:
             self._respond(request, SHED)
 
@@ -172,40 +178,38 @@ class Servers:
 
     def _start(self, request: Request) -> float:
         """Give ``request`` a worker; returns its service demand."""
-        self._started_at += self.env.now
+        env = self.env
+        self._started_at += env._now
         self.busy += 1
-        service = self._service[request.endpoint]()  # type: ignore[misc]  # configured ones only
-        hold = self._holds[request.endpoint]
-        later(self.env, service, self._served if hold is None else self._holding, request)
+        endpoint = request.endpoint
+        service = self._service[endpoint]()  # type: ignore[misc]  # configured ones only
+        wake(env, service, request, self._served[endpoint])
         return service
 
-    def _holding(self, event: simpy.Event) -> None:
-        request: Request = event._value
+    def _holding(self, request: Request) -> None:
         hold = self._holds[request.endpoint]
-        assert hold is not None  # _start schedules _holding only for an endpoint with a hold
+        assert hold is not None  # only endpoints with a hold are served through here
         hold(request, lambda: self._release(request))
 
-    def _served(self, event: simpy.Event) -> None:
-        self._release(event._value)
-
     def _release(self, request: Request) -> None:
-        now = self.env.now
+        now = self.env._now
         self._finished_at += now
-        self._left_at += now
         self.busy -= 1
         # The freed worker takes the longest-waiting request before the client hears back:
         # a follow-up sent at once (no think time) queues behind it instead of jumping it.
         if self.queue.items:
             self._pull()
         if request.client_waiting:
-            after = self._afters[request.endpoint]
+            # The platform's latency ends here (for a payment, the client waits on for the
+            # provider, beyond the reach of the platform's client timeout).
+            request.client_waiting = False
+            endpoint = request.endpoint
+            self._latencies[endpoint].append(now - request.t0)
+            after = self._afters[endpoint]
             if after is None:
-                self._respond(request, OK)
+                self.unanswered -= 1
+                request.on_done(request, OK)
             else:
-                # The platform's latency ends here; the client waits on for the provider,
-                # beyond the reach of the platform's client timeout.
-                request.client_waiting = False
-                self._record(request, OK)
                 after(request, lambda: self._answer(request, OK))
 
     def _pull(self) -> None:

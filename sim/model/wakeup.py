@@ -2,33 +2,61 @@
 
 ``env.timeout(delay, value).callbacks.append(fn)`` builds a full ``Timeout`` (a dict-backed
 object with validation) per call. A request needs two or three of these, so at 15 million
-requests per day that overhead is a large share of the run time. :func:`later` hands SimPy's
-public ``Environment.schedule`` a slotted event carrying just what ``Environment.step`` reads
-(its callbacks, ``_ok`` and ``_value``). Ordering and behaviour are SimPy's own; the test
-suite pins this against ``env.timeout`` (tests/test_wakeup.py).
+requests per day that overhead is a large share of the run time.
+
+What ``Environment.step`` needs of an event is little: it pops ``(time, priority, id, event)``
+from the heap, swaps ``event.callbacks`` for None, calls each callback with the event, and
+reads ``event._ok``. So a model object that has a ``callbacks`` slot (a :class:`Wakeable`) can
+be its own event: :func:`wake` pushes the very entry ``Environment.schedule`` would push, with
+the object as the event and a tuple of callbacks built once, so a wakeup allocates nothing
+but the heap entry. An object may be pending at most once at a time (a request's service, a
+session's think time, a line's next deadline). :func:`later` wraps any value in a fresh
+:class:`Wakeup` for the rest. Ordering and behaviour are SimPy's own; the test suite pins
+this against ``env.timeout`` (tests/test_wakeup.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from heapq import heappush
 from typing import Any
 
 import simpy
 from simpy.events import NORMAL
 
+Callbacks = tuple[Callable[[Any], None], ...]
+"""What SimPy's step calls, in order, with the event (the woken object) as the argument."""
 
-class Wakeup:
-    """A pre-triggered event with one callback; ``_value`` is what the callback reads."""
 
-    __slots__ = ("_ok", "_value", "callbacks")
+class Wakeable:
+    """Something SimPy's step can process as an already triggered, successful event."""
 
-    def __init__(self, callback: Callable[[Any], None], value: Any):
-        self.callbacks = [callback]
-        self._ok = True
+    __slots__ = ("callbacks",)
+    _ok = True
+
+    callbacks: Callbacks | None
+
+
+def wake(env: simpy.Environment, delay: float, target: Wakeable, callbacks: Callbacks) -> None:
+    """Call each of ``callbacks`` with ``target`` after ``delay`` simulated seconds.
+
+    The heap entry is ``Environment.schedule``'s (time, NORMAL, next id, event): ties go in
+    scheduling order, interleaved with SimPy's own events exactly as theirs are.
+    """
+    target.callbacks = callbacks
+    heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), target))  # type: ignore[misc]
+
+
+class Wakeup(Wakeable):
+    """A one-off wakeup; ``_value`` is what the callback reads."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Any):
         self._value = value
 
 
 def later(env: simpy.Environment, delay: float, callback: Callable[[Any], None],
           value: Any = None) -> None:
     """Call ``callback(event)`` after ``delay`` simulated seconds; ``event._value`` is value."""
-    env.schedule(Wakeup(callback, value), NORMAL, delay)  # type: ignore[arg-type]
+    wake(env, delay, Wakeup(value), (callback,))
