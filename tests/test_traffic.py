@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -66,4 +68,32 @@ def test_simulated_minutes_follow_the_curve():
     z = (arrivals.sum() - expected.sum()) / np.sqrt(expected.sum())
     assert abs(z) < 3
     chi2 = float(np.sum((arrivals - expected) ** 2 / expected))
+    assert stats.chi2.sf(chi2, len(expected) - 1) > 0.001
+
+
+def test_arrivals_come_in_chunks_of_bounded_size_whatever_the_rate():
+    """10^8 sessions a minute: chunks of about CHUNK arrivals, never the hour's billions."""
+    clock = Clock(start="2026-11-11T00:00:00+08:00", duration="1h")
+    curve = RateCurve({0.0: 1e8, 1800.0: 1e8}, clock)
+    chunks = curve.chunks(0.0, 3600.0, np.random.default_rng(3), expected=1000.0)
+    sizes, last = [], 0.0
+    for chunk in itertools.islice(chunks, 200):
+        assert np.all(np.diff(chunk) >= 0) and chunk[0] >= last
+        sizes.append(len(chunk))
+        last = chunk[-1]
+    assert max(sizes) < 1000 + 6 * np.sqrt(1000)
+    assert abs(np.mean(sizes) - 1000) < 4 * np.sqrt(1000 / len(sizes))
+    assert last == pytest.approx(200 * 1000 / (1e8 / 60), rel=0.01)  # 0.12 s of the hour
+
+
+def test_chunks_together_are_the_process_over_the_whole_window():
+    curve = RateCurve(SPIKE, CLOCK)
+    rng = np.random.default_rng(12)
+    times = np.concatenate(list(curve.chunks(0.0, 7200.0, rng, expected=500.0)))
+    assert np.all(np.diff(times) >= 0) and times[0] >= 0 and times[-1] < 7200
+    edges = np.concatenate([np.arange(0, 1200, 60.0), np.arange(1200, 1270, 5.0),
+                            np.arange(1270, 7201, 60.0)])
+    observed = np.histogram(times, bins=edges)[0]
+    expected = np.diff(curve.integral(edges))
+    chi2 = float(np.sum((observed - expected) ** 2 / expected))
     assert stats.chi2.sf(chi2, len(expected) - 1) > 0.001

@@ -25,11 +25,9 @@ from .payments import Gateway
 from .platform import Request, Servers
 from .streams import spawn_streams, uniforms
 from .support import Support
-from .wakeup import later
+from .wakeup import Wakeable, wake
 
 SUPPORT = ENDPOINTS.index("support")
-CHUNK = 3600.0
-"""Arrival times are drawn an hour at a time: memory stays flat however long the run."""
 
 
 def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
@@ -167,29 +165,34 @@ def _counters(observer: Observer, servers: Servers, shoppers: Shoppers) -> dict[
     }
 
 
-class _Arrivals:
-    """Starts each session at its drawn arrival time: one scheduled callback per session."""
+class _Arrivals(Wakeable):
+    """Starts each session at its drawn arrival time: one pending wakeup at a time (itself).
+
+    Arrival times come in chunks of a bounded expected count (``RateCurve.chunks``), drawn
+    as the previous one runs out.
+    """
+
+    __slots__ = ("_chunks", "_firing", "arrive", "env", "index", "times")
 
     def __init__(self, env: simpy.Environment, curve: RateCurve, duration: float,
                  rng: np.random.Generator, arrive: Callable[[], None]):
-        self.env, self.curve, self.duration, self.rng, self.arrive = (
-            env, curve, duration, rng, arrive)
+        self.env, self.arrive = env, arrive
+        self._chunks = curve.chunks(0.0, duration, rng)
+        self._firing = (self._fire,)
         self.times: list[float] = []
         self.index = 0
-        self.drawn_until = 0.0
         self._next()
 
     def _next(self) -> None:
         while self.index == len(self.times):
-            if self.drawn_until >= self.duration:
+            chunk = next(self._chunks, None)
+            if chunk is None:
                 return
-            end = min(self.drawn_until + CHUNK, self.duration)
-            self.times = self.curve.arrivals(self.drawn_until, end, self.rng).tolist()
+            self.times = chunk.tolist()
             self.index = 0
-            self.drawn_until = end
-        later(self.env, self.times[self.index] - self.env.now, self._fire)
+        wake(self.env, self.times[self.index] - self.env._now, self, self._firing)
         self.index += 1
 
-    def _fire(self, _event: object) -> None:
+    def _fire(self, _self: _Arrivals) -> None:
         self.arrive()
         self._next()

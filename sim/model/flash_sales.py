@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import simpy
 
-from ..behaviour.audiences import audiences
+from ..behaviour.audiences import Audience, audiences
 from ..scenario.schema import Scenario
 from .customers import Shoppers
 from .inventory import Inventory
-from .wakeup import later
+from .wakeup import Wakeable, wake
 
 
 def schedule_flash_sales(env: simpy.Environment, scenario: Scenario, inventory: Inventory,
@@ -28,15 +28,32 @@ def schedule_flash_sales(env: simpy.Environment, scenario: Scenario, inventory: 
         stock = inventory.add(sale.sku.id, sale.sku.stock, sale.per_user_limit)
         closes = clock.window(sale.start, sale.end)[1]
         shoppers.add_flash_sale(sale, stock, closes)
-        for buyer, (t, bot, identity) in enumerate(zip(
-                audience.times.tolist(), audience.bots.tolist(), audience.identities.tolist(),
-                strict=True)):
-            if t < clock.duration:
-                # Bot identities are negative: apart from any other shopper's number.
-                later(env, t, _arrive, (shoppers, audience, buyer, bot,
-                                        -1 - identity if bot else None))
+        _Buyers(env, shoppers, audience, clock.duration)
 
 
-def _arrive(event: simpy.Event) -> None:
-    shoppers, audience, buyer, bot, identity = event._value
-    shoppers.arrive_for_sale(audience.sale, bot, identity, audience.channels(buyer))
+class _Buyers(Wakeable):
+    """A sale's audience, started one buyer after another: one pending wakeup (itself) per
+    sale, where an event per buyer would sit in SimPy's heap from the start (a few hundred
+    bytes each, and a deeper heap for every other event); the drawn arrays take 17 bytes."""
+
+    __slots__ = ("_arriving", "audience", "count", "env", "next", "shoppers")
+
+    def __init__(self, env: simpy.Environment, shoppers: Shoppers, audience: Audience,
+                 duration: float):
+        self.env, self.shoppers, self.audience = env, shoppers, audience
+        self.count = int(np.searchsorted(audience.times, duration))
+        """Buyers who arrive before the run ends (times ascend)."""
+        self.next = 0
+        self._arriving = (self._arrive,)
+        if self.count:
+            wake(env, float(audience.times[0]), self, self._arriving)
+
+    def _arrive(self, _self: _Buyers) -> None:
+        buyer, audience = self.next, self.audience
+        bot = bool(audience.bots[buyer])
+        # Bot identities are negative: apart from any other shopper's number.
+        identity = -1 - int(audience.identities[buyer]) if bot else None
+        self.shoppers.arrive_for_sale(audience.sale, bot, identity, audience.channels(buyer))
+        self.next = buyer = buyer + 1
+        if buyer < self.count:
+            wake(self.env, float(audience.times[buyer]) - self.env._now, self, self._arriving)
