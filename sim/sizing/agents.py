@@ -52,7 +52,8 @@ from .roster import (
 )
 
 Progress = Callable[[str, int, int], None]
-"""Called with (step, done, total): step is "contacts" (days recorded) or "isa" (iterations)."""
+"""Called with (step, done, total): step is "contacts" (days recorded, of ``total``) or "isa"
+(simulated staffings so far; ``total`` 0: not known in advance)."""
 
 
 class NothingToSize(ValueError):
