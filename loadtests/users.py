@@ -300,8 +300,9 @@ def _refused_hop(status: int, target: str, state: DrillState, hop: int
 def _answer(step: str, reply) -> tuple[str, dict, float]:
     """A final answer's outcome, JSON body (cart and checkout) and provider seconds (pay)."""
     status = reply.status_code or 0
-    provider = _provider_seconds(reply.headers.get("Server-Timing", "")) if step == "pay" \
-        else 0.0
+    # A request that got no answer has no headers to read (FastHttpUser leaves them None).
+    provider = _provider_seconds(reply.headers.get("Server-Timing", "")) \
+        if step == "pay" and status else 0.0
     payload: dict = {}
     if status == 0:
         outcome = "error"
