@@ -23,9 +23,9 @@ from .conftest import ROOT, open_store, start_service
 SHOP = ROOT / "tests" / "data" / "checkout.yaml"
 
 
-TTL = 20.0
+TTL = 40.0
 """Seconds a reservation holds stock in these tests: longer than a storm takes, even on a
-machine so loaded that a reservation's answer waits 8 s in the server's queue."""
+machine so loaded (load average 30 on 2 cores) that a storm outlasted 20 s."""
 
 
 @pytest.fixture
@@ -311,7 +311,8 @@ def test_fuzzed_requests_never_get_a_500(fuzz_target, route, body, ident, shoppe
     method, template = route
     path = template.replace("{id}", quote(ident, safe="") or "x")
     headers = {"Content-Type": "application/json"}
-    if shopper_id is not None and shopper_id.isprintable() and shopper_id.isascii():
+    if shopper_id is not None and shopper_id.isprintable() and shopper_id.isascii() \
+            and shopper_id == shopper_id.strip():  # (httpx refuses to send padded values)
         headers["X-Shopper-Id"] = shopper_id
     content = json.dumps(body).encode() if not raw else json.dumps(body).encode()[:-1]
     reply = httpx.request(method, f"{fuzz_target.url}{path}",
