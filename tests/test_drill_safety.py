@@ -167,7 +167,10 @@ def test_an_opted_in_redirect_is_followed_only_to_listed_hosts(runner, tmp_path)
     assert refused["redirects"]["not_followed"] == {url: len(sent)}
     assert refused["endpoints"]["home"]["outcomes"]["redirect_refused"] > 0
     allowed, sent, reached, _ = reports["allowed"]
-    assert len(reached) == len(sent) > 20, "every hop to an allowed host is followed"
+    # Every hop to an allowed host is followed; the drill's end may cut the last few between
+    # the 307 and its hop (more of them on a loaded machine), never add any.
+    assert 20 < len(reached) <= len(sent)
+    assert allowed["endpoints"]["home"]["outcomes"].get("redirect_refused", 0) == 0
     assert {method for method, _ in reached} >= {"GET", "POST"}, "307 keeps the method"
     assert allowed["redirects"]["not_followed"] == {}
 
