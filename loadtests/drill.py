@@ -352,7 +352,9 @@ def _write(config: DrillConfig, control: Control, env: Environment, plan: Plan,
     }
     aborted = control.stop is not None and control.stop.aborted
     document["passed"] = (all(c["passed"] for c in checks) and not aborted and oversold == 0)
-    files = {"drill.json": json_bytes(document), "config.json": json_bytes(asdict(config)),
+    # The target's admin token stays out of the results folder, which users share.
+    shown = {**asdict(config), "admin_token": "(withheld)" if config.admin_token else None}
+    files = {"drill.json": json_bytes(document), "config.json": json_bytes(shown),
              **_locust_files(env)}
     write_atomically(Path(config.out), files)
 

@@ -126,6 +126,8 @@ def test_self_test_drill_replays_the_flash_sale(runner, tmp_path, workers):
     check_drill(report)
     for name in ("locust_stats.csv", "locust_failures.csv", "locust.html", "report.html"):
         assert (out / name).stat().st_size > 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["admin_token"] == "(withheld)", "the target's admin token is not written"
     comparison = json.loads((out / "comparison.json").read_text())
     rows = {(r["figure"], r.get("sku")): r for r in comparison["rows"]}
     sold_out = rows[("sold out (s into the drill)", "H1")]
