@@ -104,25 +104,30 @@ class Formula:
     def abandon_rate(self, agents: int, rate: float) -> float:
         return ErlangA(agents, rate, self.mu, self.theta).p_abandon if self.theta else 0.0
 
-    def meets(self, agents: int, rate: float, margin: float = 0.0) -> bool:
-        """Whether the SLO is met, with ``margin`` to spare on both targets."""
+    def meets(self, agents: int, rate: float, level_margin: float = 0.0,
+              abandon_margin: float = 0.0) -> bool:
+        """Whether the SLO is met, with margins to spare on the service level and abandonment."""
         if rate <= 0:
             return True
-        return (self.service_level(agents, rate) >= min(self.slo.service_level + margin, 0.999)
-                and self.abandon_rate(agents, rate) <= max(self.slo.max_abandon - margin, 0.0))
+        return (self.service_level(agents, rate) >= self.slo.service_level + level_margin
+                and self.abandon_rate(agents, rate) <= self.slo.max_abandon - abandon_margin)
 
-    def fewest(self, rate: float, margin: float = 0.0) -> int:
+    def fewest(self, rate: float, level_margin: float = 0.0, abandon_margin: float = 0.0) -> int:
         """The fewest agents meeting the SLO at ``rate`` contacts per second, stationary."""
-        return fewest_servers(lambda c: self.meets(c, rate, margin),
+        return fewest_servers(lambda c: self.meets(c, rate, level_margin, abandon_margin),
                               max(1, math.ceil(rate / self.mu)))
 
     def restaff(self, agents: int, judged: Judged) -> int:
         """Agents for an interval that missed: the formula at the load the simulation showed
-        (:meth:`rate_seen`), with the margin its confidence interval asks for; at least one
-        more than it had."""
-        margin = max(judged.service_level.mean - judged.service_level.low,
-                     judged.abandon_rate.high - judged.abandon_rate.mean, 0.0)
-        return max(agents + 1, self.fewest(self.rate_seen(agents, judged), margin))
+        (:meth:`rate_seen`), with the margin its confidence interval asks for on the target it
+        missed (at most half the way to a perfect score); at least one more than it had."""
+        slo, level, abandon = self.slo, judged.service_level, judged.abandon_rate
+        level_margin = (min(level.mean - level.low, (1 - slo.service_level) / 2)
+                        if level.low < slo.service_level else 0.0)
+        abandon_margin = (min(abandon.high - abandon.mean, slo.max_abandon / 2)
+                          if abandon.high > slo.max_abandon else 0.0)
+        return max(agents + 1, self.fewest(self.rate_seen(agents, judged), level_margin,
+                                           abandon_margin))
 
     def rate_seen(self, agents: int, judged: Judged) -> float:
         """The arrival rate at which the formula, with ``agents``, predicts the service level
