@@ -95,8 +95,8 @@ def test_overlay_that_does_not_apply_is_refused_before_any_load(runner, tmp_path
 
 
 def test_target_off_the_allow_list_is_refused(runner, tmp_path):
-    result = runner.invoke(app, ["calibrate", str(FLASH), "--target", "http://192.0.2.7:8080",
+    result = runner.invoke(app, ["calibrate", str(FLASH), "--target", "http://checkout.invalid:8080",
                                  "--out", str(tmp_path / "cal")])
     assert result.exit_code == 2
-    assert "192.0.2.7" in result.output
+    assert "checkout.invalid" in result.output
     assert not (tmp_path / "cal").exists()

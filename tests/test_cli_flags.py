@@ -70,7 +70,7 @@ def test_init_writes_a_valid_commented_starter_and_never_overwrites(runner, tmp_
 
 def test_drill_json_on_a_refused_target_prints_no_json(runner, tmp_path):
     result = runner.invoke(app, ["drill", str(SCENARIOS / "flash-sale.yaml"), "--json",
-                                 "--target", "http://203.0.113.9:8080", "--out",
+                                 "--target", "http://checkout.invalid:8080", "--out",
                                  str(tmp_path / "d")])
     assert result.exit_code == 2
     assert not result.stdout.lstrip().startswith("{")
