@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +27,13 @@ CREATED = {"cart": (201, {"cart_id": "c1"}), "checkout": (201, {"order_id": "o1"
            "support": (201, {"ticket": 1})}
 
 
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        """A drill's end cuts connections mid-answer: expected, not worth a traceback."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class LoopbackTarget:
     """Start with :meth:`start`, stop with :meth:`stop`; ``url`` is where it listens."""
 
@@ -34,8 +42,10 @@ class LoopbackTarget:
         self.slots = threading.Semaphore(workers)
         self.fail = fail
         self.busy_s = 0.0
+        self.held: dict[str, list[float]] = {endpoint: [] for endpoint in service_s}
+        """Seconds each request held its worker, per endpoint: the demand really served."""
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _Server(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -57,6 +67,13 @@ class LoopbackTarget:
             held = time.perf_counter() - began
             with self._lock:
                 self.busy_s += held
+                self.held.setdefault(endpoint, []).append(held)
+
+    def delivered(self) -> dict[str, float]:
+        """Mean seconds a worker was held per endpoint: the set time plus the sleep overshoot
+        of a loaded machine, which is the demand the target really had."""
+        with self._lock:
+            return {e: sum(h) / len(h) for e, h in self.held.items() if h}
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         target = self
