@@ -14,7 +14,8 @@ from .conftest import SCENARIOS
 MMC = SCENARIOS / "textbook" / "mmc.yaml"
 
 
-@pytest.mark.parametrize("command", ["simulate", "validate", "compare", "drill", "serve"])
+@pytest.mark.parametrize("command", ["simulate", "validate", "compare", "drill", "serve", "size",
+                                     "calibrate", "report", "init", "schema"])
 def test_flags_show_no_bool_placeholder(runner, command):
     result = runner.invoke(app, [command, "--help"], env={"COLUMNS": "160"})
     assert result.exit_code == 0

@@ -12,6 +12,7 @@ from sim.cli.common import (
     OverlayOption,
     SetOption,
     console,
+    flag,
     load_or_exit,
     overlays_of,
     overrides_of,
@@ -25,7 +26,7 @@ def calibrate(
     out: Annotated[Path, typer.Option(help="Results folder for calibration.yaml/.json/.png.")],
     target: Annotated[str | None, typer.Option(help="Base URL of the checkout to measure.")]
     = None,
-    self_test: Annotated[bool, typer.Option(
+    self_test: Annotated[bool, flag(
         "--self-test", help="Start the reference checkout on a free loopback port, measure "
                             "it, stop it.")] = False,
     allow_host: Annotated[list[str] | None, typer.Option(
@@ -39,8 +40,8 @@ def calibrate(
     refit: Annotated[Path | None, typer.Option(
         help="Fit again the steps a calibration folder measured (sends no load).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing on success.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the fit as JSON.")] = False,
+    quiet: Annotated[bool, flag("--quiet", help="Print nothing on success.")] = False,
+    as_json: Annotated[bool, flag("--json", help="Print the fit as JSON.")] = False,
     overrides: SetOption = None,
     overlays: OverlayOption = None,
 ) -> None:

@@ -20,7 +20,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ..cli import common
-from ..cli.common import ExecutorKind, ExecutorOption, OverlayOption, SchedulerOption, SetOption
+from ..cli.common import (
+    ExecutorKind,
+    ExecutorOption,
+    OverlayOption,
+    SchedulerOption,
+    SetOption,
+    flag,
+)
 
 if TYPE_CHECKING:
     from ..scenario import Scenario
@@ -38,9 +45,9 @@ def size(
     scheduler: SchedulerOption = None,
     deployment: Annotated[str, typer.Option(
         help="Kubernetes deployment the KEDA pre-scaling export scales.")] = "checkout",
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the results path.")]
+    quiet: Annotated[bool, flag("--quiet", "-q", help="Print only the results path.")]
     = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print sizing.json to stdout.")]
+    as_json: Annotated[bool, flag("--json", help="Print sizing.json to stdout.")]
     = False,
     overrides: SetOption = None,
     overlays: OverlayOption = None,
