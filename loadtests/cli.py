@@ -32,6 +32,11 @@ from sim.results import RESULTS, run_id
 __all__ = ["register"]
 
 
+AllowHostOption = Annotated[list[str] | None, typer.Option(
+    metavar="HOST", help="Allow this target host besides drill.allowed_hosts (repeatable).")]
+"""Shared by every command that sends load (drill, calibrate): one spelling, one help."""
+
+
 def serve(
     ctx: typer.Context,
     scenario: Annotated[Path, typer.Option(help="Scenario whose catalog and flash sales to sell.")]
@@ -78,8 +83,7 @@ def drill(
     self_test: Annotated[bool, flag(
         "--self-test", help="Start the reference checkout on a free loopback port, drill it, "
                             "stop it (stock scaled by drill.scale).")] = False,
-    allow_host: Annotated[list[str] | None, typer.Option(
-        help="Allow this target host besides drill.allowed_hosts (repeatable).")] = None,
+    allow_host: AllowHostOption = None,
     workers: Annotated[int, typer.Option(min=0, help="Local Locust worker processes under "
                                                      "one master (0: a single process).")] = 0,
     master: Annotated[bool, flag(

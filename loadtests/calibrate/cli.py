@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from loadtests.cli import AllowHostOption
 from sim.cli.common import (
     OverlayOption,
     SetOption,
@@ -29,8 +30,7 @@ def calibrate(
     self_test: Annotated[bool, flag(
         "--self-test", help="Start the reference checkout on a free loopback port, measure "
                             "it, stop it.")] = False,
-    allow_host: Annotated[list[str] | None, typer.Option(
-        help="Allow this target host besides drill.allowed_hosts (repeatable).")] = None,
+    allow_host: AllowHostOption = None,
     first_rate: Annotated[float, typer.Option(
         min=0.1, help="Requests per second of the first, lightest step.")] = 10.0,
     step: Annotated[float, typer.Option(
