@@ -16,7 +16,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from .formatting import fmt
+from .formatting import confidence_level, fmt
 from .run import Progress as ProgressCallback
 from .scenario.schema import Scenario
 
@@ -73,8 +73,10 @@ def print_verdict(console: Console, summary: dict) -> None:
 def print_summary(console: Console, summary: dict) -> None:
     """Verdict first, then the key figures a planner asks for."""
     print_verdict(console, summary)
+    intervals = (f"; means ({confidence_level(summary)} intervals)"
+                 if summary["replications"] > 1 else "")
     table = Table(title=f"{summary['scenario']} — {summary['replications']} replication(s), "
-                        f"seed {summary['seed']}", show_header=False)
+                        f"seed {summary['seed']}{intervals}", show_header=False)
     table.add_column("figure", style="bold")
     table.add_column("value", justify="right")
     platform = summary["platform"]

@@ -8,9 +8,17 @@ SummaryFigure = float | dict[str, Any] | None
 """A figure of summary.json: a number (one replication), ``{"mean", "ci95"}`` (several) or
 None (nothing measured)."""
 
+OLDER_SUMMARIES_CONFIDENCE = 0.95
+"""The level of the intervals in a summary.json written before it said (they were all 95%)."""
+
+
+def confidence_level(summary: dict[str, Any]) -> str:
+    """The level of a summary's intervals for people: ``95%``, ``90%``, ``97.5%``."""
+    return f"{summary.get('confidence', OLDER_SUMMARIES_CONFIDENCE) * 100:g}%"
+
 
 def fmt(figure: SummaryFigure, kind: str = "int") -> str:
-    """A figure for people: ``12,345``, ``0.52%``, ``840 ms``; with its 95% interval."""
+    """A figure for people: ``12,345``, ``0.52%``, ``840 ms``; with its interval."""
     if isinstance(figure, dict):
         low, high = figure["ci95"]
         return f"{fmt(figure['mean'], kind)} ({fmt(low, kind)}–{fmt(high, kind)})"

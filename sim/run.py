@@ -2,8 +2,8 @@
 
 Replication ``i`` always gets child ``i`` of ``SeedSequence(seed)``, whichever process runs it
 and in whatever order, and results are merged in replication order: the same seed gives the
-same bytes whatever ``jobs`` is. Figures over several replications carry a 95% confidence
-interval (Student t over the replication means).
+same bytes whatever ``jobs`` is. Figures over several replications carry a confidence
+interval at the scenario's ``sizing.confidence`` (Student t over the replication means).
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ def replication_seeds(seed: int, replications: int) -> list[np.random.SeedSequen
     return np.random.SeedSequence(seed).spawn(replications)
 
 
-def mean_ci(values: list[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and the two ends of its Student-t confidence interval."""
+def mean_ci(values: list[float], confidence: float) -> tuple[float, float, float]:
+    """Mean and the two ends of its Student-t interval at ``confidence`` (the scenario's
+    ``sizing.confidence``: no level is assumed here, so no figure is silently at 95%)."""
     array = np.asarray(values, dtype=float)
     mean = float(np.mean(array))
     if len(array) < 2:

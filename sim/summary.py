@@ -1,14 +1,18 @@
 """Replications -> the results contract: ``summary.json`` figures and the minute series.
 
 Pure functions of a :class:`~sim.run.RunResult`. A figure is a plain number for one
-replication and ``{"mean": m, "ci95": [lo, hi]}`` for several. Numbers are rounded to six
-significant digits so that files are readable and byte-identical for one seed.
+replication and ``{"mean": m, "ci95": [lo, hi]}`` for several. The interval is at the
+scenario's ``sizing.confidence`` (95% unless it says otherwise), the level ``summary.json``
+states as ``confidence``: the key keeps its historical name, as in the sizing plan, so readers
+of older folders keep working. Numbers are rounded to six significant digits so that files are
+readable and byte-identical for one seed.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 
@@ -38,19 +42,24 @@ def tidy(value: float) -> float | None:
     return float(f"{value:.6g}")
 
 
-def figure(values: list[float]) -> Figure:
+def figure(values: list[float], confidence: float) -> Figure:
+    """One replication's number, or the mean over several with its ``confidence`` interval."""
     finite = [v for v in values if v is not None and math.isfinite(v)]
     if not finite:
         return None
     if len(values) == 1:
         return tidy(finite[0])
-    mean, low, high = mean_ci(finite)
+    mean, low, high = mean_ci(finite, confidence)
     if min(finite) >= 0:
         low = max(low, 0.0)  # counts, times and rates cannot be negative
     return {"mean": tidy(mean), "ci95": [tidy(low), tidy(high)]}
 
 
-def _each(result: RunResult, pick: Callable[[Observation], float]) -> Figure:
+Figurer = Callable[[list[float]], Figure]
+""":func:`figure` at one run's confidence level."""
+
+
+def _each(result: RunResult, figure: Figurer, pick: Callable[[Observation], float]) -> Figure:
     return figure([pick(obs) for obs in result.observations])
 
 
@@ -59,7 +68,8 @@ def _ratio(obs: Observation, numerator: str, denominator: str) -> float:
     return obs.counters[numerator] / total if total else 0.0
 
 
-def _latency(result: RunResult, pick: Callable[[Observation], dict[str, Histogram]]) -> dict:
+def _latency(result: RunResult, figure: Figurer,
+             pick: Callable[[Observation], dict[str, Histogram]]) -> dict:
     section = {}
     for endpoint in (*ENDPOINTS, "all"):
         hists = [pick(obs).get(endpoint) for obs in result.observations]
@@ -99,14 +109,16 @@ def build_summary(result: RunResult, options: dict | None = None) -> dict:
     """The ``summary.json`` document; ``options`` records the ``--overlay``/``--set`` the run
     was made with (``{"overlays": [...], "set": [...]}``), so a plan can be told apart."""
     scenario = result.scenario
-    count = lambda key: _each(result, lambda o: o.counters[key])  # noqa: E731
-    series = lambda key, fn: _each(result, lambda o: fn(o.series[key]))  # noqa: E731
+    fig = partial(figure, confidence=scenario.sizing.confidence)
+    count = lambda key: _each(result, fig, lambda o: o.counters[key])  # noqa: E731
+    series = lambda key, fn: _each(result, fig, lambda o: fn(o.series[key]))  # noqa: E731
     measured = [o.series["minute"] * MINUTE >= scenario.clock.warmup for o in result.observations]
     summary = {
         "scenario": scenario.name,
         "description": scenario.description,
         "seed": result.seed,
         "replications": len(result.observations),
+        "confidence": scenario.sizing.confidence,
         "options": {"overlays": list((options or {}).get("overlays", [])),
                     "set": list((options or {}).get("set", []))},
         "clock": {"start": scenario.clock.start.isoformat(), "duration_s": scenario.clock.duration,
@@ -117,7 +129,7 @@ def build_summary(result: RunResult, options: dict | None = None) -> dict:
         "gmv": count("gmv"),
         "retries": count("retries"),
         "discounts": count("discounts"),
-        "net_gmv": _each(result, lambda o: o.counters["gmv"] - o.counters["discounts"]),
+        "net_gmv": _each(result, fig, lambda o: o.counters["gmv"] - o.counters["discounts"]),
         "lost_sales": {
             "count": count("lost_sales"), "value": count("lost_sales_value"),
             "by_cause": {cause: {"count": count(f"lost_{cause}"),
@@ -125,16 +137,16 @@ def build_summary(result: RunResult, options: dict | None = None) -> dict:
             "gave_up_by_stage": {stage: count(f"gave_up_{stage}")
                                  for stage in ("browse", "cart", "checkout", "pay")},
         },
-        "latency_ms": _latency(result, lambda o: o.latency),
-        "error_rate": _each(result, lambda o: _ratio(o, "errors", "requests")),
-        "timeout_rate": _each(result, lambda o: _ratio(o, "timeouts", "requests")),
-        "shed_rate": _each(result, lambda o: _ratio(o, "shed", "requests")),
+        "latency_ms": _latency(result, fig, lambda o: o.latency),
+        "error_rate": _each(result, fig, lambda o: _ratio(o, "errors", "requests")),
+        "timeout_rate": _each(result, fig, lambda o: _ratio(o, "timeouts", "requests")),
+        "shed_rate": _each(result, fig, lambda o: _ratio(o, "shed", "requests")),
         "platform": {
-            "utilization": _each(result, lambda o: _ratio(o, "busy_worker_seconds",
-                                                          "capacity_worker_seconds")),
-            "peak_utilization": figure([float(np.max(o.series["utilization"][m], initial=0))
-                                        for o, m in zip(result.observations, measured,
-                                                        strict=True)]),
+            "utilization": _each(result, fig, lambda o: _ratio(o, "busy_worker_seconds",
+                                                               "capacity_worker_seconds")),
+            "peak_utilization": fig([float(np.max(o.series["utilization"][m], initial=0))
+                                     for o, m in zip(result.observations, measured,
+                                                     strict=True)]),
             "peak_instances": series("instances", lambda s: float(np.max(s, initial=0))),
             "instance_hours": count("instance_hours"),
             "peak_requests_per_s": series("requests", lambda s: float(np.max(s, initial=0))
@@ -142,7 +154,7 @@ def build_summary(result: RunResult, options: dict | None = None) -> dict:
             "mean_in_system": count("mean_in_system"),
         },
         "phases": {
-            name: {"latency_ms": _latency(result, lambda o, n=name: o.phase_latency[n])}  # type: ignore[misc]
+            name: {"latency_ms": _latency(result, fig, lambda o, n=name: o.phase_latency[n])}  # type: ignore[misc]
             for name in scenario.traffic.phases
         },
         "conservation": {
@@ -151,17 +163,17 @@ def build_summary(result: RunResult, options: dict | None = None) -> dict:
             "requests_unanswered_at_end": count("requests_unanswered_at_end"),
             "requests_in_server_at_end": count("requests_in_server_at_end"),
             "sessions_in_progress_at_end": _each(
-                result, lambda o: o.counters["sessions"] - o.counters["sessions_finished"]),
+                result, fig, lambda o: o.counters["sessions"] - o.counters["sessions_finished"]),
         },
-        "inventory": inventory_section(result, figure),
-        "flash_sales": flash_sale_section(result, figure),
-        "coupons": {name: {key: figure([o.extra["coupons"][name][key]
-                                        for o in result.observations])
+        "inventory": inventory_section(result, fig),
+        "flash_sales": flash_sale_section(result, fig),
+        "coupons": {name: {key: fig([o.extra["coupons"][name][key]
+                                     for o in result.observations])
                            for key in ("uses", "discount")}
                     for name in result.observations[0].extra["coupons"]},
-        "payments": payments_section(result, figure),
-        "support": support_section(result, figure),
-        "hourly": hourly_section(result, figure),
+        "payments": payments_section(result, fig),
+        "support": support_section(result, fig),
+        "hourly": hourly_section(result, fig),
         "per_replication": replication_values(result),
     }
     summary["slo"] = evaluate(result, summary)
@@ -173,7 +185,8 @@ SERIES_COLUMNS = ("arrivals", "active_sessions", "requests", "p50_ms", "p99_ms",
                   "timeouts", "shed", "instances", "warming", "queue", "utilization",
                   "payment_failures", "support_queue", "agents", "abandoned")
 BANDED = ("p99_ms", "utilization", "errors", "instances")
-"""Columns that get 95% bands (``_lo``/``_hi``) when there are several replications."""
+"""Columns that get confidence bands (``_lo``/``_hi``, at ``sizing.confidence``) when there are
+several replications."""
 
 
 def build_series(result: RunResult) -> tuple[list[str], list[list[object]]]:
@@ -198,7 +211,7 @@ def build_series(result: RunResult) -> tuple[list[str], list[list[object]]]:
             values = stacked[c][:, m]
             finite = values[np.isfinite(values)]
             if len(finite) > 1:
-                _, low, high = mean_ci(list(finite))
+                _, low, high = mean_ci(list(finite), scenario.sizing.confidence)
                 row += [_cell(low), _cell(high)]
             else:
                 row += ["", ""]

@@ -6,6 +6,7 @@ import csv
 import json
 
 import pytest
+from scipy import stats
 
 from peakday.cli import app
 
@@ -58,6 +59,41 @@ def test_same_seed_same_bytes_whatever_the_jobs(runner, tmp_path):
         a = (tmp_path / "a" / name).read_bytes()
         assert a == (tmp_path / "b" / name).read_bytes(), name
         assert a != (tmp_path / "c" / name).read_bytes(), name
+
+
+def test_intervals_are_at_the_scenarios_confidence(runner, tmp_path):
+    """Same seed, same replications: only the level differs, so a 90% interval lies strictly
+    inside the 99% one around the same mean, by the ratio of the Student-t quantiles; the
+    summary, the minute bands, the report and the terminal all say which level it is."""
+    runs = {}
+    for level in ("0.9", "0.99"):
+        out = tmp_path / level
+        result = runner.invoke(app, [
+            "simulate", str(SCENARIOS / "textbook" / "mmc.yaml"), "--replications", "4",
+            "--jobs", "1", "--out", str(out), "--set", "clock.duration=20m",
+            "--set", "traffic.sessions_per_min.00:00=300", "--set", f"sizing.confidence={level}"])
+        assert result.exit_code == 0, result.output
+        assert f"means ({float(level):.0%} intervals)" in result.output
+        with (out / "timeseries.csv").open() as handle:
+            rows = list(csv.DictReader(handle))
+        runs[level] = (json.loads((out / "summary.json").read_text()), rows,
+                       (out / "report.html").read_text())
+    (narrow, narrow_rows, narrow_html), (wide, wide_rows, wide_html) = runs["0.9"], runs["0.99"]
+    assert (narrow["confidence"], wide["confidence"]) == (0.9, 0.99)
+    ratio = stats.t.ppf(0.95, 3) / stats.t.ppf(0.995, 3)
+    for a, b in ((narrow["sessions"], wide["sessions"]),
+                 (narrow["latency_ms"]["all"]["p99"], wide["latency_ms"]["all"]["p99"]),
+                 (narrow["platform"]["utilization"], wide["platform"]["utilization"])):
+        assert a["mean"] == b["mean"]
+        assert b["ci95"][0] < a["ci95"][0] < a["mean"] < a["ci95"][1] < b["ci95"][1]
+        assert a["ci95"][1] - a["mean"] == pytest.approx(ratio * (b["ci95"][1] - b["mean"]),
+                                                          rel=1e-3)
+    inside = [float(w["p99_ms_lo"]) <= float(n["p99_ms_lo"]) <= float(n["p99_ms_hi"])
+              <= float(w["p99_ms_hi"]) for n, w in zip(narrow_rows, wide_rows, strict=True)
+              if w["p99_ms_lo"]]
+    assert inside and all(inside)
+    assert "means with 90% confidence intervals" in narrow_html
+    assert "means with 99% confidence intervals" in wide_html
 
 
 def test_bad_scenario_writes_nothing(runner, tmp_path):

@@ -22,6 +22,7 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 
+from ..formatting import confidence_level
 from ..scenario.schema import ENDPOINTS
 from .data import ReportData
 from .fonts import drawable, font_family
@@ -153,11 +154,12 @@ def _load_panel(top, data: ReportData) -> None:
 
 
 def _capacity_panel(ax, data: ReportData) -> None:
-    """Utilization (with its 95% band) and instances serving over the whole run."""
+    """Utilization (with its confidence band) and instances serving over the whole run."""
     s, t = data.series, data.times
     if "utilization_lo" in s:
         ax.fill_between(t, s["utilization_lo"] * 100, s["utilization_hi"] * 100,
-                        color=STYLES[2][0], alpha=0.3, lw=0, label="95% band")
+                        color=STYLES[2][0], alpha=0.3, lw=0,
+                        label=f"{confidence_level(data.summary)} band")
     ax.plot(t, s["utilization"] * 100, color=STYLES[2][0], lw=1.2, label="utilization %")
     ax.set_ylabel("utilization (%)")
     ax.set_ylim(0, 105)
@@ -241,7 +243,7 @@ def _hour_edges(data: ReportData, hourly: list[dict]) -> list[datetime]:
 
 
 def latency(data: ReportData) -> Figure:
-    """Hourly p99 per endpoint (the SLO's own unit) as steps with their 95% bands; per-minute
+    """Hourly p99 per endpoint (the SLO's own unit) as steps with their confidence bands; per-minute
     lines of six endpoints overplot into noise."""
     hourly = data.summary.get("hourly", [])
     limits = data.scenario.slo.latency_p99 if data.scenario.slo else {}

@@ -12,7 +12,7 @@ from importlib import resources
 import jinja2
 
 from ..behaviour.slo import limit_for
-from ..formatting import SummaryFigure, compact, fmt, plan_text, value_of
+from ..formatting import SummaryFigure, compact, confidence_level, fmt, plan_text, value_of
 from ..scenario.schema import ENDPOINTS
 from ..scenario.units import format_duration
 from .data import ReportData
@@ -30,7 +30,7 @@ HEADINGS = {
 
 
 def tile(figure: SummaryFigure, kind: str = "int") -> tuple[str, str]:
-    """A key figure short enough for one line of tiles: ``40.9 M``, ``1.47%``; its 95%
+    """A key figure short enough for one line of tiles: ``40.9 M``, ``1.47%``; its confidence
     interval (when replicated) as a second, smaller line."""
     def short(value: SummaryFigure) -> str:
         return compact(value_of(value)) if kind == "int" else fmt(value, kind)
@@ -111,7 +111,8 @@ def _context(data: ReportData, figures: list[Figure]) -> dict:
         "font_note": MISSING_NOTE if cjk_family() is None and any(map(needs_cjk, names))
         else "",
         "plan": plan_text(s.get("options") or {}),
-        "s": s, "slo": s["slo"], "findings": s.get("findings", []), "key_figures": key,
+        "s": s, "confidence": confidence_level(s), "slo": s["slo"],
+        "findings": s.get("findings", []), "key_figures": key,
         "lost": lost,
         "start": scenario.clock.start.strftime("%Y-%m-%d %H:%M %Z").strip(),
         "duration": format_duration(scenario.clock.duration),

@@ -28,7 +28,8 @@ class Shape(BaseModel):
 
 
 class Band(Shape):
-    """A figure over several replications: the mean and its 95% confidence interval."""
+    """A figure over several replications: the mean and its confidence interval (at the
+    summary's ``confidence``; the key's name is historical)."""
 
     mean: float | None
     ci95: list[float | None] = Field(min_length=2, max_length=2)
@@ -89,6 +90,8 @@ class Summary(Shape):
     scenario: str
     seed: int
     replications: int
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    """Level of every interval; summaries written before it was recorded were at 95%."""
     sessions: Figure
     requests: Figure
     orders: Figure

@@ -431,7 +431,8 @@ class Sizing(Section):
     replications: PositiveInt = 5
     """Replications per run (also simulate's default when set)."""
     confidence: Fraction = 0.95
-    """Confidence level of the intervals sizing judges on."""
+    """Confidence level of the intervals over replications: those sizing judges on and those
+    summary.json, timeseries.csv and the report show."""
 
 
 class Abort(Section):
