@@ -27,8 +27,15 @@ BATCH = 4096
 
 
 def spawn_streams(seed_sequence: np.random.SeedSequence) -> dict[str, np.random.Generator]:
-    """One generator per source of randomness, in a fixed order."""
-    children = seed_sequence.spawn(len(SOURCES))
+    """One generator per source of randomness, in a fixed order.
+
+    The children are spawned from a copy: ``SeedSequence.spawn`` advances the sequence it is
+    called on, so a seed simulated twice in one process (a sizing search's common random
+    numbers on the inline executor) would otherwise get other streams the second time.
+    """
+    fresh = np.random.SeedSequence(seed_sequence.entropy, spawn_key=seed_sequence.spawn_key,
+                                   pool_size=seed_sequence.pool_size)
+    children = fresh.spawn(len(SOURCES))
     return {name: np.random.default_rng(child) for name, child in zip(SOURCES, children,
                                                                        strict=True)}
 
