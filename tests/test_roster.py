@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pyworkforce.scheduling import MinRequiredResources
 
+from sim.executors import Inline
 from sim.scenario import load_scenario
 from sim.scenario.loader import ScenarioError
 from sim.sizing.agents import size_agents
@@ -97,7 +98,7 @@ def test_a_sized_roster_covers_the_requirement_and_meets_the_slo_in_simulation()
     scenario = load_scenario(ERLANG_C, [
         "clock.duration=6h", surge, "support.handle_time=exponential(mean=180s)",
         "sizing.agents.shrinkage=20%", "sizing.agents.shifts={'lengths': ['2h', '4h']}"])
-    plan = size_agents(scenario, np.random.SeedSequence(5).spawn(12), jobs=2)
+    plan = size_agents(scenario, np.random.SeedSequence(5).spawn(12), Inline())
     roster = plan.roster
     assert roster is not None
     assert all(on >= row.scheduled for on, row in zip(roster.on_shift, plan.rows, strict=True))

@@ -17,11 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.erlang import ErlangA, MMc
+from sim.executors import Inline
 from sim.model.day import simulate_day
 from sim.model.support import ContactStream, replay
 from sim.scenario import load_scenario
 from sim.sizing.agents import NothingToSize, size_agents
 from sim.sizing.isa import Formula, judge
+from sim.sizing.servers import size_servers
+from sim.sizing.work import Simulations, with_plan
 
 from .conftest import SCENARIOS
 
@@ -88,7 +91,7 @@ def test_erlang_a_service_level_matches_the_simulated_queue():
 
 def test_sipp_is_the_erlang_c_minimum_on_the_textbook_scenario():
     scenario = load_scenario(ERLANG_C, ["clock.duration=6h", *TEXTBOOK])
-    plan = size_agents(scenario, seeds(3), jobs=1)
+    plan = size_agents(scenario, seeds(3), Inline())
     assert [row.sipp for row in plan.rows] == [14] * 12
     assert all(row.offered == pytest.approx(100) for row in plan.rows)
 
@@ -100,7 +103,7 @@ def test_stationary_erlang_c_sizes_the_erlang_c_minimum_in_every_interval():
                                         "support.contacts.baseline_per_hour=4000",
                                         "support.handle_time=exponential(mean=9s)",
                                         "slo.support.answer_within=1s"])
-    plan = size_agents(scenario, seeds(8), jobs=2)
+    plan = size_agents(scenario, seeds(8), Inline())
     assert [row.required for row in plan.rows] == [14] * 8
     assert all(row.meets for row in plan.rows)
     assert plan.schedule() == {"00:00": 14}
@@ -117,14 +120,14 @@ def test_stationary_erlang_a_sizes_the_erlang_a_minimum():
                    if ErlangA(c, lam, mu, theta).service_level(1.0) >= 0.8
                    and ErlangA(c, lam, mu, theta).p_abandon <= 0.05)
     assert minimum < next(c for c in range(9, 40) if MMc(c, lam, mu).service_level(1) >= 0.8)
-    plan = size_agents(scenario, seeds(8), jobs=2)
+    plan = size_agents(scenario, seeds(8), Inline())
     assert [row.required for row in plan.rows] == [minimum] * 8
 
 
 def test_nothing_to_size_without_a_support_slo():
     scenario = load_scenario(ERLANG_C, ["slo.support=null"])
     with pytest.raises(NothingToSize, match=r"no slo\.support"):
-        size_agents(scenario, seeds(1), jobs=1)
+        size_agents(scenario, seeds(1), Inline())
 
 
 @functools.cache
@@ -163,7 +166,7 @@ def test_after_a_surge_sipp_understaffs_and_isa_meets_every_interval_for_little_
     # some 50 contacts are still in hand: the next half-hour waits behind that backlog.
     surge = "support.contacts.baseline_per_hour={'00:00': 200, '02:00': 1000, '03:00': 200}"
     scenario = load_scenario(ERLANG_C, ["clock.duration=6h", surge, TEXTBOOK[1]])
-    plan = size_agents(scenario, seeds(20), jobs=2)
+    plan = size_agents(scenario, seeds(20), Inline())
     rows = {row.start: row for row in plan.rows}
     assert [row.sipp for row in plan.rows] == [14] * 4 + [56, 56] + [14] * 6
     assert rows["03:00"].sipp_service_level.mean < 0.8  # SIPP misses even on average
@@ -175,9 +178,9 @@ def test_after_a_surge_sipp_understaffs_and_isa_meets_every_interval_for_little_
 def test_shrinkage_scales_only_the_scheduled_agents():
     surge = "support.contacts.baseline_per_hour={'00:00': 200, '01:00': 600}"
     base = ["clock.duration=2h", surge, TEXTBOOK[1], "sizing.agents.cost_per_agent_hour=20"]
-    plain = size_agents(load_scenario(ERLANG_C, base), seeds(6), jobs=1)
+    plain = size_agents(load_scenario(ERLANG_C, base), seeds(6), Inline())
     shrunk = size_agents(load_scenario(ERLANG_C, [*base, "sizing.agents.shrinkage=30%"]),
-                         seeds(6), jobs=1)
+                         seeds(6), Inline())
     assert [r.required for r in shrunk.rows] == [r.required for r in plain.rows]
     assert [r.scheduled for r in plain.rows] == [r.required for r in plain.rows]
     assert [r.scheduled for r in shrunk.rows] == [math.ceil(r.required / 0.7)
@@ -185,3 +188,20 @@ def test_shrinkage_scales_only_the_scheduled_agents():
     assert shrunk.schedule() == plain.schedule()
     assert shrunk.cost == pytest.approx(20 * shrunk.agent_hours)
     assert shrunk.cost > plain.cost
+
+
+def test_the_server_searchs_last_days_are_the_days_the_agents_are_sized_on():
+    # ``peakday size`` sizes agents on the contacts its server search's last plan recorded
+    # instead of simulating those days again: the same plan as recording them afresh.
+    scenario = load_scenario(ERLANG_C, ["clock.duration=2h", "slo.latency_p99.default=1s",
+                                        *TEXTBOOK])
+    days = seeds(3)
+    servers = size_servers(scenario, Simulations(scenario, days, Inline()), len(days))
+    planned = with_plan(scenario, servers.plan)
+    streams = [r.contacts for r in servers.final_results]
+    assert all(s is not None for s in streams)
+    reused = size_agents(planned, days, Inline(), streams=[s for s in streams if s is not None])
+    recorded = size_agents(planned, days, Inline())
+    assert [r.to_json() for r in reused.rows] == [r.to_json() for r in recorded.rows]
+    assert [it.agents for it in reused.iterations] == [it.agents for it in recorded.iterations]
+    assert reused.schedule() == recorded.schedule()

@@ -5,7 +5,9 @@ replication's day is simulated once, recording its contacts (:func:`record_conta
 and ISA (:mod:`sim.sizing.isa`) then re-run only the contact centre on those recorded days for
 every staffing they try (:func:`replay_staffing`) — common random numbers across staffings, and
 seconds per try instead of a day. Both are pure functions of their arguments, mapped over the
-replications in ``jobs`` processes (the units a distributed executor would run).
+replications on the sizing's executor (:mod:`sim.executors`: processes or a Dask cluster). When
+the server search ran first, its last plan's days already recorded the contacts
+(:class:`~sim.sizing.work.Measured`), and none is simulated again.
 
 ``required`` agents answer contacts; ``scheduled`` = ceil(required / (1 - shrinkage)) is whom
 to put on the rota so that, after breaks, meetings and absence, ``required`` are on the phones.
@@ -16,15 +18,12 @@ is the required one.
 from __future__ import annotations
 
 import math
-import multiprocessing
-import os
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 
+from ..executors import Executor
 from ..model.day import simulate_day
 from ..model.support import ContactStream, interval_count, replay
 from ..scenario.schema import Scenario
@@ -190,44 +189,52 @@ class AgentPlan:
                 "sipp_agent_hours": tidy(self.sipp_agent_hours), "cost": tidy(self.cost),
                 "schedule": self.schedule(),
                 "isa": [{"iteration": it.index, "step": it.kind, "agents": list(it.agents),
-                         "intervals_missing": it.missed, "wall_s": round(it.wall_s, 3)}
+                         "intervals_missing": it.missed}
                         for it in self.iterations],
                 "intervals": [row.to_json() for row in self.rows],
                 "roster": None if self.roster is None else self.roster.to_json(self.rows)}
 
 
-def size_agents(scenario: Scenario, seeds: Sequence[np.random.SeedSequence], *,
-                jobs: int | None = None, progress: Progress | None = None) -> AgentPlan:
-    """Size the agents of ``scenario`` (servers as it states them), one replication per seed."""
+def size_agents(scenario: Scenario, seeds: Sequence[np.random.SeedSequence],
+                executor: Executor, *, streams: Sequence[ContactStream] | None = None,
+                progress: Progress | None = None) -> AgentPlan:
+    """Size the agents of ``scenario`` (servers as it states them), one replication per seed.
+
+    ``streams``: the days' contacts when they were recorded already (by the server search's
+    last plan, which is this scenario's; :class:`~sim.sizing.work.Measured`), in seed order.
+    """
     if scenario.support is None:
         raise NothingToSize("nothing to size for agents: the scenario has no support section")
     if scenario.slo is None or scenario.slo.support is None:
         raise NothingToSize("nothing to size for agents: the scenario has no slo.support")
     formula = Formula(scenario)
-    with _Executor(jobs, len(seeds)) as executor:
+    if streams is None:
         streams = executor.map(record_contacts, [(scenario, s) for s in seeds],
                                _tick(progress, "contacts", len(seeds)))
+    if len(streams) != len(seeds):
+        raise ValueError(f"{len(streams)} recorded days for {len(seeds)} seeds")
+    days = list(streams)
 
-        def simulate(agents: Sequence[int]) -> list[dict[str, list[float]]]:
-            return executor.map(replay_staffing, [(scenario, s, list(agents)) for s in streams])
+    def simulate(agents: Sequence[int]) -> list[dict[str, list[float]]]:
+        return executor.map(replay_staffing, [(scenario, s, list(agents)) for s in days])
 
-        rates = offered_rates(scenario, streams)
-        widths = lengths(scenario, len(rates))
-        sipp = [formula.fewest(rate) for rate in rates]
-        handle = 1.0 / formula.mu
-        start = [max(s, formula.fewest(load / handle))
-                 for s, load in zip(sipp, offered_load(rates, widths, handle), strict=True)]
-        cap = 3 * max(sipp + start + [1]) + 10
-        confidence = scenario.sizing.confidence
-        staffed = iterate(formula, start, simulate, confidence, cap,
-                          None if progress is None else lambda n: progress("isa", n, 0))
-        sipp_judged = judge(simulate(sipp), formula.slo, confidence)
-        plan = _plan(scenario, rates * widths, sipp, staffed.agents, staffed.judged,
-                     sipp_judged, staffed.iterations)
-        if scenario.sizing.agents.shifts is None:
-            return plan
-        return replace(plan, roster=_roster(scenario, formula,
-                                            [row.scheduled for row in plan.rows], simulate))
+    rates = offered_rates(scenario, streams)
+    widths = lengths(scenario, len(rates))
+    sipp = [formula.fewest(rate) for rate in rates]
+    handle = 1.0 / formula.mu
+    start = [max(s, formula.fewest(load / handle))
+             for s, load in zip(sipp, offered_load(rates, widths, handle), strict=True)]
+    cap = 3 * max(sipp + start + [1]) + 10
+    confidence = scenario.sizing.confidence
+    staffed = iterate(formula, start, simulate, confidence, cap,
+                      None if progress is None else lambda n: progress("isa", n, 0))
+    sipp_judged = judge(simulate(sipp), formula.slo, confidence)
+    plan = _plan(scenario, rates * widths, sipp, staffed.agents, staffed.judged,
+                 sipp_judged, staffed.iterations)
+    if scenario.sizing.agents.shifts is None:
+        return plan
+    return replace(plan, roster=_roster(scenario, formula,
+                                        [row.scheduled for row in plan.rows], simulate))
 
 
 MAX_FIXES = 40
@@ -294,41 +301,14 @@ def _plan(scenario: Scenario, offered: np.ndarray, sipp: list[int], required: li
 
 
 def _tick(progress: Progress | None, step: str, total: int) -> Callable[[int], None] | None:
+    """An executor's ``done(index)`` as (step, units done so far, total)."""
     if progress is None:
         return None
-    return lambda done: progress(step, done, total)
+    finished = 0
 
+    def done(_index: int) -> None:
+        nonlocal finished
+        finished += 1
+        progress(step, finished, total)
 
-class _Executor:
-    """Maps a unit over argument tuples, in order: inline for one job, else in processes."""
-
-    def __init__(self, jobs: int | None, units: int):
-        self.jobs = max(1, min(jobs or os.cpu_count() or 1, units))
-        self.pool: ProcessPoolExecutor | None = None
-
-    def __enter__(self) -> _Executor:
-        if self.jobs > 1:
-            self.pool = ProcessPoolExecutor(self.jobs,
-                                            mp_context=multiprocessing.get_context("spawn"))
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        if self.pool is not None:
-            self.pool.shutdown()
-
-    def map(self, unit: Callable[..., Any], arguments: Iterable[tuple],
-            done: Callable[[int], None] | None = None) -> list[Any]:
-        if self.pool is None:
-            results = []
-            for args in arguments:
-                results.append(unit(*args))
-                if done is not None:
-                    done(len(results))
-            return results
-        futures = [self.pool.submit(unit, *args) for args in arguments]
-        results = []
-        for future in futures:
-            results.append(future.result())
-            if done is not None:
-                done(len(results))
-        return results
+    return done

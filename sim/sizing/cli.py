@@ -65,7 +65,7 @@ def size(
     from .progress import search_progress
     from .report import render
     from .servers import size_servers
-    from .work import Simulations, with_plan
+    from .work import Simulations, sizes_agents, with_plan
 
     scenario = common.load_or_exit(ctx, file, overrides, overlays)
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", deployment):
@@ -82,18 +82,19 @@ def size(
     count = replications or scenario.sizing.replications
     seeds = replication_seeds(scenario.seed, count)
     started = time.monotonic()
+    agents = None
     with search_progress(enabled=not (quiet or as_json)) as progress:
         try:
             with open_executor(executor.value, jobs, scheduler) as runner:
                 servers = size_servers(scenario, Simulations(scenario, seeds, runner), count,
                                        progress)
+                if sizes_agents(scenario):
+                    streams = [r.contacts for r in servers.final_results
+                               if r.contacts is not None]
+                    agents = size_agents(with_plan(scenario, servers.plan), seeds, runner,
+                                         streams=streams, progress=progress.agents)
         except ExecutorError as exc:
             raise common.bad_input([str(exc)]) from None
-        agents = None
-        slo = scenario.slo
-        if scenario.support is not None and slo is not None and slo.support is not None:
-            agents = size_agents(with_plan(scenario, servers.plan), seeds, jobs=jobs,
-                                 progress=progress.agents)
     sizing = Sizing(scenario, servers, agents, count)
     sizing_json = document(sizing)
     files = {"sizing.json": json_bytes(sizing_json), "plan.yaml": plan_yaml(sizing),

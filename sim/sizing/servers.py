@@ -153,6 +153,8 @@ class ServerPlan:
     simulated_days: int
     minute_requests: dict[str, list[float]]
     own_results: list[Measured]
+    final_results: list[Measured]
+    """The replications of the returned plan, in seed order (their contacts feed the agents)."""
 
     @property
     def plan(self) -> Plan:
@@ -295,7 +297,7 @@ def size_servers(scenario: Scenario, simulations: Simulations, replications: int
             state.tested[state.instances] = check
         failing = [s for s in states if s.final is not None and s.final.failing(s.ignored)
                    and s.instances < ceiling]
-        if not failing:
+        if not failing or fix == MAX_FIXES:  # the plan returned is the plan last simulated
             break
         for state in failing:  # time order: the earlier ones are fixed, this one grows
             state.instances += 1
@@ -303,7 +305,8 @@ def size_servers(scenario: Scenario, simulations: Simulations, replications: int
         intervals=states, own=own,
         own_instance_hours=float(np.mean([r.instance_hours for r in own_results])),
         instance_hours=float(np.mean([r.instance_hours for r in results])),
-        steps=steps, simulated_days=days, minute_requests=load, own_results=own_results)
+        steps=steps, simulated_days=days, minute_requests=load, own_results=own_results,
+        final_results=results)
 
 
 def _find_bound(state: Interval) -> None:

@@ -21,6 +21,7 @@ from ..executors import Executor
 from ..metrics import Histogram
 from ..model.day import simulate_day
 from ..model.observer import MINUTE
+from ..model.support import ContactStream
 from ..scenario.schema import ENDPOINTS, Scenario
 from ..scenario.units import DAY
 
@@ -41,6 +42,15 @@ class Measured:
     instance_hours: float
     support: dict[str, list[float]] | None
     """Per staffing interval, the support figures (to judge the scenario's own agents)."""
+    contacts: ContactStream | None
+    """The contacts support received (when agents are sized): the sized server plan's days
+    are the agents search's recorded days, so they are not simulated a second time."""
+
+
+def sizes_agents(scenario: Scenario) -> bool:
+    """Whether ``peakday size`` sizes agents too (a support section and a support SLO)."""
+    return (scenario.support is not None and scenario.slo is not None
+            and scenario.slo.support is not None)
 
 
 def intervals(scenario: Scenario) -> int:
@@ -65,7 +75,8 @@ def with_plan(scenario: Scenario, plan: Plan | None) -> Scenario:
 def simulate_plan(scenario: Scenario, plan: Plan | None,
                   seed: np.random.SeedSequence) -> Measured:
     """One day of ``plan`` (``None``: the scenario's own platform) with one seed."""
-    obs = simulate_day(with_plan(scenario, plan), seed)
+    record = sizes_agents(scenario)
+    obs = simulate_day(with_plan(scenario, plan), seed, record_contacts=record)
     per_hours = round(scenario.sizing.servers.per / 3600)
     count = intervals(scenario)
     p99: list[dict[str, float]] = []
@@ -90,6 +101,7 @@ def simulate_plan(scenario: Scenario, plan: Plan | None,
                          if f"requests_{e}" in obs.series},
         instance_hours=obs.counters["instance_hours"],
         support=obs.extra["support"]["intervals"] if "support" in obs.extra else None,
+        contacts=obs.extra["support"]["stream"] if record else None,
     )
 
 
