@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import numpy as np
@@ -113,3 +114,25 @@ def test_a_sized_roster_covers_the_requirement_and_meets_the_slo_in_simulation()
     assert doc["shifts"][0].keys() == {"start", "hours", "agents"}
     figure = roster_gantt(plan, scenario)
     assert figure.png.startswith(b"\x89PNG") and "shifts" in figure.title
+
+
+def test_with_shifts_the_sizing_says_who_starts_when(tmp_path):
+    from typer.testing import CliRunner
+
+    from peakday.cli import app
+
+    out = tmp_path / "rostered"
+    result = CliRunner().invoke(app, [
+        "size", str(ERLANG_C), "--set", "clock.duration=4h", "--set",
+        "slo.latency_p99.default=1s", "--set", "support.handle_time=exponential(mean=180s)",
+        "--set", "support.contacts.baseline_per_hour={'00:00': 200, '02:00': 600}",
+        "--set", "sizing.agents.shifts={'lengths': ['2h', '4h']}",
+        "--replications", "4", "--jobs", "1", "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    sizing = json.loads(result.stdout)
+    shifts = sizing["agents"]["roster"]["shifts"]
+    starts = [line for line in sizing["what_to_do"] if " agents on " in line
+              or " agent on " in line]
+    assert starts == [f"{s['start']}: start {s['agents']} agent{'s' if s['agents'] > 1 else ''}"
+                      f" on {s['hours']:g} h shifts" for s in shifts]
+    assert not [line for line in sizing["what_to_do"] if "answering (" in line]

@@ -18,7 +18,7 @@ from ..scenario.schedule import StepSchedule
 from ..scenario.schema import Scenario
 from ..scenario.units import DAY, format_clock
 from ..summary import tidy
-from .agents import AgentPlan
+from .agents import AgentPlan, AgentRow, Roster
 from .isa import judge as judge_support
 from .servers import ERROR, Check, Interval, ServerPlan
 
@@ -115,7 +115,9 @@ def what_to_do(sizing: Sizing) -> list[str]:
         else:
             verb = "start with" if row["action"] == "launch" else "scale in to"
             lines.append(f"{row['at']}: {verb} {row['instances']} instances for {window}")
-    if sizing.agents is not None and scenario.support is not None:
+    if sizing.agents is not None and sizing.agents.roster is not None:
+        lines += _roster_lines(sizing.agents.rows, sizing.agents.roster)
+    elif sizing.agents is not None and scenario.support is not None:
         own = StepSchedule(scenario.support.agents, scenario.clock.start_time_of_day)
         per = scenario.sizing.agents.per
         for i, agents in enumerate(sizing.agents.rows):
@@ -131,6 +133,17 @@ def what_to_do(sizing: Sizing) -> list[str]:
             lines.append(f"{_clock(scenario, interval.start)}–{_clock(scenario, interval.end)}: "
                          f"SLO NOT MET with {interval.instances} instances: {worst} "
                          f"{final.ratio(worst) - 1:.0%} over its limit{why}")
+    return lines
+
+
+def _roster_lines(rows: list[AgentRow], roster: Roster) -> list[str]:
+    """With shifts, what a contact-centre lead applies is the roster: who starts when."""
+    lines = [f"{shift.start}: start {shift.agents} agent{'s' if shift.agents > 1 else ''} on "
+             f"{shift.hours:g} h shifts" for shift in roster.shifts]
+    lines += [f"{row.start}–{row.end}: SUPPORT SLO NOT MET on the roster: service level "
+              f"{judged.service_level.low:.1%} (worse end) with {phones} agents answering"
+              for row, judged, phones in zip(rows, roster.judged, roster.on_the_phones,
+                                             strict=True) if not judged.meets]
     return lines
 
 
