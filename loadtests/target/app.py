@@ -63,12 +63,9 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class CartIn(Strict):
-    sku: str = Field(min_length=1, max_length=64)
-    qty: int = Field(default=1, ge=1, le=100)
-
-
 class Item(Strict):
+    """One SKU and how many: the body of ``POST /cart`` and each line of ``POST /orders``."""
+
     sku: str = Field(min_length=1, max_length=64)
     qty: int = Field(default=1, ge=1, le=100)
 
@@ -156,7 +153,7 @@ def create_app(service: Service) -> FastAPI:
         return store.product(sku)
 
     @app.post("/cart", status_code=201)
-    def cart(body: CartIn, shopper: ShopperId) -> dict[str, Any]:
+    def cart(body: Item, shopper: ShopperId) -> dict[str, Any]:
         return {"cart_id": store.add_cart(shopper, body.sku, body.qty)}
 
     @app.post("/orders", status_code=201)

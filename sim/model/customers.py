@@ -225,7 +225,7 @@ class Shoppers:
         self.tally.gave_up[stage] += 1
         if stage:
             self._lose(session, "errors")
-        self._end(session)
+        self._end()
 
     def _payment_failed(self, session: Session) -> None:
         retry = self._payment_retry
@@ -241,7 +241,7 @@ class Shoppers:
         if self.support is not None:
             self.support.maybe_contact("payment_failure",
                                        self.support.spec.contacts.per_payment_failure)
-        self._end(session)
+        self._end()
 
     def _miss(self, session: Session, cause: str) -> None:
         """Checkout found no stock, hit the per-user limit, or the sale had closed."""
@@ -253,12 +253,12 @@ class Shoppers:
             if self.support is not None:
                 self.support.maybe_contact("flash_sale_miss",
                                            self.support.spec.contacts.per_flash_sale_miss)
-        self._end(session)
+        self._end()
 
     def _complete(self, session: Session) -> None:
         """The last step succeeded: a paid order when the journey ended with pay."""
         if session.steps[-1] != PAY:
-            self._end(session)
+            self._end()
             return
         if session.reservation is None:
             self._order(session)
@@ -270,7 +270,7 @@ class Shoppers:
             self._order(session)
         else:
             self._lose(session, "reservation_expired")
-            self._end(session)
+            self._end()
 
     def _order(self, session: Session) -> None:
         tally = self.tally
@@ -282,13 +282,14 @@ class Shoppers:
             self.sale_stats[session.sale]["served"] += 1
         if self.support is not None:
             self.support.after_order()
-        self._end(session)
+        self._end()
 
     def _lose(self, session: Session, cause: str) -> None:
         self.tally.lost[cause] += session.value
         self.tally.lost_count[cause] += 1
 
-    def _end(self, session: Session) -> None:
+    def _end(self) -> None:
+        """A session is over, whichever way (its figures were counted where it ended)."""
         self.tally.finished += 1
 
 
