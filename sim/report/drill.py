@@ -11,10 +11,9 @@ from __future__ import annotations
 import base64
 
 import jinja2
-import matplotlib.pyplot as plt
 
 from ..formatting import fmt
-from .figures import STYLES, png_bytes
+from .figures import STYLES, Figure, canvas, finish
 from .load_curve import comparison_figure
 from .shapes import Comparison, Drill, parse
 
@@ -87,10 +86,9 @@ is defined else '' }}</td><td>{{ "%.4g" % r.predicted if r.predicted is not none
 """
 
 
-def _fidelity_figure(drill: dict) -> tuple[str, bytes]:
+def _fidelity_figure(drill: dict) -> Figure:
     windows = drill["windows"]
-    fig, ax = plt.subplots(figsize=(11, 3.4), dpi=110)
-    try:
+    with canvas(1, 3.4) as (fig, (ax,)):
         starts = [w["from_s"] for w in windows]
         ax.bar(starts, [w["scheduled"] for w in windows], width=8, align="edge",
                color="#d5dbdb", label="scheduled", hatch="..")
@@ -102,10 +100,7 @@ def _fidelity_figure(drill: dict) -> tuple[str, bytes]:
         ax.grid(alpha=0.3)
         title = (f"Sessions started as scheduled within {drill['fidelity']:.1%} in every window "
                  f"after the first; start lag p99 {fmt(drill['start_lag_ms']['p99'], 'ms')}")
-        ax.set_title(title, fontsize=11, loc="left")
-        return title, png_bytes(fig)
-    finally:
-        plt.close(fig)
+        return finish(fig, ax, "fidelity", title)
 
 
 def render_drill_report(content: bytes, where: str = "drill.json",
@@ -114,7 +109,7 @@ def render_drill_report(content: bytes, where: str = "drill.json",
     drill = parse(content, Drill, where)
     beside = None if comparison is None else parse(
         comparison, Comparison, where.replace("drill.json", "comparison.json"))
-    title, png = _fidelity_figure(drill)
+    fidelity = _fidelity_figure(drill)
 
     def measured(check: dict) -> str:
         return fmt(check["value_ms"], "ms") if "value_ms" in check else fmt(check["value"], "pct")
@@ -125,12 +120,12 @@ def render_drill_report(content: bytes, where: str = "drill.json",
     curve = comparison_figure(beside) if beside else None
     environment = jinja2.Environment(autoescape=True)
     html = environment.from_string(TEMPLATE).render(
-        d=drill, comparison=beside, fmt=fmt, measured=measured, limit=limit, title=title,
-        figure=base64.b64encode(png).decode(),
+        d=drill, comparison=beside, fmt=fmt, measured=measured, limit=limit,
+        title=fidelity.title, figure=base64.b64encode(fidelity.png).decode(),
         curve_title=curve[0] if curve else "",
         curve_png=base64.b64encode(curve[1]).decode() if curve else "",
         passed_checks=sum(1 for c in drill["thresholds"] if c["passed"]))
-    files = {"report.html": html.encode(), "fidelity.png": png}
+    files = {"report.html": html.encode(), "fidelity.png": fidelity.png}
     if curve:
         files["load_curve.png"] = curve[1]
     return files

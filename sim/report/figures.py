@@ -43,7 +43,9 @@ class Figure:
 
 
 @contextmanager
-def _canvas(rows: int = 1, height: float = 3.6) -> Iterator[tuple]:
+def canvas(rows: int = 1, height: float = 3.6) -> Iterator[tuple]:
+    """``rows`` stacked axes 11 inches wide in the report's fonts (CJK names drawn), the figure
+    closed whatever happens: how every figure of every peakday report starts."""
     with plt.rc_context({"font.family": font_family()}):
         fig, axes = plt.subplots(rows, 1, figsize=(11, height * rows), sharex=True,
                                  squeeze=False, dpi=110)
@@ -51,6 +53,13 @@ def _canvas(rows: int = 1, height: float = 3.6) -> Iterator[tuple]:
             yield fig, [a for (a,) in axes]
         finally:
             plt.close(fig)
+
+
+def finish(fig, ax, name: str, title: str) -> Figure:
+    """How every figure ends: its conclusion as the title, left-aligned over ``ax``, and the
+    PNG (the HTML uses the title again as the caption)."""
+    ax.set_title(title, fontsize=11, loc="left")
+    return Figure(name, title, png_bytes(fig))
 
 
 def png_bytes(fig) -> bytes:
@@ -228,8 +237,7 @@ def traffic(data: ReportData) -> Figure:
             serving = s["instances"][int(np.nanargmax(util))] if len(util) else 0
             title = (f"Peak {peak:,.0f} sessions/min at {at}; utilization peaked at "
                      f"{upeak:.0f}% at {uat} with {serving:.0f} instances serving")
-            top.set_title(title, fontsize=11, loc="left")
-            return Figure("traffic", title, png_bytes(fig))
+            return finish(fig, top, "traffic", title)
         finally:
             plt.close(fig)
 
@@ -253,7 +261,7 @@ def latency(data: ReportData) -> Figure:
     drawn_means = [_value(f) for h in hourly for f in h["p99_ms"].values()]
     positive = [m for m in drawn_means if m]
     floor = min(positive, default=1.0) / 2
-    with _canvas(1, 4.2) as (fig, (ax,)):
+    with canvas(1, 4.2) as (fig, (ax,)):
         drawn = 0
         for endpoint in ENDPOINTS:
             figures = [h["p99_ms"].get(endpoint) for h in hourly]
@@ -297,13 +305,12 @@ def latency(data: ReportData) -> Figure:
             title = "Every endpoint's p99 stayed within its SLO in every hour"
         else:
             title = "p99 latency per endpoint and hour (no latency SLO in the scenario)"
-        ax.set_title(title, fontsize=11, loc="left")
-        return Figure("latency", title, png_bytes(fig))
+        return finish(fig, ax, "latency", title)
 
 
 def errors(data: ReportData) -> Figure:
     s, t = data.series, data.times
-    with _canvas(1, 3.2) as (fig, (ax,)):
+    with canvas(1, 3.2) as (fig, (ax,)):
         rate = np.divide(s["errors"], s["requests"], out=np.zeros_like(s["errors"]),
                          where=s["requests"] > 0) * 100
         ax.fill_between(t, 0, s["shed"], color=STYLES[1][0], alpha=0.6, step="post",
@@ -319,8 +326,7 @@ def errors(data: ReportData) -> Figure:
         total = total["mean"] if isinstance(total, dict) else total
         title = ("No request failed all day" if worst == 0 else
                  f"{total:.2%} of requests failed; worst minute {at} lost {worst:.1f}%")
-        ax.set_title(title, fontsize=11, loc="left")
-        return Figure("errors", title, png_bytes(fig))
+        return finish(fig, ax, "errors", title)
 
 
 def stock(data: ReportData) -> Figure | None:
@@ -329,7 +335,7 @@ def stock(data: ReportData) -> Figure | None:
     if not skus:
         return None
     inventory = data.summary.get("inventory", {})
-    with _canvas(1, 3.6) as (fig, (ax,)):
+    with canvas(1, 3.6) as (fig, (ax,)):
         sold_out = []
         for i, sku in enumerate(skus):
             colour, dash = STYLES[i % len(STYLES)]
@@ -346,8 +352,7 @@ def stock(data: ReportData) -> Figure | None:
         _clock_axis(ax, data)
         title = ("Sold out: " + ", ".join(sold_out)) if sold_out else \
             "No SKU sold out"
-        ax.set_title(title, fontsize=11, loc="left")
-        return Figure("stock", title, png_bytes(fig))
+        return finish(fig, ax, "stock", title)
 
 
 def payments(data: ReportData) -> Figure | None:
@@ -356,7 +361,7 @@ def payments(data: ReportData) -> Figure | None:
     if spec is None or "payment_failures" not in s:
         return None
     clock = data.scenario.clock
-    with _canvas(1, 3.2) as (fig, (ax,)):
+    with canvas(1, 3.2) as (fig, (ax,)):
         for outage in spec.outages:
             opens, closes = clock.window(outage.from_, outage.to)
             ax.axvspan(clock.local(opens), clock.local(min(closes, clock.duration)),
@@ -375,8 +380,7 @@ def payments(data: ReportData) -> Figure | None:
         title = (f"Payments succeeded {rate:.1%} of attempts; {lost:,.0f} orders lost to "
                  "failed payments" if rate is not None and lost is not None else
                  "Payment failures per minute")
-        ax.set_title(title, fontsize=11, loc="left")
-        return Figure("payments", title, png_bytes(fig))
+        return finish(fig, ax, "payments", title)
 
 
 def support(data: ReportData) -> Figure | None:
@@ -390,7 +394,7 @@ def support(data: ReportData) -> Figure | None:
     width = timedelta(seconds=per * 0.8)
     target = data.scenario.slo.support if data.scenario.slo and data.scenario.slo.support \
         else None
-    with _canvas(2, 3.2) as (fig, (top, bottom)):
+    with canvas(2, 3.2) as (fig, (top, bottom)):
         answered = np.array([i["answered"] or 0 for i in intervals])
         abandoned = np.array([i["abandoned"] or 0 for i in intervals])
         deflected = np.array([i["deflected"] or 0 for i in intervals])
@@ -435,8 +439,7 @@ def support(data: ReportData) -> Figure | None:
                      f"{worst['service_level']:.0%} with {worst['agents']} agents")
         else:
             title = f"Service level met {target.service_level:.0%} in every interval"
-        top.set_title(title, fontsize=11, loc="left")
-        return Figure("support", title, png_bytes(fig))
+        return finish(fig, top, "support", title)
 
 
 def _value(figure: float | dict | None) -> float | None:

@@ -9,10 +9,8 @@ the calibration steps' observed p95 as markers of the same colour. Used by the d
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
-
 from ..scenario.schema import ENDPOINTS
-from .figures import STYLES, png_bytes
+from .figures import STYLES, canvas, finish
 
 MIN_REQUESTS = 200
 """Endpoints with fewer observed requests are drawn but not judged in the title."""
@@ -38,8 +36,7 @@ def worst_error(points: list[dict], predicted_p95: dict[int, dict[str, float | N
 def load_curve_figure(curve: list[dict], points: list[dict], title: str) -> bytes:
     """PNG: ``curve`` = [{throughput, endpoints: {e: {p95_ms}}}] as lines, ``points`` =
     [{label, throughput, endpoints: {e: {p95_ms, requests}}}] as markers."""
-    fig, ax = plt.subplots(figsize=(11, 4.2), dpi=110)
-    try:
+    with canvas(1, 4.2) as (fig, (ax,)):
         for (colour, dash), endpoint in zip(STYLES * 2, ENDPOINTS, strict=False):
             line = [(c["throughput"], c["endpoints"][endpoint]["p95_ms"]) for c in curve
                     if c["endpoints"].get(endpoint, {}).get("p95_ms")]
@@ -57,10 +54,7 @@ def load_curve_figure(curve: list[dict], points: list[dict], title: str) -> byte
         ax.set_ylabel("p95 latency, ms (log scale)")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=7, ncol=2)
-        ax.set_title(title, fontsize=11, loc="left")
-        return png_bytes(fig)
-    finally:
-        plt.close(fig)
+        return finish(fig, ax, "load_curve", title).png
 
 
 def comparison_figure(comparison: dict) -> tuple[str, bytes] | None:

@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from ..report.figures import STYLES, Figure, png_bytes
+from ..report.figures import STYLES, Figure, finish
 from ..scenario.schema import Scenario
 from ..scenario.units import DAY, parse_clock
 from .agents import AgentPlan
@@ -59,7 +59,6 @@ def roster_gantt(plan: AgentPlan, scenario: Scenario) -> Figure:
                  f"needed ({over:+.0%})")
         if roster.added:
             title += f"; {len(roster.added)} shift(s) added after simulation"
-        top.set_title(title, fontsize=11, loc="left")
-        return Figure("roster", title, png_bytes(fig))
+        return finish(fig, top, "roster", title)
     finally:
         plt.close(fig)

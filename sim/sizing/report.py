@@ -17,12 +17,11 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.dates as mdates
-import matplotlib.pyplot as plt
 import numpy as np
 
 from ..formatting import fmt
 from ..model.observer import MINUTE
-from ..report.figures import STYLES, png_bytes
+from ..report.figures import STYLES, Figure, canvas, finish
 from ..scenario.schedule import StepSchedule
 from .gantt import roster_gantt
 from .plan import Sizing
@@ -35,8 +34,7 @@ def render(sizing: Sizing, document: dict) -> bytes:
     if sizing.agents is not None:
         figures.append(_agents_figure(sizing))
         if sizing.agents.roster is not None:
-            gantt = roster_gantt(sizing.agents, scenario)
-            figures.append((gantt.title, gantt.png))
+            figures.append(roster_gantt(sizing.agents, scenario))
     own = document["scenario_plan"]
     plan_agents = document["agents"]
     costs = [
@@ -57,8 +55,7 @@ def render(sizing: Sizing, document: dict) -> bytes:
     text = resources.files(__package__).joinpath("templates/sizing.html.j2").read_text()
     html = template.from_string(text).render(
         s=document, costs=costs, endpoints=endpoints, own_agents=own_agents, fmt=fmt,
-        figures=[{"title": title, "data": base64.b64encode(png).decode()}
-                 for title, png in figures])
+        figures=[{"title": f.title, "data": base64.b64encode(f.png).decode()} for f in figures])
     return html.encode()
 
 
@@ -69,11 +66,10 @@ def _own_verdict(own: dict) -> str:
     return f"{servers}, support {'met' if own['support_met'] else 'not met'}"
 
 
-def _servers_figure(sizing: Sizing) -> tuple[str, bytes]:
+def _servers_figure(sizing: Sizing) -> Figure:
     scenario, servers = sizing.scenario, sizing.servers
     clock = scenario.clock
-    fig, left = plt.subplots(figsize=(11, 3.8), dpi=110)
-    try:
+    with canvas(1, 3.8) as (fig, (left,)):
         # Numbers of days (matplotlib's date unit): what it makes of datetimes, typed as such.
         starts = mdates.date2num([clock.local(i.start) for i in servers.intervals]).tolist()
         ends = mdates.date2num([clock.local(i.end) for i in servers.intervals]).tolist()
@@ -100,20 +96,16 @@ def _servers_figure(sizing: Sizing) -> tuple[str, bytes]:
         peak = max(servers.intervals, key=lambda i: i.instances)
         title = (f"Servers follow the load: {min(counts)} to {max(counts)} instances, the most "
                  f"at {clock.label(peak.start)}–{clock.label(peak.end)}")
-        left.set_title(title, fontsize=11, loc="left")
-        return title, png_bytes(fig)
-    finally:
-        plt.close(fig)
+        return finish(fig, left, "servers", title)
 
 
-def _agents_figure(sizing: Sizing) -> tuple[str, bytes]:
+def _agents_figure(sizing: Sizing) -> Figure:
     scenario, agents = sizing.scenario, sizing.agents
     assert agents is not None and scenario.support is not None
     clock = scenario.clock
     per = scenario.sizing.agents.per
     own = StepSchedule(scenario.support.agents, clock.start_time_of_day)
-    fig, axis = plt.subplots(figsize=(11, 3.8), dpi=110)
-    try:
+    with canvas(1, 3.8) as (fig, (axis,)):
         n = len(agents.rows)
         edges = mdates.date2num([clock.local(i * per) for i in range(n)] + [clock.local(
             min(n * per, clock.duration))]).tolist()
@@ -132,7 +124,4 @@ def _agents_figure(sizing: Sizing) -> tuple[str, bytes]:
         changed = sum(r.required != r.sipp for r in agents.rows)
         title = (f"Agents per interval: simulation changes SIPP's answer in {changed} of {n} "
                  f"intervals; {agents.agent_hours:,.0f} scheduled agent-hours")
-        axis.set_title(title, fontsize=11, loc="left")
-        return title, png_bytes(fig)
-    finally:
-        plt.close(fig)
+        return finish(fig, axis, "agents", title)
