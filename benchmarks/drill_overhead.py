@@ -61,6 +61,7 @@ import gevent
 from locust import FastHttpUser, task, events
 from locust.env import Environment
 kind, host, users, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+state = None
 if kind == "plain":
     class Plain(FastHttpUser):
         @task
@@ -76,18 +77,18 @@ elif kind == "plain-checked":
                 reply.success()
     user_class = Checked
 else:
-    from loadtests import users as drill_users
     from loadtests.schedule import Plan, Visit
-    from loadtests.users import DrillState, Shopper
+    from loadtests.users import DrillState, Shopper, attach
     from sim.scenario import load_scenario
     scenario = load_scenario("scenarios/textbook/mmc.yaml")
     visits = [Visit(i, 0.0, ("home",) * 5, (0.0,) * 4, f"s{i}", None) for i in range(100_000)]
     plan = Plan(visits, (0.0, seconds), 1.0, 1.0, seconds, users)
     state = DrillState(scenario, plan)
     state.take(0, 1, time.time())
-    drill_users.STATE = state
     user_class = Shopper
 env = Environment(user_classes=[user_class], host=host, events=events)
+if state is not None:  # the drill's Shopper finds its drill on the environment
+    attach(env, state)
 runner = env.create_local_runner()
 runner.start(users, spawn_rate=users)
 gevent.sleep(1.0)

@@ -37,13 +37,12 @@ from sim.results import json_bytes, write_atomically
 from sim.scenario import load_scenario
 from sim.scenario.schema import Scenario
 
-from . import users
 from .config import DrillConfig
 from .recorder import Recorder, summarize, thresholds
 from .schedule import Plan, build_plan
 from .stops import Stop
 from .target.launch import bearer
-from .users import DrillState, Shopper
+from .users import DrillState, Shopper, attach
 
 SPAWN_RATE = 100
 """Users started per second (Locust warns above 100)."""
@@ -220,7 +219,6 @@ def run(role: str, path: Path) -> int:
     scenario = load_scenario(config.scenario, config.overrides, config.overlays)
     plan = build_plan(scenario, config.seed)
     state = DrillState(scenario, plan, extra_hosts=tuple(config.allow_hosts))
-    users.STATE = state
     if role == "worker":
         return _work(config, state)
     refused = state.refusal(config.target)
@@ -230,6 +228,7 @@ def run(role: str, path: Path) -> int:
     control = Control(plan, scenario)
     env = Environment(user_classes=[Shopper], shape_class=make_shape(control)(),
                       host=config.target, events=events)
+    attach(env, state)
     workers: list[subprocess.Popen] = []
     runner: Runner
     if role == "local":
@@ -287,6 +286,7 @@ def _collect_final(control: Control, expected: int) -> None:
 
 def _work(config: DrillConfig, state: DrillState) -> int:
     env = Environment(user_classes=[Shopper], host=config.target, events=events)
+    attach(env, state)
     runner = env.create_worker_runner(config.master_host, config.master_port)
     refused: list[str] = []
 

@@ -23,11 +23,10 @@ import gevent
 from locust import LoadTestShape, events
 from locust.runners import WorkerRunner
 
-from loadtests import users
 from loadtests.drill import SPAWN_RATE, lead
 from loadtests.safety import UnsafeTarget
 from loadtests.schedule import build_plan
-from loadtests.users import DrillState, Shopper
+from loadtests.users import DrillState, Shopper, attach
 from sim.scenario import ScenarioError, load_scenario
 
 __all__ = ["DrillShape", "Shopper"]
@@ -39,7 +38,7 @@ except ScenarioError as exc:
     sys.exit("\n".join(exc.errors))
 SEED = os.environ.get("PEAKDAY_SEED")
 PLAN = build_plan(SCENARIO, int(SEED) if SEED else None)
-STATE = users.STATE = DrillState(SCENARIO, PLAN)
+STATE = DrillState(SCENARIO, PLAN)
 
 
 def _refuse(reason: UnsafeTarget) -> str:
@@ -49,8 +48,10 @@ def _refuse(reason: UnsafeTarget) -> str:
 
 @events.init.add_listener
 def _check_host(environment, **_kwargs) -> None:
-    """A --host off the allow-list: say why and exit 2 before anything starts. (A worker's
-    host comes from its master, and the web UI's when a test starts: see _start.)"""
+    """Give the users this process's drill; a --host off the allow-list: say why and exit 2
+    before anything starts. (A worker's host comes from its master, and the web UI's when a
+    test starts: see _start.)"""
+    attach(environment, STATE)
     if environment.host and not isinstance(environment.runner, WorkerRunner):
         reason = STATE.refusal(environment.host)
         if reason:

@@ -1,7 +1,10 @@
 """The shoppers of a drill: Locust users that start scheduled visits and walk their journeys.
 
 Each process of a drill holds one :class:`DrillState`: its share of the schedule (a queue in
-start order), the recorder, and the drill's time zero. A :class:`Shopper` takes the next visit,
+start order), the recorder, and the drill's time zero. It hangs on Locust's ``Environment``
+(:func:`attach`), where Locust keeps a run's runner, stats and shape, and each user finds it
+there: no module global that a second drill in the same process, or a test, would have to set
+and restore. A :class:`Shopper` takes the next visit,
 sleeps until its start, then walks the steps over real HTTP: platform errors (5xx, timeouts,
 refused connections) and declined payments are retried by the shopper's rules in
 ``sim.behaviour.retries`` (the model's own), a "sold out" ends the visit. Think times and
@@ -20,6 +23,7 @@ from urllib.parse import urljoin
 
 import gevent
 from locust import FastHttpUser, task
+from locust.env import Environment
 
 from sim.behaviour.retries import next_channel, payment_retry, platform_retry
 from sim.scenario.schema import Clock, Scenario
@@ -88,8 +92,17 @@ class DrillState:
         return None
 
 
-STATE: DrillState | None = None
-"""The process's drill, set by the runner (or locustfile) before users start."""
+_ATTRIBUTE = "peakday_drill"
+
+
+def attach(environment: Environment, state: DrillState) -> None:
+    """Make ``state`` the drill of the users ``environment`` runs: before they start."""
+    setattr(environment, _ATTRIBUTE, state)
+
+
+def state_of(environment: Environment) -> DrillState | None:
+    """The drill attached to ``environment`` (None: no drill, the users stay idle)."""
+    return getattr(environment, _ATTRIBUTE, None)
 
 
 class Shopper(FastHttpUser):
@@ -101,14 +114,16 @@ class Shopper(FastHttpUser):
     """The HTTP client never follows a redirect: a 3xx is the request's answer, and the hops
     a scenario asks to follow are sent by :class:`Journey`, each after its host is checked."""
     admitted = False
+    state: DrillState | None = None
 
     def on_start(self) -> None:
+        self.state = state_of(self.environment)
         # Checked again here, whatever the runner did: a user never sends to another host.
-        self.admitted = STATE is not None and STATE.refusal(self.host) is None
+        self.admitted = self.state is not None and self.state.refusal(self.host) is None
 
     @task
     def next_visit(self) -> None:
-        state = STATE
+        state = self.state
         if state is None or state.t0 is None or not self.admitted:
             gevent.sleep(IDLE_POLL)
             return
