@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .gateway import Gateway
 from .metrics import Metrics
-from .store import Busy, SkuSeed, Store, StoreError
+from .store import Busy, PaymentState, SkuSeed, Store, StoreError
 
 MAX_BODY = 64 * 1024
 """Bytes a request body may have; beyond it, 413."""
@@ -183,13 +183,13 @@ def create_app(service: Service) -> FastAPI:
                 approved = await gateway.charge(body.channel, order_id)
                 provider_ms = (time.perf_counter() - asked) * 1000
                 status = await run_in_threadpool(store.finish_payment, key, order_id, approved)
-                if status == "refunded":  # the reservation lapsed while the gateway answered
-                    gateway.refund(order_id)
+                if status is PaymentState.REFUNDED:
+                    gateway.refund(order_id)  # the reservation lapsed as the gateway answered
                 break
             status = await _settled(store, claim.key, claim.status, deadline)
             if claim.key == key:  # a retry of this very payment: its answer again
                 break
-            if status == "paid":
+            if status is PaymentState.PAID:
                 raise StoreError("already_paid", 409, "another payment of this order went through")
             # The payment this one waited for failed: this one may now try.
         answer = _payment_answer(status, key)
@@ -235,9 +235,10 @@ def create_app(service: Service) -> FastAPI:
     return app
 
 
-async def _settled(store: Store, key: str, status: str, deadline: float) -> str:
+async def _settled(store: Store, key: str, status: PaymentState, deadline: float
+                   ) -> PaymentState:
     """The outcome of payment ``key``, once it has one (waiting until ``deadline``)."""
-    while status == "pending":
+    while status is PaymentState.PENDING:
         if time.monotonic() > deadline:
             raise Busy("a payment with this Idempotency-Key is still in progress")
         await asyncio.sleep(0.02)
@@ -245,10 +246,10 @@ async def _settled(store: Store, key: str, status: str, deadline: float) -> str:
     return status
 
 
-def _payment_answer(status: str, key: str) -> JSONResponse:
-    if status == "paid":
+def _payment_answer(status: PaymentState, key: str) -> JSONResponse:
+    if status is PaymentState.PAID:
         return JSONResponse({"status": "paid", "payment_id": key}, 200)
-    if status == "declined":
+    if status is PaymentState.DECLINED:
         return JSONResponse({"status": "failed", "payment_id": key, "error": "declined"}, 402)
     return JSONResponse({"status": "failed", "payment_id": key,
                          "error": "reservation_expired"}, 409)

@@ -24,12 +24,37 @@ import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from sim.behaviour.stock import conserved, shard_split
 
-SCHEMA = """
+
+class OrderState(StrEnum):
+    """Where an order is (``orders.status``); it leaves ``reserved`` once, under a condition on
+    it, so a paid order is never expired nor an expired one paid."""
+
+    RESERVED = "reserved"
+    """Its units are held until it is paid or ``expires`` passes."""
+    PAID = "paid"
+    """Its units are sold."""
+    EXPIRED = "expired"
+    """Lapsed unpaid: its units went back on sale and to the shopper's limit."""
+
+
+class PaymentState(StrEnum):
+    """Where a payment is (``payments.status``); an order has at most one pending or paid."""
+
+    PENDING = "pending"
+    """The gateway was asked and has not answered (a crash leaves it declined: recover)."""
+    PAID = "paid"
+    DECLINED = "declined"
+    REFUNDED = "refunded"
+    """Approved after the reservation lapsed: the charge is returned, the order not paid."""
+
+
+SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS skus (sku TEXT PRIMARY KEY, price DOUBLE PRECISION NOT NULL,
     initial INTEGER NOT NULL, per_user_limit INTEGER);
 CREATE TABLE IF NOT EXISTS stock (sku TEXT NOT NULL, shard INTEGER NOT NULL,
@@ -50,7 +75,7 @@ CREATE TABLE IF NOT EXISTS limits (shopper TEXT NOT NULL, sku TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS payments (idem_key TEXT PRIMARY KEY, order_id TEXT NOT NULL,
     channel TEXT NOT NULL, status TEXT NOT NULL, created DOUBLE PRECISION NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS payments_one_live ON payments (order_id)
-    WHERE status IN ('pending', 'paid');
+    WHERE status IN ('{PaymentState.PENDING}', '{PaymentState.PAID}');
 CREATE TABLE IF NOT EXISTS tickets (id TEXT PRIMARY KEY, shopper TEXT NOT NULL,
     topic TEXT NOT NULL, created DOUBLE PRECISION NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -81,7 +106,7 @@ class Claim:
 
     key: str
     """The payment whose outcome answers the request (another key's while that one runs)."""
-    status: str | None
+    status: PaymentState | None
     """None: the request holds the claim and charges; else that payment's status so far."""
 
 
@@ -244,8 +269,8 @@ class Store:
 
     def recover(self) -> int:
         """After a crash: charges that never got an answer from the gateway did not happen."""
-        return self._run("UPDATE payments SET status = 'declined' WHERE status = 'pending'"
-                         ).rowcount
+        return self._run("UPDATE payments SET status = ? WHERE status = ?",
+                         PaymentState.DECLINED, PaymentState.PENDING).rowcount
 
     def setting(self, key: str) -> str:
         row = self._run("SELECT value FROM settings WHERE key = ?", key).fetchone()
@@ -279,8 +304,8 @@ class Store:
                 "expires_at": row[3]}
 
     def paid_charges(self, order_id: str) -> int:
-        return self._run("SELECT COUNT(*) FROM payments WHERE order_id = ? AND status = 'paid'",
-                         order_id).fetchone()[0]
+        return self._run("SELECT COUNT(*) FROM payments WHERE order_id = ? AND status = ?",
+                         order_id, PaymentState.PAID).fetchone()[0]
 
     # -- writes --------------------------------------------------------------------------------
     def add_cart(self, shopper: str, sku: str, qty: int) -> str:
@@ -321,9 +346,9 @@ class Store:
                 self._run("INSERT INTO order_items VALUES (?, ?, ?, ?)", order_id, sku, shard,
                           qty)
                 amount += price * qty
-            self._run("INSERT INTO orders VALUES (?, ?, 'reserved', ?, ?, ?)", order_id, shopper,
-                      amount, now, expires)
-        return {"order_id": order_id, "status": "reserved", "amount": amount,
+            self._run("INSERT INTO orders VALUES (?, ?, ?, ?, ?, ?)", order_id, shopper,
+                      OrderState.RESERVED, amount, now, expires)
+        return {"order_id": order_id, "status": OrderState.RESERVED.value, "amount": amount,
                 "expires_at": expires}
 
     def _take(self, sku: str, qty: int) -> int:
@@ -358,45 +383,48 @@ class Store:
                             "idempotency_key_reused", 422,
                             f"this Idempotency-Key was first used to pay order {seen[0]!r} "
                             f"with {seen[1]!r}: a key names one payment, use a new one")
-                    return Claim(key, seen[2])
+                    return Claim(key, PaymentState(seen[2]))
                 order = self._run("SELECT status, expires FROM orders WHERE id = ?",
                                   order_id).fetchone()
                 if order is None:
                     raise StoreError("unknown_order", 404, f"no order {order_id!r}")
-                if order[0] == "paid":
+                state = OrderState(order[0])
+                if state is OrderState.PAID:
                     raise StoreError("already_paid", 409, "this order is paid")
-                if order[0] != "reserved" or order[1] < self.clock():
+                if state is not OrderState.RESERVED or order[1] < self.clock():
                     raise StoreError("reservation_expired", 409,
                                      "the reservation lapsed: stock went back on sale")
                 live = self._run("SELECT idem_key FROM payments WHERE order_id = ? AND "
-                                 "status = 'pending'", order_id).fetchone()
+                                 "status = ?", order_id, PaymentState.PENDING).fetchone()
                 if live is not None:
-                    return Claim(live[0], "pending")
-                self._run("INSERT INTO payments VALUES (?, ?, ?, 'pending', ?)", key, order_id,
-                          channel, self.clock())
+                    return Claim(live[0], PaymentState.PENDING)
+                self._run("INSERT INTO payments VALUES (?, ?, ?, ?, ?)", key, order_id,
+                          channel, PaymentState.PENDING, self.clock())
                 return Claim(key, None)
         except self.dialect.conflict_errors:  # a concurrent claim won the race: look again
             return self.claim_payment(key, order_id, channel)
 
-    def payment_status(self, key: str) -> str:
-        return self._run("SELECT status FROM payments WHERE idem_key = ?", key).fetchone()[0]
+    def payment_status(self, key: str) -> PaymentState:
+        return PaymentState(self._run("SELECT status FROM payments WHERE idem_key = ?",
+                                      key).fetchone()[0])
 
-    def finish_payment(self, key: str, order_id: str, approved: bool) -> str:
+    def finish_payment(self, key: str, order_id: str, approved: bool) -> PaymentState:
         """Record the gateway's answer: an approved charge sells the reservation if it has not
         lapsed meanwhile; otherwise the charge is to be refunded (``refunded``)."""
         with self.transaction():
             if not approved:
-                status = "declined"
+                status = PaymentState.DECLINED
             else:
-                paid = self._run("UPDATE orders SET status = 'paid' WHERE id = ? AND "
-                                 "status = 'reserved' AND expires >= ?", order_id, self.clock())
+                paid = self._run("UPDATE orders SET status = ? WHERE id = ? AND status = ? AND "
+                                 "expires >= ?", OrderState.PAID, order_id, OrderState.RESERVED,
+                                 self.clock())
                 if paid.rowcount == 1:
                     for sku, shard, qty in self._items(order_id):
                         self._run("UPDATE stock SET reserved = reserved - ?, sold = sold + ? "
                                   "WHERE sku = ? AND shard = ?", qty, qty, sku, shard)
-                    status = "paid"
+                    status = PaymentState.PAID
                 else:
-                    status = "refunded"
+                    status = PaymentState.REFUNDED
             self._run("UPDATE payments SET status = ? WHERE idem_key = ?", status, key)
         return status
 
@@ -408,13 +436,14 @@ class Store:
         """Return lapsed reservations to stock (and to the shoppers' limits)."""
         now = self.clock() if now is None else now
         due = [row[0] for row in self._run(
-            "SELECT id FROM orders WHERE status = 'reserved' AND expires < ? LIMIT 500",
-            now).fetchall()]
+            "SELECT id FROM orders WHERE status = ? AND expires < ? LIMIT 500",
+            OrderState.RESERVED, now).fetchall()]
         released = 0
         for order_id in due:
             with self.transaction():
-                row = self._run("UPDATE orders SET status = 'expired' WHERE id = ? AND "
-                                "status = 'reserved' RETURNING shopper", order_id).fetchone()
+                row = self._run("UPDATE orders SET status = ? WHERE id = ? AND status = ? "
+                                "RETURNING shopper", OrderState.EXPIRED, order_id,
+                                OrderState.RESERVED).fetchone()
                 if row is None:
                     continue
                 for sku, shard, qty in self._items(order_id):
@@ -438,12 +467,13 @@ class Store:
             if not conserved(figures["initial"], figures["available"], figures["reserved"],
                              figures["sold"]):
                 problems.append(f"{sku}: initial != available + reserved + sold ({figures})")
-        by_status = dict(self._run(
+        # Keyed by OrderState, not the column's strings: an Enum member hashes by its name.
+        by_status = {OrderState(status): units for status, units in self._run(
             "SELECT o.status, COALESCE(SUM(i.qty), 0) FROM orders o JOIN order_items i ON "
-            "i.order_id = o.id GROUP BY o.status").fetchall())
+            "i.order_id = o.id GROUP BY o.status").fetchall()}
         totals = self.stock().values()
-        if by_status.get("paid", 0) != sum(f["sold"] for f in totals):
+        if by_status.get(OrderState.PAID, 0) != sum(f["sold"] for f in totals):
             problems.append("units sold != units in paid orders")
-        if by_status.get("reserved", 0) != sum(f["reserved"] for f in totals):
+        if by_status.get(OrderState.RESERVED, 0) != sum(f["reserved"] for f in totals):
             problems.append("units reserved != units in reserved orders")
         return problems
