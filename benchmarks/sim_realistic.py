@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.sim_throughput import callback_simpy  # noqa: E402
+from sim.scenario.loader import read_source  # noqa: E402
 
 FLOOR_CUSTOMERS = 300_000
 MMC = ROOT / "scenarios" / "textbook" / "mmc.yaml"
@@ -60,7 +61,9 @@ def mmc_overrides(hours: float, limit: str | None = None) -> list[str]:
 
 def scaled_double11(factor: float, folder: Path) -> Path:
     """double11 with ``factor`` times the sessions, and the capacity to serve them alike."""
-    data = yaml.safe_load(DOUBLE11.read_text(encoding="utf-8"))
+    # The scenario reader, not yaml.safe_load: it keeps `off` a key and a distribution's
+    # commas inside flow mappings (`{service: lognormal(mean=20ms, cv=0.8)}`) in one value.
+    data = read_source(DOUBLE11).data
     data["name"] = f"double11-x{factor:g}"
     data["traffic"]["sessions_per_min"] = {
         t: rate * factor for t, rate in data["traffic"]["sessions_per_min"].items()}
