@@ -7,6 +7,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 from typer.testing import CliRunner
@@ -14,9 +15,10 @@ from typer.testing import CliRunner
 from peakday.cli import app
 from sim.erlang import MMc
 from sim.executors import open_executor
-from sim.run import replication_seeds
+from sim.metrics import Histogram
+from sim.run import mean_ci, replication_seeds
 from sim.scenario import load_scenario
-from sim.sizing.servers import size_servers
+from sim.sizing.servers import p99_high, size_servers
 from sim.sizing.work import Simulations
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,3 +155,28 @@ def test_an_slo_no_plan_meets_exits_1_with_the_best_plan_and_what_fails(runner, 
     assert interval["bound_by"] == {"home p99": "service time itself"}
     assert interval["over"][0]["metric"] == "home p99"
     assert sizing["servers"]["search"]["steps"] <= 8  # stops adding, never searches to max
+
+
+def test_a_p99_of_few_requests_is_judged_pooled_and_of_many_at_the_ci_worse_end():
+    rng = np.random.default_rng(3)
+
+    def hists(n: int, replications: int = 3) -> list[Histogram]:
+        out = []
+        for _ in range(replications):
+            h = Histogram()
+            h.add_values(rng.lognormal(np.log(0.2), 0.6, n))
+            out.append(h)
+        return out
+
+    few = hists(30)
+    pooled = Histogram()
+    for h in few:
+        pooled.merge(h)
+    # 30 requests per replication: the p99 is each replication's maximum; pooled, as
+    # `simulate --check` judges an hour.
+    assert p99_high(few, 3, 0.95) == pooled.quantile(0.99)
+    many = hists(5000)
+    per_replication = [h.quantile(0.99) for h in many]
+    high = p99_high(many, 3, 0.95)
+    assert high == mean_ci(per_replication, 0.95)[2] > max(per_replication)
+    assert p99_high(many, 3, 0.99) > high

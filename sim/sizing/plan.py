@@ -108,7 +108,8 @@ def what_to_do(sizing: Sizing) -> list[str]:
     scenario = sizing.scenario
     lines = []
     for row in launches(sizing):
-        window = f"{row['from']}–{row['to']}, bound by {row['binds']}"
+        span = "all day" if row["from"] == row["to"] else f"{row['from']}–{row['to']}"
+        window = f"{span}, bound by {row['binds']}"
         if row["action"] == "launch" and row["change"] != row["instances"]:
             lines.append(f"{row['at']}: launch {row['change']} instances to have "
                          f"{row['instances']} serving {window}")

@@ -2,7 +2,10 @@
 
 The criterion is the one a planner can rely on: in every interval, every endpoint's p99 and
 the error rate stay within the SLO at the *worse* end of the confidence interval over the
-replications (``sizing.confidence``).
+replications (``sizing.confidence``). An endpoint with fewer than :data:`FEW` requests per
+replication in an interval is judged on the p99 of all its replications pooled (as ``simulate
+--check`` judges an hour): a p99 of a few dozen requests is their maximum, and the spread of
+maxima would ask for servers no count of which helps.
 
 How the search keeps the number of simulated days small:
 
@@ -34,6 +37,7 @@ import numpy as np
 
 from ..behaviour.slo import limit_for
 from ..erlang import erlang_c_many
+from ..metrics import Histogram
 from ..model.observer import MINUTE
 from ..run import mean_ci
 from ..scenario.schema import Scenario
@@ -177,10 +181,10 @@ def judge(scenario: Scenario, results: list[Measured]) -> list[Check]:
         limits: dict[str, float] = {}
         for endpoint in scenario.platform.endpoints:
             limit = limits_p99.get(endpoint, limits_p99.get("default"))
-            seen = [r.p99[i][endpoint] for r in results if endpoint in r.p99[i]]
+            seen = [r.latency[i][endpoint] for r in results if endpoint in r.latency[i]]
             if limit is None or not seen:
                 continue
-            values[f"{endpoint} p99"] = mean_ci(seen, confidence)[2]
+            values[f"{endpoint} p99"] = p99_high(seen, len(results), confidence)
             limits[f"{endpoint} p99"] = limit
         if slo.error_rate < 1:
             rates = [r.errors[i] / r.requests[i] if r.requests[i] else 0.0 for r in results]
@@ -188,6 +192,25 @@ def judge(scenario: Scenario, results: list[Measured]) -> list[Check]:
             limits[ERROR] = slo.error_rate
         checks.append(Check(values, limits))
     return checks
+
+
+FEW = 100
+"""Requests per replication under which an interval's p99 is judged on the pooled replications:
+the p99 of fewer than 100 requests is their maximum, and the spread of maxima over a few
+replications would set a bound no count of servers meets."""
+
+
+def p99_high(latencies: list[Histogram], replications: int, confidence: float) -> float:
+    """An endpoint's p99 in one interval, at the worse end of the CI over the replications;
+    with few requests (:data:`FEW`), the p99 of them all pooled, as ``simulate --check``
+    judges it."""
+    counts = [h.count for h in latencies]
+    if sum(counts) / replications >= FEW:
+        return mean_ci([h.quantile(0.99) for h in latencies], confidence)[2]
+    pooled = Histogram()
+    for h in latencies:
+        pooled.merge(h)
+    return pooled.quantile(0.99)
 
 
 def estimate(scenario: Scenario, minute_requests: dict[str, list[float]]) -> list[int]:

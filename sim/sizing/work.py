@@ -33,8 +33,8 @@ Plan = tuple[int, ...]
 class Measured:
     """What the search needs from one simulated day, per sizing interval."""
 
-    p99: list[dict[str, float]]
-    """Per interval, each endpoint's p99 latency (seconds; endpoints with requests only)."""
+    latency: list[dict[str, Histogram]]
+    """Per interval, each endpoint's latencies (endpoints with requests only)."""
     requests: list[int]
     errors: list[int]
     minute_requests: dict[str, list[float]]
@@ -79,21 +79,21 @@ def simulate_plan(scenario: Scenario, plan: Plan | None,
     obs = simulate_day(with_plan(scenario, plan), seed, record_contacts=record)
     per_hours = round(scenario.sizing.servers.per / 3600)
     count = intervals(scenario)
-    p99: list[dict[str, float]] = []
+    latency: list[dict[str, Histogram]] = []
     for i in range(count):
         merged: dict[str, Histogram] = {}
         for hour in obs.hourly_latency[i * per_hours:(i + 1) * per_hours]:
             for endpoint, hist in hour.items():
-                merged.setdefault(endpoint, Histogram()).merge(hist)
-        p99.append({e: h.quantile(0.99) for e, h in merged.items()
-                    if e != "all" and h.count})
+                if endpoint != "all" and hist.count:
+                    merged.setdefault(endpoint, Histogram()).merge(hist)
+        latency.append(merged)
     per_minutes = per_hours * round(3600 / MINUTE)
     first = math.ceil(scenario.clock.warmup / MINUTE)
     measured = obs.series["minute"] >= first
     requests = np.where(measured, obs.series["requests"], 0)
     errors = np.where(measured, obs.series["errors"], 0)
     return Measured(
-        p99=p99,
+        latency=latency,
         requests=[int(requests[i * per_minutes:(i + 1) * per_minutes].sum())
                   for i in range(count)],
         errors=[int(errors[i * per_minutes:(i + 1) * per_minutes].sum()) for i in range(count)],
