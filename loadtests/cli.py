@@ -111,19 +111,19 @@ def drill(
     Exit 0 when every threshold passes, 1 when one fails (or the drill aborted), 2 on bad
     input or a refused target.
     """
-    from .drill_launch import launch_drill
+    from .drill_launch import DrillOptions, launch_drill
 
     seed_or_exit(seed)
     scenario = load_or_exit(ctx, file, overrides, overlays)
     directory = out or RESULTS / run_id(f"{scenario.name}-drill")
     muted = quiet or as_json
-    status = launch_drill(
-        scenario=scenario, file=file, overrides=overrides_of(ctx, overrides),
-        overlays=overlays_of(ctx, overlays), target=target, self_test=self_test,
-        allow_hosts=list(allow_host or []), workers=workers, master=master,
-        expect_workers=expect_workers, worker=worker, master_host=master_host,
-        master_port=master_port, seed=seed, out=directory, force=force,
-        console=Console(file=io.StringIO()) if muted else console)
+    options = DrillOptions(
+        file=file, overrides=overrides_of(ctx, overrides), overlays=overlays_of(ctx, overlays),
+        target=target, self_test=self_test, allow_hosts=list(allow_host or []),
+        workers=workers, master=master, expect_workers=expect_workers, worker=worker,
+        master_host=master_host, master_port=master_port, seed=seed, out=directory,
+        force=force)
+    status = launch_drill(scenario, options, Console(file=io.StringIO()) if muted else console)
     results = directory / "drill.json"
     if muted and status in (0, 1) and results.is_file():  # a refused run wrote nothing
         if as_json:

@@ -12,7 +12,7 @@ import json
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from rich.console import Console
@@ -36,71 +36,111 @@ from .schedule import window_of
 from .target.launch import SERVICE_HOST, free_port, start_service
 
 
-def launch_drill(*, scenario: Scenario, file: Path, overrides: list[str], overlays: list[Path],
-                 target: str | None,
-                 self_test: bool, allow_hosts: list[str], workers: int, master: bool,
-                 expect_workers: int, worker: bool, master_host: str, master_port: int,
-                 seed: int | None, out: Path | None, force: bool, console: Console) -> int:
+@dataclass(frozen=True)
+class DrillOptions:
+    """What ``peakday drill`` was asked for, as typed (the scenario itself is loaded apart)."""
+
+    file: Path
+    """The scenario file: the Locust child and the self-test service load it again."""
+    overrides: list[str] = field(default_factory=list)
+    overlays: list[Path] = field(default_factory=list)
+    target: str | None = None
+    self_test: bool = False
+    allow_hosts: list[str] = field(default_factory=list)
+    """Hosts allowed besides the scenario's drill.allowed_hosts (--allow-host)."""
+    workers: int = 0
+    """Local Locust workers under one master (0: a single process)."""
+    master: bool = False
+    expect_workers: int = 0
+    worker: bool = False
+    master_host: str = "127.0.0.1"
+    master_port: int = 5557
+    seed: int | None = None
+    out: Path | None = None
+    force: bool = False
+
+
+def launch_drill(scenario: Scenario, options: DrillOptions, console: Console) -> int:
+    """Run the drill ``options`` ask for; the exit status (0 passed, 1 failed, 2 refused)."""
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    if worker:  # the master names the target: the worker checks it against its own list
-        config = DrillConfig(str(file), overrides, "", "", seed, master_host=master_host,
-                             master_port=master_port, overlays=[str(o) for o in overlays],
-                             allow_hosts=allow_hosts)
-        return _child("worker", config)
-    if self_test == (target is not None):
-        err.print("give exactly one of --target URL and --self-test", markup=False)
-        return 2
-    if master and expect_workers < 1:
-        err.print("--master needs --expect-workers N (the workers it waits for)", markup=False)
-        return 2
-    if target is not None:
-        try:
-            target = check_target(target, AllowList(scenario.drill.allowed_hosts, allow_hosts))
-        except UnsafeTarget as exc:
-            err.print(exc.told("--target", "add --allow-host {host} to drill it deliberately"),
-                      markup=False)
-            return 2
-    directory = out or RESULTS / run_id(f"{scenario.name}-drill")
+    if options.worker:  # the master names the target: the worker checks it against its list
+        return _child("worker", DrillConfig(
+            str(options.file), options.overrides, "", "", options.seed,
+            master_host=options.master_host, master_port=options.master_port,
+            overlays=[str(o) for o in options.overlays], allow_hosts=options.allow_hosts))
     try:
-        prepare_output(directory, force=force)
+        target = _checked_target(scenario, options)
+    except Refused as exc:
+        err.print(str(exc), markup=False)
+        return 2
+    directory = options.out or RESULTS / run_id(f"{scenario.name}-drill")
+    try:
+        prepare_output(directory, force=options.force)
     except ResultsError as exc:
         err.print(str(exc), markup=False)
         return 2
-    config = DrillConfig(str(file), overrides, target or "", str(directory), seed,
-                         workers=workers, expect_workers=expect_workers if master else 0,
-                         master_port=master_port if master else free_port(),
-                         overlays=[str(o) for o in overlays], allow_hosts=allow_hosts)
-    role = "master" if (workers or master) else "local"
-    service = None
-    try:
-        if self_test:
-            with tempfile.TemporaryDirectory(prefix="peakday-selftest-") as scratch:
-                service = start_service(
-                    f"sqlite:///{Path(scratch) / 'checkout.db'}", file, "--reset",
-                    "--stock-scale", str(scenario.drill.scale),
-                    *(x for pair in (("--set", o) for o in overrides) for x in pair),
-                    *(x for pair in (("--overlay", str(o)) for o in overlays) for x in pair),
-                    log=Path(scratch) / "serve.log")
-                config.target, config.admin_token = service.url, service.token
-                config.allow_hosts = [*allow_hosts, SERVICE_HOST]
-                config.extra = {"self_test": {"service": service.url,
-                                              "stock_scale": scenario.drill.scale}}
-                console.print(f"Self-test: reference checkout on {service.url}", markup=False)
-                status = _child(role, config)
-                service.stop()
-        else:
-            status = _child(role, config)
-    finally:
-        if service is not None:
-            service.stop()
+    config = DrillConfig(
+        str(options.file), options.overrides, target, str(directory),
+        options.seed, workers=options.workers,
+        expect_workers=options.expect_workers if options.master else 0,
+        master_port=options.master_port if options.master else free_port(),
+        overlays=[str(o) for o in options.overlays], allow_hosts=options.allow_hosts)
+    status = _run_locust(scenario, options, config, console)
     if status != 0:
         err.print(f"the drill's Locust process failed (exit {status})", markup=False)
         return 2
-    _compare(scenario, directory, seed)
+    _compare(scenario, directory, options.seed)
     write_report(directory, render_drill_report((directory / "drill.json").read_bytes(),
                                                 comparison=(directory / "comparison.json")
                                                 .read_bytes()))
     return _verdict(directory, console)
+
+
+class Refused(Exception):
+    """Options that cannot make a drill; the message is the one line the user sees."""
+
+
+def _checked_target(scenario: Scenario, options: DrillOptions) -> str:
+    """The target as the drill will use it ("" for --self-test, whose service is started
+    later), checked against the allow-list before anything starts; :class:`Refused` if the
+    options cannot make a drill."""
+    if options.self_test == (options.target is not None):
+        raise Refused("give exactly one of --target URL and --self-test")
+    if options.master and options.expect_workers < 1:
+        raise Refused("--master needs --expect-workers N (the workers it waits for)")
+    if options.target is None:
+        return ""
+    try:
+        return check_target(options.target,
+                            AllowList(scenario.drill.allowed_hosts, options.allow_hosts))
+    except UnsafeTarget as exc:
+        raise Refused(exc.told("--target", "add --allow-host {host} to drill it "
+                                           "deliberately")) from None
+
+
+def _run_locust(scenario: Scenario, options: DrillOptions, config: DrillConfig,
+                console: Console) -> int:
+    """The Locust child's exit status; with --self-test, against a reference checkout started
+    on a loopback port for the drill and stopped after it, whatever happens."""
+    role = "master" if (options.workers or options.master) else "local"
+    if not options.self_test:
+        return _child(role, config)
+    with tempfile.TemporaryDirectory(prefix="peakday-selftest-") as scratch:
+        service = start_service(
+            f"sqlite:///{Path(scratch) / 'checkout.db'}", options.file, "--reset",
+            "--stock-scale", str(scenario.drill.scale),
+            *(x for o in options.overrides for x in ("--set", o)),
+            *(x for o in options.overlays for x in ("--overlay", str(o))),
+            log=Path(scratch) / "serve.log")
+        try:
+            config.target, config.admin_token = service.url, service.token
+            config.allow_hosts = [*options.allow_hosts, SERVICE_HOST]
+            config.extra = {"self_test": {"service": service.url,
+                                          "stock_scale": scenario.drill.scale}}
+            console.print(f"Self-test: reference checkout on {service.url}", markup=False)
+            return _child(role, config)
+        finally:
+            service.stop()
 
 
 def _compare(scenario: Scenario, directory: Path, seed: int | None) -> None:
