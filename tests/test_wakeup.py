@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import simpy
 
 from sim.model.deadlines import Deadlines
-from sim.model.wakeup import Wakeable, later, wake
+from sim.model.wakeup import Wakeable, later, run, wake
 
 
 def test_later_interleaves_with_timeouts_in_simpy_order():
@@ -98,3 +99,47 @@ def test_deadlines_reached_while_expiring_are_served_in_order():
 def _calls(event, owner) -> bool:
     """Whether SimPy's step would call one of ``owner``'s methods for ``event``."""
     return any(getattr(callback, "__self__", None) is owner for callback in event.callbacks or ())
+
+
+def _busy_world(env: simpy.Environment, seen: list) -> None:
+    """Timeouts, wakeups, a process and ties, some of them exactly at the end time (10.0)."""
+    def note(event):
+        seen.append((env.now, getattr(event, "name", None) or event._value))
+
+    def ticker():
+        while True:
+            yield env.timeout(2.5)
+            seen.append((env.now, "tick"))
+
+    env.process(ticker())
+    for i, delay in enumerate([10.0, 1.0, 3.0, 3.0, 9.99, 12.0]):
+        env.timeout(delay, f"timeout{i}").callbacks.append(note)
+        wake(env, delay, Thing(f"thing{i}"), (note,))
+    later(env, 10.0, note, "later at the end")
+
+
+def test_run_processes_what_simpy_run_processes_in_the_same_order():
+    ours, theirs = simpy.Environment(), simpy.Environment()
+    seen_ours: list = []
+    seen_theirs: list = []
+    _busy_world(ours, seen_ours)
+    _busy_world(theirs, seen_theirs)
+    run(ours, 10.0)
+    theirs.run(until=10.0)
+    assert seen_ours == seen_theirs
+    assert seen_ours[-1] == (9.99, "thing4")
+    assert ours.now == theirs.now == 10.0
+    # and it goes on from there as SimPy does
+    run(ours, 20.0)
+    theirs.run(until=20.0)
+    assert seen_ours == seen_theirs
+
+
+def test_run_crashes_on_a_failed_event_as_simpy_does():
+    env = simpy.Environment()
+    event = env.event()
+    later(env, 1.0, lambda _: event.fail(ValueError("broken")))
+    with pytest.raises(ValueError, match="broken"):
+        run(env, 5.0)
+    with pytest.raises(ValueError, match="greater than"):
+        run(simpy.Environment(), 0.0)

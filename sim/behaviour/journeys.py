@@ -37,25 +37,27 @@ preference order); a plain tuple, as the model plans millions of them."""
 class JourneyPlanner:
     """Plans regular sessions from a uniform draw and each segment's views and basket draws."""
 
-    __slots__ = ("_basket", "_funnel", "_popularity", "_prices", "_shares", "_uniform",
-                 "_views", "channel_shares")
+    __slots__ = ("_last_sku", "_popularity", "_prices", "_segments", "_shares", "_uniform",
+                 "channel_shares")
 
     def __init__(self, scenario: Scenario, uniform: Draw, views: Sequence[Draw | None],
                  baskets: Sequence[Draw | None]):
         segments = list(scenario.customers.segments.values())
         shares = np.cumsum([s.share for s in segments]).tolist()
-        self._shares = [*shares[:-1], 1.0]
-        """Cumulative segment shares, for picking a segment with one uniform draw."""
-        self._funnel = [(s.funnel.cart, s.funnel.checkout, s.funnel.pay) for s in segments]
+        self._shares = [*shares[:-1], 1.0] if len(shares) > 1 else None
+        """Cumulative segment shares, for picking a segment with one uniform draw (None with
+        one segment: no draw)."""
+        self._segments = [(view, basket, s.funnel.cart, s.funnel.checkout, s.funnel.pay)
+                          for s, view, basket in zip(segments, views, baskets, strict=True)]
+        """Per segment: its views and basket draws and its funnel, unpacked in one go."""
         self._uniform = uniform
-        self._views = list(views)
-        self._basket = list(baskets)
         self._prices: list[float] = []
         self._popularity: list[float] = []
         if scenario.catalog is not None:
             skus = scenario.catalog.skus
             self._prices = [s.price for s in skus]
             self._popularity = popularity(scenario)
+        self._last_sku = len(self._popularity) - 1
         self.channel_shares = channel_shares(scenario)
 
     @classmethod
@@ -72,30 +74,30 @@ class JourneyPlanner:
                     for s in segments])
 
     def plan(self) -> Journey:
+        # Run once per session (millions a day): locals over attribute reads, one unpacking.
         u = self._uniform
-        segment = bisect_right(self._shares, u()) if len(self._shares) > 1 else 0
-        views = self._views[segment]
+        shares = self._shares
+        views, basket, p_cart, p_checkout, p_pay = \
+            self._segments[bisect_right(shares, u()) if shares is not None else 0]
         steps = [HOME] + [PRODUCT] * int(views()) if views is not None else [HOME]
         sku = None
         if self._popularity:
-            sku = min(bisect_right(self._popularity, u()), len(self._popularity) - 1)
-        p_cart, p_checkout, p_pay = self._funnel[segment]
+            sku = min(bisect_right(self._popularity, u()), self._last_sku)
         value = 0.0
         channels: tuple[int, ...] = ()
         if p_cart and u() < p_cart:
             steps.append(CART)
             if sku is not None:
                 value = self._prices[sku]
-            basket = self._basket[segment]
             if basket is not None:
                 value = basket()
             if p_checkout and u() < p_checkout:
                 steps.append(CHECKOUT)
                 if p_pay and u() < p_pay:
                     steps.append(PAY)
-                    shares = self.channel_shares
-                    if shares:
-                        channels = preference_order(shares, [u() for _ in shares])
+                    by_share = self.channel_shares
+                    if by_share:
+                        channels = preference_order(by_share, [u() for _ in by_share])
         return steps, sku, value, channels
 
 

@@ -23,9 +23,11 @@ The rules themselves (journey planning, both retry policies, the channel rule) a
 from __future__ import annotations
 
 from collections.abc import Callable
+from heapq import heappush
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
 from ..behaviour.journeys import CART, CHECKOUT, FLASH_STEPS, HOME, PAY, PRODUCT, JourneyPlanner
 from ..behaviour.retries import PlatformRetry, next_channel, payment_retry, platform_retry
@@ -188,11 +190,18 @@ class Shoppers:
         elif step == PAY and self.gateway is not None and not request.result:
             self._payment_failed(session)
             return
-        session.position += 1
-        if session.position == len(session.steps):
+        position = session.position = session.position + 1
+        if position == len(session.steps):
             self._complete(session)
+        elif session.bot:
+            self._send(session)
         else:
-            self._after(session, self._think() if not session.bot else 0.0)
+            # wake(env, think, session, self._sending) inline: once per request, the call
+            # costs more than the push (wakeup.py).
+            env = self.env
+            session.callbacks = self._sending
+            entry = (env._now + self._think(), NORMAL, next(env._eid), session)
+            heappush(env._queue, entry)  # type: ignore[misc]  # a Wakeable: see wakeup.py
 
     def _after(self, session: Session, delay: float) -> None:
         if delay:

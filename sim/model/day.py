@@ -25,7 +25,7 @@ from .payments import Gateway
 from .platform import Request, Servers
 from .streams import spawn_streams, uniforms
 from .support import Support
-from .wakeup import Wakeable, wake
+from .wakeup import Wakeable, run, wake
 
 SUPPORT = ENDPOINTS.index("support")
 
@@ -81,7 +81,7 @@ def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
     if scenario.clock.warmup:
         env.timeout(scenario.clock.warmup).callbacks.append(
             lambda _: at_warmup.update(_counters(observer, servers, shoppers)))
-    env.run(until=duration)
+    run(env, duration)
     while observer.minutes < math.ceil(duration / MINUTE):
         observer.tick()  # the last minute ends at `duration`, which env.run does not process
     final = _counters(observer, servers, shoppers)

@@ -17,10 +17,12 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable
+from heapq import heappush
 from typing import Any
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
 from ..scenario.schema import ENDPOINTS, Platform
 from .deadlines import Deadlines
@@ -152,8 +154,16 @@ class Servers:
         self.submitted += 1
         self.unanswered += 1
         if self.busy < self.capacity:
+            # _start inline, and its wake: once per request, the calls cost more than the work.
             self._entered_at += now
-            service = self._start(request)
+            self._started_at += now
+            self.busy += 1
+            endpoint = request.endpoint
+            service = self._service[endpoint]()  # type: ignore[misc]  # configured ones only
+            request.callbacks = self._served[endpoint]
+            env = self.env
+            entry = (now + service, NORMAL, next(env._eid), request)
+            heappush(env._queue, entry)  # type: ignore[misc]  # a Wakeable: see wakeup.py
             clients = self._clients
             if clients is not None and (service > clients.limit
                                         or self._holds[request.endpoint] is not None):
