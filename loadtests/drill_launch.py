@@ -64,7 +64,7 @@ def launch_drill(scenario: Scenario, options: DrillOptions, console: Console) ->
     """Run the drill ``options`` ask for; the exit status (0 passed, 1 failed, 2 refused)."""
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     if options.worker:  # the master names the target: the worker checks it against its list
-        return _child("worker", DrillConfig(
+        return locust_process("worker", DrillConfig(
             str(options.file), options.overrides, "", "", options.seed,
             master_host=options.master_host, master_port=options.master_port,
             overlays=[str(o) for o in options.overlays], allow_hosts=options.allow_hosts))
@@ -124,7 +124,7 @@ def _run_locust(scenario: Scenario, options: DrillOptions, config: DrillConfig,
     on a loopback port for the drill and stopped after it, whatever happens."""
     role = "master" if (options.workers or options.master) else "local"
     if not options.self_test:
-        return _child(role, config)
+        return locust_process(role, config)
     with tempfile.TemporaryDirectory(prefix="peakday-selftest-") as scratch:
         service = start_service(
             f"sqlite:///{Path(scratch) / 'checkout.db'}", options.file, "--reset",
@@ -138,7 +138,7 @@ def _run_locust(scenario: Scenario, options: DrillOptions, config: DrillConfig,
             config.extra = {"self_test": {"service": service.url,
                                           "stock_scale": scenario.drill.scale}}
             console.print(f"Self-test: reference checkout on {service.url}", markup=False)
-            return _child(role, config)
+            return locust_process(role, config)
         finally:
             service.stop()
 
@@ -150,7 +150,12 @@ def _compare(scenario: Scenario, directory: Path, seed: int | None) -> None:
     add_files(directory, {"comparison.json": json_bytes(comparison)})
 
 
-def _child(role: str, config: DrillConfig) -> int:
+def locust_process(role: str, config: DrillConfig) -> int:
+    """Run one Locust process of a drill (``local``, ``master`` or ``worker``) to its end.
+
+    Locust runs in a child of its own: gevent patches the interpreter it runs in, which the
+    model, the report and the calibration fit must not share. Its exit status is returned.
+    """
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(asdict(config), handle)
     path = Path(handle.name)

@@ -20,7 +20,7 @@ from sim.scenario import load_scenario
 from sim.scenario.schema import Scenario
 
 from ..config import DrillConfig
-from ..drill_launch import _child
+from ..drill_launch import locust_process
 from ..schedule import build_plan
 from ..stops import Stop
 from ..target.launch import free_port
@@ -137,7 +137,7 @@ def _run_step(scenario: Scenario, step: Step, config: DrillConfig, idle: float |
               session_s: float) -> StepResult:
     target, out = config.target, Path(config.out)
     before, since = probe.cpu_seconds(target), time.monotonic()
-    status = _child("local", config)
+    status = locust_process("local", config)
     after, elapsed = probe.cpu_seconds(target), time.monotonic() - since
     if status != 0 or not (out / "drill.json").is_file():
         raise CalibrationError(f"step {step.index}: the drill's Locust process failed "
