@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import anyio.to_thread
-from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -101,6 +101,9 @@ ShopperId = Annotated[str, Depends(shopper_id)]
 
 
 def create_app(service: Service) -> FastAPI:
+    """The checkout app over ``service``: the shop's routes, the admin routes behind the
+    token, the body limit, the refusals as JSON, and the reservation sweeper while it runs."""
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Each worker thread keeps one database connection: bound the threads, and with them
@@ -113,126 +116,161 @@ def create_app(service: Service) -> FastAPI:
             sweeper.cancel()
 
     app = FastAPI(title=service.name, lifespan=lifespan)
+    app.state.service = service
     app.add_middleware(BodyLimit, limit=MAX_BODY, metrics=service.metrics)
-    store, gateway = service.store, service.gateway
-
-    @app.exception_handler(StoreError)
-    async def refused(_request: Request, exc: StoreError) -> JSONResponse:
-        headers = {"Retry-After": "1"} if isinstance(exc, Busy) else None
-        return JSONResponse({"error": exc.code, "detail": exc.detail}, exc.status,
-                            headers=headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        reasons = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        return JSONResponse({"error": "invalid_request", "detail": reasons}, 422)
-
-    expected = f"Bearer {service.admin_token}".encode()
-
-    def admin(authorization: Annotated[str | None, Header()] = None) -> None:
-        # Compared as bytes in constant time: the header as sent (Starlette decodes it as
-        # latin-1), the token as UTF-8; a non-ASCII header or token is a mismatch, not a 500.
-        if authorization is None or not secrets.compare_digest(
-                authorization.encode("latin-1"), expected):
-            raise HTTPException(401, "admin endpoints need 'Authorization: Bearer <token>'",
-                                headers={"WWW-Authenticate": "Bearer"})
-
-    def owned(order_id: str, shopper: str) -> dict[str, Any]:
-        """The shopper's own order; anyone else's is as unknown as a missing one."""
-        found = store.order(order_id)
-        if found is None or found["shopper"] != shopper:
-            raise StoreError("unknown_order", 404, f"no order {order_id!r} for this shopper")
-        return found
-
-    @app.get("/")
-    def home() -> dict[str, Any]:
-        return {"shop": service.name, "skus": [s.sku for s in service.seeds]}
-
-    @app.get("/products/{sku}")
-    def product(sku: str) -> dict[str, Any]:
-        return store.product(sku)
-
-    @app.post("/cart", status_code=201)
-    def cart(body: Item, shopper: ShopperId) -> dict[str, Any]:
-        return {"cart_id": store.add_cart(shopper, body.sku, body.qty)}
-
-    @app.post("/orders", status_code=201)
-    def orders(body: OrderIn, shopper: ShopperId) -> dict[str, Any]:
-        if (body.cart_id is None) == (body.items is None):
-            raise StoreError("invalid_request", 422, "give either cart_id or items")
-        items = (store.cart_items(shopper, body.cart_id) if body.cart_id is not None
-                 else [(i.sku, i.qty) for i in body.items or ()])
-        return store.reserve(shopper, items)
-
-    @app.post("/orders/{order_id}/pay")
-    async def pay(order_id: str, body: PayIn, shopper: ShopperId,
-                  idempotency_key: Annotated[str | None, Header(max_length=128)] = None
-                  ) -> JSONResponse:
-        """Charge the order once, whoever retries or races: only its shopper may pay it; the
-        gateway is called only by the request holding the order's one payment claim."""
-        if not gateway.knows(body.channel):
-            raise StoreError("unknown_channel", 422, f"no payment channel {body.channel!r}")
-        await run_in_threadpool(owned, order_id, shopper)
-        key = idempotency_key or uuid.uuid4().hex
-        deadline = time.monotonic() + gateway.timeout + 5.0
-        provider_ms = 0.0
-        while True:
-            claim = await run_in_threadpool(store.claim_payment, key, order_id, body.channel)
-            if claim.status is None:
-                asked = time.perf_counter()
-                approved = await gateway.charge(body.channel, order_id)
-                provider_ms = (time.perf_counter() - asked) * 1000
-                status = await run_in_threadpool(store.finish_payment, key, order_id, approved)
-                if status is PaymentState.REFUNDED:
-                    gateway.refund(order_id)  # the reservation lapsed as the gateway answered
-                break
-            status = await _settled(store, claim.key, claim.status, deadline)
-            if claim.key == key:  # a retry of this very payment: its answer again
-                break
-            if status is PaymentState.PAID:
-                raise StoreError("already_paid", 409, "another payment of this order went through")
-            # The payment this one waited for failed: this one may now try.
-        answer = _payment_answer(status, key)
-        answer.headers["Server-Timing"] = f"gateway;dur={provider_ms:.1f}"
-        return answer
-
-    @app.get("/orders/{order_id}")
-    def order(order_id: str, shopper: ShopperId) -> dict[str, Any]:
-        return owned(order_id, shopper)
-
-    @app.post("/support/tickets", status_code=201)
-    def ticket(body: TicketIn,
-               shopper: Annotated[str, Header(alias="X-Shopper-Id", max_length=64)] = "anon"
-               ) -> dict[str, Any]:
-        return {"ticket_id": store.add_ticket(shopper, body.topic)}
-
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/metrics", response_class=PlainTextResponse)
-    def metrics() -> str:
-        return service.metrics.exposition(store.stock(), store.orders_by_status())
-
-    @app.post("/admin/reset", dependencies=[Depends(admin)])
-    def reset() -> dict[str, Any]:
-        store.seed(service.seeds, service.shards, service.ttl)
-        return {"status": "reset", "stock": store.stock()}
-
-    @app.get("/admin/stock", dependencies=[Depends(admin)])
-    def stock() -> dict[str, Any]:
-        store.expire()
-        return store.stock()
-
-    @app.post("/admin/outages", dependencies=[Depends(admin)])
-    def outages(body: OutagesIn) -> dict[str, Any]:
-        unknown = [c for c in body.failure_rates if not gateway.knows(c)]
-        if unknown:
-            raise StoreError("unknown_channel", 422, f"no payment channel {unknown[0]!r}")
-        gateway.overrides = dict(body.failure_rates)
-        return {"failure_rates": gateway.overrides}
-
+    app.exception_handler(StoreError)(_refused)
+    app.exception_handler(RequestValidationError)(_invalid)
+    app.include_router(shop)
+    app.include_router(admin)
     return app
+
+
+async def _refused(_request: Request, exc: StoreError) -> JSONResponse:
+    headers = {"Retry-After": "1"} if isinstance(exc, Busy) else None
+    return JSONResponse({"error": exc.code, "detail": exc.detail}, exc.status, headers=headers)
+
+
+async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    reasons = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+    return JSONResponse({"error": "invalid_request", "detail": reasons}, 422)
+
+
+async def service_of(request: Request) -> Service:
+    """The service the app was created over (on ``app.state``): what every route works on."""
+    return request.app.state.service
+
+
+ServiceOf = Annotated[Service, Depends(service_of)]
+
+
+async def _admin(service: ServiceOf,
+                 authorization: Annotated[str | None, Header()] = None) -> None:
+    # Compared as bytes in constant time: the header as sent (Starlette decodes it as
+    # latin-1), the token as UTF-8; a non-ASCII header or token is a mismatch, not a 500.
+    expected = f"Bearer {service.admin_token}".encode()
+    if authorization is None or not secrets.compare_digest(
+            authorization.encode("latin-1"), expected):
+        raise HTTPException(401, "admin endpoints need 'Authorization: Bearer <token>'",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+shop = APIRouter()
+"""What shoppers (and drills) call."""
+admin = APIRouter(prefix="/admin", dependencies=[Depends(_admin)])
+"""What the drill's operator calls, with the admin token."""
+
+
+def _owned(store: Store, order_id: str, shopper: str) -> dict[str, Any]:
+    """The shopper's own order; anyone else's is as unknown as a missing one."""
+    found = store.order(order_id)
+    if found is None or found["shopper"] != shopper:
+        raise StoreError("unknown_order", 404, f"no order {order_id!r} for this shopper")
+    return found
+
+
+@shop.get("/")
+def home(service: ServiceOf) -> dict[str, Any]:
+    return {"shop": service.name, "skus": [s.sku for s in service.seeds]}
+
+
+@shop.get("/products/{sku}")
+def product(sku: str, service: ServiceOf) -> dict[str, Any]:
+    return service.store.product(sku)
+
+
+@shop.post("/cart", status_code=201)
+def cart(body: Item, shopper: ShopperId, service: ServiceOf) -> dict[str, Any]:
+    return {"cart_id": service.store.add_cart(shopper, body.sku, body.qty)}
+
+
+@shop.post("/orders", status_code=201)
+def orders(body: OrderIn, shopper: ShopperId, service: ServiceOf) -> dict[str, Any]:
+    if (body.cart_id is None) == (body.items is None):
+        raise StoreError("invalid_request", 422, "give either cart_id or items")
+    store = service.store
+    items = (store.cart_items(shopper, body.cart_id) if body.cart_id is not None
+             else [(i.sku, i.qty) for i in body.items or ()])
+    return store.reserve(shopper, items)
+
+
+@shop.post("/orders/{order_id}/pay")
+async def pay(order_id: str, body: PayIn, shopper: ShopperId, service: ServiceOf,
+              idempotency_key: Annotated[str | None, Header(max_length=128)] = None
+              ) -> JSONResponse:
+    """Charge the order once, whoever retries or races: only its shopper may pay it; the
+    gateway is called only by the request holding the order's one payment claim."""
+    store, gateway = service.store, service.gateway
+    if not gateway.knows(body.channel):
+        raise StoreError("unknown_channel", 422, f"no payment channel {body.channel!r}")
+    await run_in_threadpool(_owned, store, order_id, shopper)
+    key = idempotency_key or uuid.uuid4().hex
+    deadline = time.monotonic() + gateway.timeout + 5.0
+    provider_ms = 0.0
+    while True:
+        claim = await run_in_threadpool(store.claim_payment, key, order_id, body.channel)
+        if claim.status is None:
+            asked = time.perf_counter()
+            approved = await gateway.charge(body.channel, order_id)
+            provider_ms = (time.perf_counter() - asked) * 1000
+            status = await run_in_threadpool(store.finish_payment, key, order_id, approved)
+            if status is PaymentState.REFUNDED:
+                gateway.refund(order_id)  # the reservation lapsed as the gateway answered
+            break
+        status = await _settled(store, claim.key, claim.status, deadline)
+        if claim.key == key:  # a retry of this very payment: its answer again
+            break
+        if status is PaymentState.PAID:
+            raise StoreError("already_paid", 409, "another payment of this order went through")
+        # The payment this one waited for failed: this one may now try.
+    answer = _payment_answer(status, key)
+    answer.headers["Server-Timing"] = f"gateway;dur={provider_ms:.1f}"
+    return answer
+
+
+@shop.get("/orders/{order_id}")
+def order(order_id: str, shopper: ShopperId, service: ServiceOf) -> dict[str, Any]:
+    return _owned(service.store, order_id, shopper)
+
+
+@shop.post("/support/tickets", status_code=201)
+def ticket(body: TicketIn, service: ServiceOf,
+           shopper: Annotated[str, Header(alias="X-Shopper-Id", max_length=64)] = "anon"
+           ) -> dict[str, Any]:
+    return {"ticket_id": service.store.add_ticket(shopper, body.topic)}
+
+
+@shop.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@shop.get("/metrics", response_class=PlainTextResponse)
+def metrics(service: ServiceOf) -> str:
+    store = service.store
+    return service.metrics.exposition(store.stock(), store.orders_by_status())
+
+
+@admin.post("/reset")
+def reset(service: ServiceOf) -> dict[str, Any]:
+    store = service.store
+    store.seed(service.seeds, service.shards, service.ttl)
+    return {"status": "reset", "stock": store.stock()}
+
+
+@admin.get("/stock")
+def stock(service: ServiceOf) -> dict[str, Any]:
+    service.store.expire()
+    return service.store.stock()
+
+
+@admin.post("/outages")
+def outages(body: OutagesIn, service: ServiceOf) -> dict[str, Any]:
+    gateway = service.gateway
+    unknown = [c for c in body.failure_rates if not gateway.knows(c)]
+    if unknown:
+        raise StoreError("unknown_channel", 422, f"no payment channel {unknown[0]!r}")
+    gateway.overrides = dict(body.failure_rates)
+    return {"failure_rates": gateway.overrides}
 
 
 async def _settled(store: Store, key: str, status: PaymentState, deadline: float
