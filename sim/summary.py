@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -59,26 +60,43 @@ Figurer = Callable[[list[float]], Figure]
 """:func:`figure` at one run's confidence level."""
 
 
-def _each(result: RunResult, figure: Figurer, pick: Callable[[Observation], float]) -> Figure:
-    return figure([pick(obs) for obs in result.observations])
+@dataclass(frozen=True)
+class _Figures:
+    """One run's figures over its replications, at its confidence level: what every section
+    of the summary is read with."""
+
+    result: RunResult
+    figure: Figurer
+
+    def each(self, pick: Callable[[Observation], float]) -> Figure:
+        return self.figure([pick(obs) for obs in self.result.observations])
+
+    def count(self, key: str) -> Figure:
+        return self.each(lambda o: o.counters[key])
+
+    def ratio(self, numerator: str, denominator: str) -> Figure:
+        return self.each(lambda o: _ratio(o, numerator, denominator))
+
+    def peak(self, column: str, per: float = 1.0) -> Figure:
+        """The largest value of a minute series (over the whole run), divided by ``per``."""
+        return self.each(lambda o: float(np.max(o.series[column], initial=0)) / per)
+
+    def latency(self, pick: Callable[[Observation], dict[str, Histogram]]) -> dict:
+        """mean/p50/p95/p99 (ms) of each endpoint some replication measured, and of all."""
+        section = {}
+        for endpoint in (*ENDPOINTS, "all"):
+            hists = [pick(obs).get(endpoint) for obs in self.result.observations]
+            if not any(h is not None and h.count for h in hists):
+                continue
+            stats = [h.stats_ms() if h is not None else {} for h in hists]
+            section[endpoint] = {key: self.figure([s.get(key, math.nan) for s in stats])
+                                 for key in ("mean", "p50", "p95", "p99")}
+        return section
 
 
 def _ratio(obs: Observation, numerator: str, denominator: str) -> float:
     total = obs.counters[denominator]
     return obs.counters[numerator] / total if total else 0.0
-
-
-def _latency(result: RunResult, figure: Figurer,
-             pick: Callable[[Observation], dict[str, Histogram]]) -> dict:
-    section = {}
-    for endpoint in (*ENDPOINTS, "all"):
-        hists = [pick(obs).get(endpoint) for obs in result.observations]
-        if not any(h is not None and h.count for h in hists):
-            continue
-        stats = [h.stats_ms() if h is not None else {} for h in hists]
-        section[endpoint] = {key: figure([s.get(key, math.nan) for s in stats])
-                             for key in ("mean", "p50", "p95", "p99")}
-    return section
 
 
 def replication_values(result: RunResult) -> dict[str, list[float | None]]:
@@ -109,62 +127,21 @@ def build_summary(result: RunResult, options: dict | None = None) -> dict:
     """The ``summary.json`` document; ``options`` records the ``--overlay``/``--set`` the run
     was made with (``{"overlays": [...], "set": [...]}``), so a plan can be told apart."""
     scenario = result.scenario
-    fig = partial(figure, confidence=scenario.sizing.confidence)
-    count = lambda key: _each(result, fig, lambda o: o.counters[key])  # noqa: E731
-    series = lambda key, fn: _each(result, fig, lambda o: fn(o.series[key]))  # noqa: E731
-    measured = [o.series["minute"] * MINUTE >= scenario.clock.warmup for o in result.observations]
+    figures = _Figures(result, partial(figure, confidence=scenario.sizing.confidence))
+    fig = figures.figure
     summary = {
-        "scenario": scenario.name,
-        "description": scenario.description,
-        "seed": result.seed,
-        "replications": len(result.observations),
-        "confidence": scenario.sizing.confidence,
-        "options": {"overlays": list((options or {}).get("overlays", [])),
-                    "set": list((options or {}).get("set", []))},
-        "clock": {"start": scenario.clock.start.isoformat(), "duration_s": scenario.clock.duration,
-                  "warmup_s": scenario.clock.warmup},
-        "sessions": count("sessions"),
-        "requests": count("requests"),
-        "orders": count("orders"),
-        "gmv": count("gmv"),
-        "retries": count("retries"),
-        "discounts": count("discounts"),
-        "net_gmv": _each(result, fig, lambda o: o.counters["gmv"] - o.counters["discounts"]),
-        "lost_sales": {
-            "count": count("lost_sales"), "value": count("lost_sales_value"),
-            "by_cause": {cause: {"count": count(f"lost_{cause}"),
-                                 "value": count(f"lost_{cause}_value")} for cause in LOST_CAUSES},
-            "gave_up_by_stage": {stage: count(f"gave_up_{stage}")
-                                 for stage in ("browse", "cart", "checkout", "pay")},
-        },
-        "latency_ms": _latency(result, fig, lambda o: o.latency),
-        "error_rate": _each(result, fig, lambda o: _ratio(o, "errors", "requests")),
-        "timeout_rate": _each(result, fig, lambda o: _ratio(o, "timeouts", "requests")),
-        "shed_rate": _each(result, fig, lambda o: _ratio(o, "shed", "requests")),
-        "platform": {
-            "utilization": _each(result, fig, lambda o: _ratio(o, "busy_worker_seconds",
-                                                               "capacity_worker_seconds")),
-            "peak_utilization": fig([float(np.max(o.series["utilization"][m], initial=0))
-                                     for o, m in zip(result.observations, measured,
-                                                     strict=True)]),
-            "peak_instances": series("instances", lambda s: float(np.max(s, initial=0))),
-            "instance_hours": count("instance_hours"),
-            "peak_requests_per_s": series("requests", lambda s: float(np.max(s, initial=0))
-                                          / MINUTE),
-            "mean_in_system": count("mean_in_system"),
-        },
+        **_header(result, options),
+        **_business(figures),
+        "latency_ms": figures.latency(lambda o: o.latency),
+        "error_rate": figures.ratio("errors", "requests"),
+        "timeout_rate": figures.ratio("timeouts", "requests"),
+        "shed_rate": figures.ratio("shed", "requests"),
+        "platform": _platform(figures),
         "phases": {
-            name: {"latency_ms": _latency(result, fig, lambda o, n=name: o.phase_latency[n])}  # type: ignore[misc]
+            name: {"latency_ms": figures.latency(lambda o, n=name: o.phase_latency[n])}  # type: ignore[misc]
             for name in scenario.traffic.phases
         },
-        "conservation": {
-            "requests_submitted": count("requests_submitted"),
-            "requests_answered": count("requests"),
-            "requests_unanswered_at_end": count("requests_unanswered_at_end"),
-            "requests_in_server_at_end": count("requests_in_server_at_end"),
-            "sessions_in_progress_at_end": _each(
-                result, fig, lambda o: o.counters["sessions"] - o.counters["sessions_finished"]),
-        },
+        "conservation": _conservation(figures),
         "inventory": inventory_section(result, fig),
         "flash_sales": flash_sale_section(result, fig),
         "coupons": {name: {key: fig([o.extra["coupons"][name][key]
@@ -179,6 +156,72 @@ def build_summary(result: RunResult, options: dict | None = None) -> dict:
     summary["slo"] = evaluate(result, summary)
     summary["findings"] = business_findings(summary, scenario)
     return summary
+
+
+def _header(result: RunResult, options: dict | None) -> dict:
+    """What was run: scenario, seed, replications, confidence level, options and clock."""
+    scenario = result.scenario
+    return {
+        "scenario": scenario.name,
+        "description": scenario.description,
+        "seed": result.seed,
+        "replications": len(result.observations),
+        "confidence": scenario.sizing.confidence,
+        "options": {"overlays": list((options or {}).get("overlays", [])),
+                    "set": list((options or {}).get("set", []))},
+        "clock": {"start": scenario.clock.start.isoformat(), "duration_s": scenario.clock.duration,
+                  "warmup_s": scenario.clock.warmup},
+    }
+
+
+def _business(figures: _Figures) -> dict:
+    """Sessions, orders and money, and the sales lost (by cause, and where shoppers gave up)."""
+    count = figures.count
+    return {
+        "sessions": count("sessions"),
+        "requests": count("requests"),
+        "orders": count("orders"),
+        "gmv": count("gmv"),
+        "retries": count("retries"),
+        "discounts": count("discounts"),
+        "net_gmv": figures.each(lambda o: o.counters["gmv"] - o.counters["discounts"]),
+        "lost_sales": {
+            "count": count("lost_sales"), "value": count("lost_sales_value"),
+            "by_cause": {cause: {"count": count(f"lost_{cause}"),
+                                 "value": count(f"lost_{cause}_value")} for cause in LOST_CAUSES},
+            "gave_up_by_stage": {stage: count(f"gave_up_{stage}")
+                                 for stage in ("browse", "cart", "checkout", "pay")},
+        },
+    }
+
+
+def _platform(figures: _Figures) -> dict:
+    """How busy the servers were; peak utilization over measured minutes only (after the
+    warm-up), the other peaks over the whole run."""
+    result = figures.result
+    warmup = result.scenario.clock.warmup
+    return {
+        "utilization": figures.ratio("busy_worker_seconds", "capacity_worker_seconds"),
+        "peak_utilization": figures.figure([
+            float(np.max(o.series["utilization"][o.series["minute"] * MINUTE >= warmup],
+                         initial=0)) for o in result.observations]),
+        "peak_instances": figures.peak("instances"),
+        "instance_hours": figures.count("instance_hours"),
+        "peak_requests_per_s": figures.peak("requests", per=MINUTE),
+        "mean_in_system": figures.count("mean_in_system"),
+    }
+
+
+def _conservation(figures: _Figures) -> dict:
+    """Every request submitted is answered or still in the system at the end."""
+    return {
+        "requests_submitted": figures.count("requests_submitted"),
+        "requests_answered": figures.count("requests"),
+        "requests_unanswered_at_end": figures.count("requests_unanswered_at_end"),
+        "requests_in_server_at_end": figures.count("requests_in_server_at_end"),
+        "sessions_in_progress_at_end": figures.each(
+            lambda o: o.counters["sessions"] - o.counters["sessions_finished"]),
+    }
 
 
 SERIES_COLUMNS = ("arrivals", "active_sessions", "requests", "p50_ms", "p99_ms", "errors",
