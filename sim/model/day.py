@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,75 +40,135 @@ def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
     agent sizing replays.
     """
     env = simpy.Environment()
-    streams = spawn_streams(seed)
-    observer = Observer(env, scenario, progress)
-    servers = Servers(env, scenario.platform, scenario.customers.client_timeout,
-                      streams["service"], observer.latencies, observer.errors)
-    schedule_capacity(env, servers, scenario)
-    inventory = Inventory(env, scenario.inventory, uniforms(streams["inventory"]))
-    if scenario.catalog is not None:
-        for sku in scenario.catalog.skus:
-            inventory.add(sku.id, sku.stock, scenario.catalog.per_user_limit)
-    gateway = None
-    if scenario.payments is not None:
-        gateway = Gateway(env, scenario.payments, scenario.clock, streams["payments"])
-        servers.attach(PAY, after=pay_wait(gateway))
-        observer.gauge("payment_failures", gateway.take_failures)
-    support = None
-    if scenario.support is not None:
-        support = Support(env, scenario, streams["support"],
-                          on_contact=lambda: servers.submit(Request(SUPPORT, _ignore, None)),
-                          record=record_contacts)
-        observer.gauge("support_queue", lambda: support.waiting)
-        observer.gauge("agents", lambda: support.agents)
-        observer.gauge("abandoned", support.take_abandoned)
-    shoppers = Shoppers(env, scenario, servers, streams["journeys"], streams["shoppers"],
-                        inventory, gateway, support)
-    servers.attach(CHECKOUT, hold=checkout_work(inventory))
-    schedule_flash_sales(env, scenario, inventory, shoppers, streams["flash_sales"])
-    for sku_id, stock in inventory.skus.items():
-        observer.gauge(f"stock_{sku_id}", lambda stock=stock: stock.available)  # type: ignore[misc]
-    observer.on_minute.append(inventory.flush)
-    if gateway is not None:
-        observer.on_minute.append(gateway.flush)
-    tally = shoppers.tally
-    observer.servers = servers
-    observer.sessions = lambda: (tally.sessions, tally.sessions - tally.finished)
-    curve = RateCurve(scenario.traffic.sessions_per_min, scenario.clock)
-    duration = scenario.clock.duration
-    _Arrivals(env, curve, duration, streams["arrivals"], shoppers.arrive)
-    env.process(observer.ticker())
+    day = _Day.wire(env, scenario, seed, progress, record_contacts)
+    env.process(day.observer.ticker())
     at_warmup: dict[str, float] = {}
     if scenario.clock.warmup:
         env.timeout(scenario.clock.warmup).callbacks.append(
-            lambda _: at_warmup.update(_counters(observer, servers, shoppers)))
+            lambda _: at_warmup.update(day.counters()))
+    duration = scenario.clock.duration
     run(env, duration)
-    while observer.minutes < math.ceil(duration / MINUTE):
-        observer.tick()  # the last minute ends at `duration`, which env.run does not process
-    final = _counters(observer, servers, shoppers)
-    measured = duration - scenario.clock.warmup
-    counters = {key: value - at_warmup.get(key, 0) for key, value in final.items()}
-    counters["requests_in_server_at_end"] = servers.busy + servers.queued
-    counters["requests_unanswered_at_end"] = servers.unanswered
-    counters["mean_in_system"] = counters.pop("system_seconds") / measured
-    counters["measured_seconds"] = measured
-    extra: dict[str, Any] = {
-        "inventory": {sku_id: _stock_figures(stock) for sku_id, stock in inventory.skus.items()},
-        "flash_sales": _flash_sale_figures(scenario, shoppers),
-        "coupons": shoppers.coupon_figures(),
-    }
-    if gateway is not None:
-        extra["payments"] = {name: stats for name, stats in zip(gateway.names, gateway.stats,
-                                                                strict=True)}
-    if support is not None:
-        intervals = math.ceil(duration / support.per)
-        extra["support"] = {"by_source": dict(support.by_source),
-                            "intervals": support.finish(intervals),
-                            "agents_schedule": [support.agents_at(i * support.per)
-                                                for i in range(intervals)]}
-        if record_contacts:
-            extra["support"]["stream"] = support.stream(intervals)
-    return observer.observation(counters, extra)
+    while day.observer.minutes < math.ceil(duration / MINUTE):
+        day.observer.tick()  # the last minute ends at `duration`, which env.run does not process
+    return day.observer.observation(day.measured_counters(at_warmup), day.extra(record_contacts))
+
+
+@dataclass
+class _Day:
+    """The model's parts wired for one replication, and what is read from them at the end."""
+
+    scenario: Scenario
+    observer: Observer
+    servers: Servers
+    inventory: Inventory
+    shoppers: Shoppers
+    gateway: Gateway | None
+    support: Support | None
+
+    @classmethod
+    def wire(cls, env: simpy.Environment, scenario: Scenario, seed: np.random.SeedSequence,
+             progress: Callable[[float], None] | None, record_contacts: bool) -> _Day:
+        """Every part on its own random stream, connected as the day runs, arrivals started."""
+        streams = spawn_streams(seed)
+        observer = Observer(env, scenario, progress)
+        servers = Servers(env, scenario.platform, scenario.customers.client_timeout,
+                          streams["service"], observer.latencies, observer.errors)
+        schedule_capacity(env, servers, scenario)
+        inventory = Inventory(env, scenario.inventory, uniforms(streams["inventory"]))
+        if scenario.catalog is not None:
+            for sku in scenario.catalog.skus:
+                inventory.add(sku.id, sku.stock, scenario.catalog.per_user_limit)
+        gateway = None
+        if scenario.payments is not None:
+            gateway = Gateway(env, scenario.payments, scenario.clock, streams["payments"])
+            servers.attach(PAY, after=pay_wait(gateway))
+            observer.gauge("payment_failures", gateway.take_failures)
+        support = None
+        if scenario.support is not None:
+            support = Support(env, scenario, streams["support"],
+                              on_contact=lambda: servers.submit(Request(SUPPORT, _ignore, None)),
+                              record=record_contacts)
+            observer.gauge("support_queue", lambda: support.waiting)
+            observer.gauge("agents", lambda: support.agents)
+            observer.gauge("abandoned", support.take_abandoned)
+        shoppers = Shoppers(env, scenario, servers, streams["journeys"], streams["shoppers"],
+                            inventory, gateway, support)
+        servers.attach(CHECKOUT, hold=checkout_work(inventory))
+        schedule_flash_sales(env, scenario, inventory, shoppers, streams["flash_sales"])
+        for sku_id, stock in inventory.skus.items():
+            observer.gauge(f"stock_{sku_id}", lambda stock=stock: stock.available)  # type: ignore[misc]
+        observer.on_minute.append(inventory.flush)
+        if gateway is not None:
+            observer.on_minute.append(gateway.flush)
+        tally = shoppers.tally
+        observer.servers = servers
+        observer.sessions = lambda: (tally.sessions, tally.sessions - tally.finished)
+        curve = RateCurve(scenario.traffic.sessions_per_min, scenario.clock)
+        _Arrivals(env, curve, scenario.clock.duration, streams["arrivals"], shoppers.arrive)
+        return cls(scenario, observer, servers, inventory, shoppers, gateway, support)
+
+    def counters(self) -> dict[str, float]:
+        """Running totals; those at the end of warm-up are subtracted from those at the end."""
+        observer, servers, shoppers = self.observer, self.servers, self.shoppers
+        servers.sync()
+        tally = shoppers.tally
+        return {
+            "sessions": tally.sessions,
+            "sessions_finished": tally.finished,
+            "requests": observer.responses,
+            "requests_submitted": servers.submitted,
+            "timeouts": observer.timeouts,
+            "shed": observer.shed,
+            "errors": observer.timeouts + observer.shed,
+            "retries": tally.retries,
+            "orders": tally.orders,
+            "gmv": tally.gmv,
+            "lost_sales": sum(tally.lost_count.values()),
+            "lost_sales_value": sum(tally.lost.values()),
+            **{f"lost_{cause}": n for cause, n in tally.lost_count.items()},
+            **{f"lost_{cause}_value": v for cause, v in tally.lost.items()},
+            "discounts": sum(c["discount"] for c in shoppers.coupon_figures().values()),
+            "instance_hours": servers.instance_area / 3600.0,
+            "busy_worker_seconds": servers.busy_area,
+            "capacity_worker_seconds": servers.capacity_area,
+            "system_seconds": servers.system_area,
+            **{f"gave_up_{stage}": n for stage, n in zip(STAGES, tally.gave_up, strict=True)},
+        }
+
+    def measured_counters(self, at_warmup: dict[str, float]) -> dict[str, float]:
+        """The totals of the measured part of the day (after the warm-up), and what was still
+        in the system when it ended."""
+        servers = self.servers
+        clock = self.scenario.clock
+        measured = clock.duration - clock.warmup
+        counters = {key: value - at_warmup.get(key, 0) for key, value in self.counters().items()}
+        counters["requests_in_server_at_end"] = servers.busy + servers.queued
+        counters["requests_unanswered_at_end"] = servers.unanswered
+        counters["mean_in_system"] = counters.pop("system_seconds") / measured
+        counters["measured_seconds"] = measured
+        return counters
+
+    def extra(self, record_contacts: bool) -> dict[str, Any]:
+        """Per-SKU stock, flash sales, coupons, payment channels and support intervals."""
+        inventory, gateway, support = self.inventory, self.gateway, self.support
+        extra: dict[str, Any] = {
+            "inventory": {sku_id: _stock_figures(stock)
+                          for sku_id, stock in inventory.skus.items()},
+            "flash_sales": _flash_sale_figures(self.scenario, self.shoppers),
+            "coupons": self.shoppers.coupon_figures(),
+        }
+        if gateway is not None:
+            extra["payments"] = {name: stats for name, stats in zip(gateway.names, gateway.stats,
+                                                                    strict=True)}
+        if support is not None:
+            intervals = math.ceil(self.scenario.clock.duration / support.per)
+            extra["support"] = {"by_source": dict(support.by_source),
+                                "intervals": support.finish(intervals),
+                                "agents_schedule": [support.agents_at(i * support.per)
+                                                    for i in range(intervals)]}
+            if record_contacts:
+                extra["support"]["stream"] = support.stream(intervals)
+        return extra
 
 
 def _ignore(_request: Request, _outcome: int) -> None:
@@ -135,34 +196,6 @@ def _flash_sale_figures(scenario: Scenario, shoppers: Shoppers) -> list[dict[str
     return [{"name": sale.name, "sku": sale.sku.id, **stats}
             for sale, stats in zip(scenario.promotions.flash_sales, shoppers.sale_stats,
                                    strict=True)]
-
-
-def _counters(observer: Observer, servers: Servers, shoppers: Shoppers) -> dict[str, float]:
-    """Running totals; those at the end of warm-up are subtracted from those at the end."""
-    servers.sync()
-    tally = shoppers.tally
-    return {
-        "sessions": tally.sessions,
-        "sessions_finished": tally.finished,
-        "requests": observer.responses,
-        "requests_submitted": servers.submitted,
-        "timeouts": observer.timeouts,
-        "shed": observer.shed,
-        "errors": observer.timeouts + observer.shed,
-        "retries": tally.retries,
-        "orders": tally.orders,
-        "gmv": tally.gmv,
-        "lost_sales": sum(tally.lost_count.values()),
-        "lost_sales_value": sum(tally.lost.values()),
-        **{f"lost_{cause}": n for cause, n in tally.lost_count.items()},
-        **{f"lost_{cause}_value": v for cause, v in tally.lost.items()},
-        "discounts": sum(c["discount"] for c in shoppers.coupon_figures().values()),
-        "instance_hours": servers.instance_area / 3600.0,
-        "busy_worker_seconds": servers.busy_area,
-        "capacity_worker_seconds": servers.capacity_area,
-        "system_seconds": servers.system_area,
-        **{f"gave_up_{stage}": n for stage, n in zip(STAGES, tally.gave_up, strict=True)},
-    }
 
 
 class _Arrivals(Wakeable):
