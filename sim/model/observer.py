@@ -90,17 +90,54 @@ class Observer:
         return self._closed
 
     def tick(self) -> None:
-        now = self.env.now
+        """Close a minute: bin its latencies, count its errors, read the servers and gauges,
+        and write its row of the minute series."""
         start = self.minutes * MINUTE
         measured = start >= self.warmup
-        targets = [self.totals]
-        if measured:
-            targets += [self.phases[name] for name in self._phases_at(start)]
-            hour = int(start // 3600)
-            while len(self.hourly) <= hour:
-                self.hourly.append({})
-            targets.append(self.hourly[hour])
         row: dict[str, float] = {"minute": self.minutes}
+        minute_all, requests, timeouts, shed = self._bin_latencies(row, self._targets(start))
+        if measured:
+            self.responses += requests
+            self.timeouts += timeouts
+            self.shed += shed
+        sessions, active = self.sessions()
+        row.update({
+            "arrivals": sessions - self._last["sessions"],
+            "active_sessions": active,
+            "requests": requests,
+            "p50_ms": minute_all.quantile(0.5) * 1000,
+            "p99_ms": minute_all.quantile(0.99) * 1000,
+            "errors": timeouts + shed,
+            "timeouts": timeouts,
+            "shed": shed,
+        })
+        self._last["sessions"] = sessions
+        if self.servers is not None:
+            row.update(self._server_columns(self.servers))
+        for name, read in self.gauges:
+            row[name] = read()
+        for call in self.on_minute:
+            call()
+        self._write(row)
+        if self._progress is not None:
+            self._progress(self.env.now)
+
+    def _targets(self, start: float) -> list[dict[str, Histogram]]:
+        """The histograms a minute starting at ``start`` adds to: none during the warm-up;
+        after it the day's, its phases' and its hour's."""
+        if start < self.warmup:
+            return []
+        hour = int(start // 3600)
+        while len(self.hourly) <= hour:
+            self.hourly.append({})
+        return [self.totals, *(self.phases[name] for name in self._phases_at(start)),
+                self.hourly[hour]]
+
+    def _bin_latencies(self, row: dict[str, float], targets: list[dict[str, Histogram]]
+                       ) -> tuple[Histogram, int, int, int]:
+        """Bin each endpoint's buffered latencies into ``targets`` and its row columns, and
+        reset the minute's buffers and error counts: (all endpoints' histogram, requests,
+        timeouts, shed) of the minute."""
         minute_all = Histogram()
         requests = timeouts = shed = 0
         for index, endpoint in enumerate(ENDPOINTS):
@@ -117,52 +154,34 @@ class Observer:
                 buffer.clear()
                 row[f"p99_ms_{endpoint}"] = hist.quantile(0.99) * 1000
                 minute_all.merge(hist)
-                if measured:
-                    for target in targets:
-                        target.setdefault(endpoint, Histogram()).merge(hist)
-        if measured:
-            for target in targets:
-                target.setdefault("all", Histogram()).merge(minute_all)
-            self.responses += requests
-            self.timeouts += timeouts
-            self.shed += shed
-        sessions, active = self.sessions()
-        row.update({
-            "arrivals": sessions - self._last["sessions"],
-            "active_sessions": active,
-            "requests": requests,
-            "p50_ms": minute_all.quantile(0.5) * 1000,
-            "p99_ms": minute_all.quantile(0.99) * 1000,
-            "errors": timeouts + shed,
-            "timeouts": timeouts,
-            "shed": shed,
-        })
-        self._last["sessions"] = sessions
-        servers = self.servers
-        if servers is not None:
-            servers.sync()
-            busy = servers.busy_area - self._last["busy"]
-            capacity = servers.capacity_area - self._last["capacity"]
-            self._last["busy"], self._last["capacity"] = servers.busy_area, servers.capacity_area
-            row.update({
-                "instances": capacity / (servers.per_instance * MINUTE) if capacity
-                else servers.instances,
-                "warming": servers.warming,
-                "queue": servers.queued,
-                "utilization": busy / capacity if capacity else 0.0,
-            })
-        for name, read in self.gauges:
-            row[name] = read()
-        for call in self.on_minute:
-            call()
+                for target in targets:
+                    target.setdefault(endpoint, Histogram()).merge(hist)
+        for target in targets:
+            target.setdefault("all", Histogram()).merge(minute_all)
+        return minute_all, requests, timeouts, shed
+
+    def _server_columns(self, servers: Servers) -> dict[str, float]:
+        """Instances serving (the minute's mean), warming, queue and utilization."""
+        servers.sync()
+        busy = servers.busy_area - self._last["busy"]
+        capacity = servers.capacity_area - self._last["capacity"]
+        self._last["busy"], self._last["capacity"] = servers.busy_area, servers.capacity_area
+        return {
+            "instances": capacity / (servers.per_instance * MINUTE) if capacity
+            else servers.instances,
+            "warming": servers.warming,
+            "queue": servers.queued,
+            "utilization": busy / capacity if capacity else 0.0,
+        }
+
+    def _write(self, row: dict[str, float]) -> None:
+        """Store ``row`` as this minute's values and close the minute."""
         rows, minute = self.rows, self._closed
         for key, value in row.items():
             if key not in rows:
                 rows[key] = np.full(self._length, math.nan)
             rows[key][minute] = value
         self._closed = minute + 1
-        if self._progress is not None:
-            self._progress(now)
 
     def _phases_at(self, t: float) -> list[str]:
         return [name for name, window in self._phase_windows.items() if Clock.inside(t, window)]
