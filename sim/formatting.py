@@ -17,6 +17,11 @@ def confidence_level(summary: dict[str, Any]) -> str:
     return f"{summary.get('confidence', OLDER_SUMMARIES_CONFIDENCE) * 100:g}%"
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 instance``, ``3 instances``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def fmt(figure: SummaryFigure, kind: str = "int") -> str:
     """A figure for people: ``12,345``, ``0.52%``, ``840 ms``; with its interval."""
     if isinstance(figure, dict):

@@ -23,6 +23,7 @@ from sim.model.support import ContactStream, replay
 from sim.scenario import load_scenario
 from sim.sizing.agents import NothingToSize, size_agents
 from sim.sizing.isa import Formula, judge
+from sim.sizing.plan import _agent_lines
 from sim.sizing.servers import size_servers
 from sim.sizing.work import Simulations, with_plan
 
@@ -107,6 +108,9 @@ def test_stationary_erlang_c_sizes_the_erlang_c_minimum_in_every_interval():
     assert [row.required for row in plan.rows] == [14] * 8
     assert all(row.meets for row in plan.rows)
     assert plan.schedule() == {"00:00": 14}
+    # What to do: one line for the stretch, not one per half hour.
+    assert _agent_lines(scenario, plan.rows) == [
+        "00:00–04:00: keep 14 agents answering (14 scheduled), not 10"]
 
 
 def test_stationary_erlang_a_sizes_the_erlang_a_minimum():

@@ -70,6 +70,13 @@ def png_bytes(fig) -> bytes:
     return buffer.getvalue()
 
 
+def clock_ticks(ax, tz) -> None:
+    """Ticks on round local clock times: a date locator in the scenario's time zone (an axis of
+    ``date2num`` floats would otherwise get plain-number ticks such as 05:48, 10:36)."""
+    ax.xaxis.set_major_locator(mdates.AutoDateLocator(tz=tz, minticks=4, maxticks=9))
+    ax.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=tz))
+
+
 def _clock_axis(ax, data: ReportData) -> None:
     tz = data.times[0].tzinfo
     span = data.times[-1] - data.times[0]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import yaml
 
+from ..formatting import plural
 from ..scenario.schedule import StepSchedule
 from ..scenario.schema import Scenario
 from ..scenario.units import DAY, format_clock
@@ -111,36 +112,49 @@ def what_to_do(sizing: Sizing) -> list[str]:
         span = "all day" if row["from"] == row["to"] else f"{row['from']}–{row['to']}"
         window = f"{span}, bound by {row['binds']}"
         if row["action"] == "launch" and row["change"] != row["instances"]:
-            lines.append(f"{row['at']}: launch {row['change']} instances to have "
+            lines.append(f"{row['at']}: launch {plural(row['change'], 'instance')} to have "
                          f"{row['instances']} serving {window}")
         else:
             verb = "start with" if row["action"] == "launch" else "scale in to"
-            lines.append(f"{row['at']}: {verb} {row['instances']} instances for {window}")
+            lines.append(f"{row['at']}: {verb} {plural(row['instances'], 'instance')} for "
+                         f"{window}")
     if sizing.agents is not None and sizing.agents.roster is not None:
         lines += _roster_lines(sizing.agents.rows, sizing.agents.roster)
     elif sizing.agents is not None and scenario.support is not None:
-        own = StepSchedule(scenario.support.agents, scenario.clock.start_time_of_day)
-        per = scenario.sizing.agents.per
-        for i, agents in enumerate(sizing.agents.rows):
-            had = own.at(i * per)
-            if agents.required != had:
-                lines.append(f"{agents.start}–{agents.end}: keep {agents.required} agents "
-                             f"answering ({agents.scheduled} scheduled), not {had}")
+        lines += _agent_lines(scenario, sizing.agents.rows)
     for interval in sizing.servers.intervals:
         final = interval.final
         if final is not None and final.failing(set()):
             worst = final.failing(set())[0]
             why = "".join(f" (bound by the {cause})" for cause in interval.bound_by.values())
             lines.append(f"{_clock(scenario, interval.start)}–{_clock(scenario, interval.end)}: "
-                         f"SLO NOT MET with {interval.instances} instances: {worst} "
+                         f"SLO NOT MET with {plural(interval.instances, 'instance')}: {worst} "
                          f"{final.ratio(worst) - 1:.0%} over its limit{why}")
     return lines
 
 
+def _agent_lines(scenario: Scenario, rows: list[AgentRow]) -> list[str]:
+    """Where the sized agents differ from the scenario's own, one line per stretch of equal
+    intervals (a planner changes a rota by the stretch, not by the half hour)."""
+    assert scenario.support is not None
+    own = StepSchedule(scenario.support.agents, scenario.clock.start_time_of_day)
+    per = scenario.sizing.agents.per
+    stretches: list[tuple[str, str, tuple[int, int, int]]] = []
+    for i, row in enumerate(rows):
+        key = (row.required, row.scheduled, own.at(i * per))
+        if stretches and stretches[-1][2] == key:
+            stretches[-1] = (stretches[-1][0], row.end, key)
+        else:
+            stretches.append((row.start, row.end, key))
+    return [f"{start}–{end}: keep {plural(required, 'agent')} answering ({scheduled} "
+            f"scheduled), not {had}"
+            for start, end, (required, scheduled, had) in stretches if required != had]
+
+
 def _roster_lines(rows: list[AgentRow], roster: Roster) -> list[str]:
     """With shifts, what a contact-centre lead applies is the roster: who starts when."""
-    lines = [f"{shift.start}: start {shift.agents} agent{'s' if shift.agents > 1 else ''} on "
-             f"{shift.hours:g} h shifts" for shift in roster.shifts]
+    lines = [f"{shift.start}: start {plural(shift.agents, 'agent')} on {shift.hours:g} h shifts"
+             for shift in roster.shifts]
     lines += [f"{row.start}–{row.end}: SUPPORT SLO NOT MET on the roster: service level "
               f"{judged.service_level.low:.1%} (worse end) with {phones} agents answering"
               for row, judged, phones in zip(rows, roster.judged, roster.on_the_phones,

@@ -19,9 +19,9 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import numpy as np
 
-from ..formatting import fmt
+from ..formatting import fmt, plural
 from ..model.observer import MINUTE
-from ..report.figures import STYLES, Figure, canvas, finish
+from ..report.figures import STYLES, Figure, canvas, clock_ticks, finish
 from ..scenario.schedule import StepSchedule
 from .gantt import roster_gantt
 from .plan import Sizing
@@ -89,13 +89,16 @@ def _servers_figure(sizing: Sizing) -> Figure:
                    label="requests / s (scenario's own plan)")
         right.set_ylabel("requests / s")
         right.set_ylim(0, max(1.0, float(load.max(initial=0))) * 1.15)
-        left.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=clock.start.tzinfo))
+        clock_ticks(left, clock.start.tzinfo)
         handles = left.get_legend_handles_labels()
         more = right.get_legend_handles_labels()
         left.legend(handles[0] + more[0], handles[1] + more[1], loc="upper left", fontsize=8)
         peak = max(servers.intervals, key=lambda i: i.instances)
-        title = (f"Servers follow the load: {min(counts)} to {max(counts)} instances, the most "
-                 f"at {clock.label(peak.start)}–{clock.label(peak.end)}")
+        if min(counts) == max(counts):
+            title = f"{plural(counts[0], 'instance')} serving the whole run"
+        else:
+            title = (f"Servers follow the load: {min(counts)} to {max(counts)} instances, the "
+                     f"most at {clock.label(peak.start)}–{clock.label(peak.end)}")
         return finish(fig, left, "servers", title)
 
 
@@ -119,7 +122,7 @@ def _agents_figure(sizing: Sizing) -> Figure:
         step([r.scheduled for r in agents.rows], 4, "sized: scheduled (with shrinkage)")
         step([own.at(i * per) for i in range(n)], 1, "scenario's own agents")
         axis.set_ylabel("agents")
-        axis.xaxis.set_major_formatter(mdates.DateFormatter("%H:%M", tz=clock.start.tzinfo))
+        clock_ticks(axis, clock.start.tzinfo)
         axis.legend(loc="upper right", fontsize=8)
         changed = sum(r.required != r.sipp for r in agents.rows)
         title = (f"Agents per interval: simulation changes SIPP's answer in {changed} of {n} "
