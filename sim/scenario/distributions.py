@@ -16,10 +16,12 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .units import UnitError, format_duration, parse_duration, parse_number
+
+if TYPE_CHECKING:  # numpy is imported where a distribution is sampled: validating a
+    import numpy as np  # scenario needs none of it (peakday validate starts faster)
 
 Z99 = 2.3263478740408408
 """The standard normal 99th percentile: links a lognormal's median and p99."""
@@ -65,6 +67,8 @@ class Constant(Distribution):
         _check(self.value >= 0, f"constant value must be >= 0, got {self._fmt(self.value)}")
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
+        import numpy as np
+
         return np.full(size, self.value)
 
     @property
@@ -148,6 +152,8 @@ class Geometric(Distribution):
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
         if self.mean_value == 0:
+            import numpy as np
+
             return np.zeros(size)
         return rng.geometric(1.0 / (1.0 + self.mean_value), size) - 1.0
 
@@ -200,11 +206,11 @@ class Empirical(Distribution):
         _check(min(self.values) >= 0, f"empirical file {self.source} has negative values")
 
     def sample(self, rng: np.random.Generator, size: int) -> np.ndarray:
-        return rng.choice(np.asarray(self.values), size)
+        return rng.choice(self.values, size)
 
     @property
     def mean(self) -> float:
-        return float(np.mean(self.values))
+        return math.fsum(self.values) / len(self.values)
 
     @property
     def is_zero(self) -> bool:

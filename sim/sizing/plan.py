@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TypedDict
 
 import numpy as np
 import yaml
@@ -82,11 +83,17 @@ def _check_json(check: Check | None) -> dict[str, object]:
             "met": not over, "over": over}
 
 
-def launches(sizing: Sizing) -> list[dict[str, object]]:
+Launch = TypedDict("Launch", {"at": str, "instances": int, "action": str, "change": int,
+                             "from": str, "to": str, "binds": str})
+"""One change of the server plan (``sizing.json`` ``servers.launches``); the functional form
+because ``from`` is a keyword."""
+
+
+def launches(sizing: Sizing) -> list[Launch]:
     """Each change of the plan: when to act, to have how many serving from when to when."""
     scenario = sizing.scenario
     warmup = scenario.platform.autoscaling.warmup
-    rows = []
+    rows: list[Launch] = []
     previous = None
     for interval in sizing.servers.intervals:
         if interval.instances == previous:
