@@ -126,6 +126,7 @@ class Shoppers:
         self.sale_stats: list[dict[str, int]] = []
         self._step_done = self.step_done
         self._sending = (self._send,)
+        self._submitting = (servers.submit,)
         self._coupons = list(scenario.promotions.coupons) if scenario.promotions else []
         self._coupon_uses = [0] * len(self._coupons)
         self._coupon_discount = [0.0] * len(self._coupons)
@@ -196,11 +197,19 @@ class Shoppers:
         elif session.bot:
             self._send(session)
         else:
-            # wake(env, think, session, self._sending) inline: once per request, the call
-            # costs more than the push (wakeup.py).
+            # The think time, then the next request. A step with nothing to decide when it is
+            # sent (no stock or payment to name, no sale to have closed) is the request woken
+            # straight into the servers; the others wake the session, which sends (_send).
+            # wake() written out: once per request, the call costs more than the push.
+            step = session.steps[position]
+            if step in (CHECKOUT, PAY):
+                event: Wakeable = session
+                session.callbacks = self._sending
+            else:
+                event = Request(step, self._step_done, session)
+                event.callbacks = self._submitting
             env = self.env
-            session.callbacks = self._sending
-            entry = (env._now + self._think(), NORMAL, next(env._eid), session)
+            entry = (env._now + self._think(), NORMAL, next(env._eid), event)
             heappush(env._queue, entry)  # type: ignore[misc]  # a Wakeable: see wakeup.py
 
     def _after(self, session: Session, delay: float) -> None:

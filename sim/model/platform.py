@@ -83,6 +83,11 @@ class Servers:
             Deadlines(env, client_timeout, self._client_timed_out, _client_waiting)
         """Requests whose answer may come after the client's timeout (all that queue, and
         those whose service or held work may outlast it), in arrival order."""
+        self._client_limit = math.inf if self._clients is None else self._clients.limit
+        """A request whose service takes longer joins the client line (inf: no line)."""
+        self._lined = [False] * len(ENDPOINTS)
+        """Per endpoint, whether every request joins the client line (held work of unknown
+        length follows its service)."""
         self._service = [pool(spec.endpoints[e].service, rng) if e in spec.endpoints else None
                          for e in ENDPOINTS]
         self._holds: list[Work | None] = [None] * len(ENDPOINTS)
@@ -112,6 +117,7 @@ class Servers:
         client gets its answer (a payment gateway). Each calls ``done()`` when finished."""
         self._holds[endpoint] = hold
         self._afters[endpoint] = after
+        self._lined[endpoint] = hold is not None and self._clients is not None
         self._served[endpoint] = (self._release,) if hold is None else (self._holding,)
 
     # -- accounting ------------------------------------------------------------------------
@@ -164,10 +170,8 @@ class Servers:
             env = self.env
             entry = (now + service, NORMAL, next(env._eid), request)
             heappush(env._queue, entry)  # type: ignore[misc]  # a Wakeable: see wakeup.py
-            clients = self._clients
-            if clients is not None and (service > clients.limit
-                                        or self._holds[request.endpoint] is not None):
-                clients.add(request)
+            if service > self._client_limit or self._lined[endpoint]:
+                self._clients.add(request)  # type: ignore[union-attr]  # limits imply a line
         elif self.max_queue is not None and len(self.queue.items) >= self.max_queue:
             self._respond(request, SHED)
         else:
