@@ -38,7 +38,6 @@ rule needs it to be right within a factor of two, not to the second.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from itertools import pairwise
@@ -116,8 +115,11 @@ def load_of(scenario: Scenario) -> Load:
                 minutes=duration / 60.0)
 
 
-def estimate(scenario: Scenario, replications: int = 1, jobs: int = 1) -> Estimate:
-    """The cost of ``replications`` runs of ``scenario`` on ``jobs`` processes."""
+def estimate(scenario: Scenario, replications: int = 1, jobs: int = 1,
+             cores: int | None = None) -> Estimate:
+    """The cost of ``replications`` runs of ``scenario`` on ``jobs`` processes sharing
+    ``cores`` (default: this machine's): rounds of ``jobs`` replications, each round as long
+    as its replications' CPU time spread over the cores it can use."""
     load = load_of(scenario)
     cpu_one = START_S + SECONDS_PER_REQUEST * load.requests + SECONDS_PER_MINUTE * load.minutes
     series = BYTES_PER_MINUTE * load.minutes
@@ -130,8 +132,16 @@ def estimate(scenario: Scenario, replications: int = 1, jobs: int = 1) -> Estima
     return Estimate(sessions=load.sessions * replications,
                     requests=load.requests * replications,
                     cpu_seconds=cpu_one * replications,
-                    wall_seconds=cpu_one * math.ceil(replications / workers),
+                    wall_seconds=cpu_one * _round_lengths(replications, workers,
+                                                          cores or os.cpu_count() or 1),
                     peak_bytes=peak)
+
+
+def _round_lengths(units: int, workers: int, cores: int) -> float:
+    """Day-lengths ``units`` equal units take on ``workers`` processes and ``cores`` cores."""
+    full, last = divmod(units, workers)
+    rounds = [workers] * full + ([last] if last else [])
+    return sum(max(1.0, n / cores) for n in rounds)
 
 
 def _busiest_hour(curve: RateCurve, duration: float) -> float:

@@ -83,6 +83,15 @@ class Dask:
         return self.client.gather(futures)
 
 
+def default_jobs(units: int) -> int:
+    """Processes for ``units`` units of about equal length: every core, and one process per
+    unit (up to four per core) when there are more units than cores. Rounds of one process per
+    core leave cores idle in the last round — five replications on two cores take three
+    day-lengths one round after the other, two and a half time-sliced by the OS."""
+    cores = os.cpu_count() or 1
+    return min(units, 4 * cores) if units > cores else cores
+
+
 @contextlib.contextmanager
 def open_executor(kind: Kind = "local", jobs: int | None = None,
                   scheduler: str | None = None) -> Iterator[Executor]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import multiprocessing
-import os
 import queue
 import threading
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from .executors import Executor
+from .executors import Executor, default_jobs
 from .metrics import Histogram
 from .model.day import simulate_day
 from .model.observer import Observation
@@ -71,7 +70,7 @@ def run(scenario: Scenario, replications: int = 1, seed: int | None = None,
     units on ``executor`` (a Dask cluster: progress then moves a replication at a time)."""
     seed = scenario.seed if seed is None else seed
     seeds = replication_seeds(seed, replications)
-    jobs = max(1, min(jobs or os.cpu_count() or 1, replications))
+    jobs = max(1, min(jobs or default_jobs(replications), replications))
     if executor is not None:
         end = scenario.clock.duration
         observations = executor.map(simulate_day, [(scenario, s) for s in seeds],

@@ -44,9 +44,13 @@ def test_cost_grows_with_the_day_and_the_replications():
     assert ten.sessions == pytest.approx(10 * day.sessions)
     assert ten.cpu_seconds > 9 * (day.cpu_seconds - 3)
     assert ten.peak_bytes > day.peak_bytes
-    three = estimate(load_scenario(SCENARIOS / "small-shop.yaml"), replications=3, jobs=2)
+    three = estimate(load_scenario(SCENARIOS / "small-shop.yaml"), replications=3, jobs=2,
+                     cores=2)
     assert three.requests == pytest.approx(3 * day.requests)
     assert three.wall_seconds == pytest.approx(2 * day.cpu_seconds), "two rounds on two jobs"
+    sliced = estimate(load_scenario(SCENARIOS / "small-shop.yaml"), replications=5, jobs=5,
+                      cores=2)
+    assert sliced.wall_seconds == pytest.approx(2.5 * day.cpu_seconds), "five on two cores"
     assert three.peak_bytes > 2 * day.peak_bytes, "two workers and a parent"
 
 

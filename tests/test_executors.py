@@ -65,3 +65,10 @@ def test_sizing_in_this_process_matches_sizing_in_processes_byte_for_byte(runner
         assert result.exit_code == 0, result.output
         folders[jobs] = files_of(out)
     assert folders["1"] == folders["2"]
+
+
+def test_more_replications_than_cores_get_a_process_each_up_to_four_per_core(monkeypatch):
+    from sim.executors import default_jobs
+
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    assert [default_jobs(n) for n in (1, 2, 3, 5, 8, 9, 20)] == [2, 2, 3, 5, 8, 8, 8]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -37,7 +36,9 @@ def simulate(
     replications: Annotated[int | None, typer.Option(
         min=1, help="Independent replications (default: the scenario's sizing.replications "
                     "when it sets one, else 1).")] = None,
-    jobs: Annotated[int | None, typer.Option(min=1, help="Processes (default: all cores).")] = None,
+    jobs: Annotated[int | None, typer.Option(
+        min=1, help="Processes (default: all cores, or one per replication up to four per "
+                    "core).")] = None,
     out: Annotated[Path | None, typer.Option(help="Results folder (default: results/<run-id>).")]
     = None,
     check: Annotated[bool, flag("--check", help="Exit 1 when an SLO is not met.")] = False,
@@ -55,7 +56,7 @@ def simulate(
     """Run the peak-day model; write summary.json and timeseries.csv; print a summary."""
     from ..console import print_summary, run_progress
     from ..estimate import estimate, over_limits
-    from ..executors import ExecutorError, open_executor
+    from ..executors import ExecutorError, default_jobs, open_executor
     from ..report import render_report
     from ..results import RESULTS, ResultsError, csv_bytes, json_bytes, run_id, write_atomically
     from ..run import run
@@ -66,7 +67,8 @@ def simulate(
     if replications is None:
         sizing = scenario.sizing
         replications = sizing.replications if "replications" in sizing.model_fields_set else 1
-    cost = estimate(scenario, replications, jobs or os.cpu_count() or 1)
+    jobs = jobs or default_jobs(replications)
+    cost = estimate(scenario, replications, jobs)
     if (limits := over_limits(cost)) and not no_limit:
         raise bad_input([f"refused: {cost.describe()}: {' and '.join(limits)} (--no-limit "
                          "runs it anyway)"])

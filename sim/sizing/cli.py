@@ -38,7 +38,9 @@ def size(
     file: Annotated[Path, typer.Argument(help="Scenario file.")],
     replications: Annotated[int | None, typer.Option(
         min=1, help="Replications per candidate plan (default: sizing.replications).")] = None,
-    jobs: Annotated[int | None, typer.Option(min=1, help="Processes (default: all cores).")] = None,
+    jobs: Annotated[int | None, typer.Option(
+        min=1, help="Processes (default: all cores, or one per replication up to four per "
+                    "core).")] = None,
     out: Annotated[Path | None, typer.Option(help="Results folder (default: results/<run-id>).")]
     = None,
     executor: ExecutorOption = ExecutorKind.local,
@@ -55,7 +57,7 @@ def size(
     """Find the fewest instances per interval and agents per interval that meet the SLOs."""
     import time
 
-    from ..executors import ExecutorError, open_executor
+    from ..executors import ExecutorError, default_jobs, open_executor
     from ..results import RESULTS, ResultsError, json_bytes, prepare_output, run_id
     from ..results import write_atomically as write
     from ..run import replication_seeds
@@ -85,7 +87,7 @@ def size(
     agents = None
     with search_progress(enabled=not (quiet or as_json)) as progress:
         try:
-            with open_executor(executor.value, jobs, scheduler) as runner:
+            with open_executor(executor.value, jobs or default_jobs(count), scheduler) as runner:
                 servers = size_servers(scenario, Simulations(scenario, seeds, runner), count,
                                        progress)
                 if sizes_agents(scenario):
