@@ -1,14 +1,14 @@
 """Sizing double11 on this machine: wall time, CPU time and simulated days; the plan checked.
 
-Runs ``peakday size scenarios/double11.yaml`` as a user would (a child process, so the CPU
-figure is the sizing's alone), then feeds the plan back with another seed:
+Runs ``peakday size scenarios/double11.yaml`` (or ``--scenario FILE``) as a user would (a child
+process, so the CPU figure is the sizing's alone), then feeds the plan back with another seed:
 ``peakday simulate scenarios/double11.yaml --overlay DIR/plan.yaml --seed 4242 --check``.
 Prints the wall and CPU seconds, the search's steps and simulated days, the plan (instances
 per hour, agents per interval), its cost beside the scenario's own, and the check's exit
 status. Goal (issue 12): <= 10 minutes on 2 cores; aim <= 3.
 
-    python benchmarks/sizing.py [--replications R] [--jobs J] [--executor local|dask]
-                                [--out DIR] [--skip-check]
+    python benchmarks/sizing.py [--scenario FILE] [--replications R] [--jobs J]
+                                [--executor local|dask] [--out DIR] [--skip-check]
 
 Run it once per executor to see Dask's overhead (same seeds: the same plan and sizing.json).
 """
@@ -42,6 +42,7 @@ def timed(command: list[str]) -> tuple[int, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", type=Path, default=SCENARIO)
     parser.add_argument("--replications", type=int, default=None)
     parser.add_argument("--jobs", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None)
@@ -50,8 +51,8 @@ def main() -> None:
     parser.add_argument("--skip-check", action="store_true")
     args = parser.parse_args()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    out = args.out or ROOT / "results" / f"bench-sizing-{stamp}"
-    command = [*PEAKDAY, "size", str(SCENARIO), "--out", str(out), "--quiet",
+    out = args.out or ROOT / "results" / f"bench-sizing-{args.scenario.stem}-{stamp}"
+    command = [*PEAKDAY, "size", str(args.scenario), "--out", str(out), "--quiet",
                "--executor", args.executor]
     if args.replications:
         command += ["--replications", str(args.replications)]
@@ -60,8 +61,8 @@ def main() -> None:
     status, wall, cpu = timed(command)
     sizing = json.loads((out / "sizing.json").read_text())
     search = sizing["servers"]["search"]
-    print(f"size double11 ({args.executor} executor): exit {status}, {wall:.0f} s wall, "
-          f"{cpu:.0f} s CPU, "
+    print(f"size {args.scenario.stem} ({args.executor} executor): exit {status}, "
+          f"{wall:.0f} s wall, {cpu:.0f} s CPU, "
           f"{search['steps']} search steps, {search['simulated_days']} simulated days "
           f"(servers) with {sizing['replications']} replications per plan")
     hours = sizing["servers"]["intervals"]
@@ -81,7 +82,7 @@ def main() -> None:
         print("  ", line)
     if args.skip_check:
         return
-    check = [*PEAKDAY, "simulate", str(SCENARIO), "--overlay", str(out / "plan.yaml"),
+    check = [*PEAKDAY, "simulate", str(args.scenario), "--overlay", str(out / "plan.yaml"),
              "--seed", "4242", "--replications", str(sizing["replications"]), "--check",
              "--out", str(out.parent / f"{out.name}-check")]
     status, wall, cpu = timed(check)
