@@ -21,9 +21,10 @@ both follow this module.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..scenario.schema import FlashSale, Scenario
 
@@ -92,13 +93,19 @@ def preference_order(shares: Sequence[float], uniforms: Sequence[float]) -> tupl
     """A shopper's channels, most preferred first: weighted sampling without replacement from
     one uniform per channel (Efraimidis and Spirakis: order by ``u ** (1 / share)``), so the
     first is picked by share and each next one by share among those left."""
-    keys = [_key(u, w) for u, w in zip(uniforms, shares, strict=True)]
-    return tuple(sorted(range(len(shares)), key=keys.__getitem__, reverse=True))
+    return preference_orders(shares, np.asarray([uniforms], dtype=float))[0]
 
 
-def _key(u: float, share: float) -> float:
-    # A channel with no share comes last (log keys keep tiny shares apart from zero).
-    return math.log(u) / share if share > 0 and u > 0 else -math.inf
+def preference_orders(shares: Sequence[float], uniforms: np.ndarray) -> list[tuple[int, ...]]:
+    """:func:`preference_order` for each row of ``uniforms`` (one row per shopper), at once.
+
+    Keys are ``log(u) / share`` (log keys keep tiny shares apart from zero); a channel with no
+    share comes last. Equal keys keep the channels' order.
+    """
+    share = np.asarray(shares, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        keys = np.where((share > 0) & (uniforms > 0), np.log(uniforms) / share, -np.inf)
+    return list(map(tuple, np.argsort(-keys, axis=1, kind="stable").tolist()))
 
 
 def next_channel(position: int, channels: int) -> int:

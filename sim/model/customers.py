@@ -55,7 +55,7 @@ class Session(Wakeable):
     __slots__ = ("attempt", "bot", "channel", "channel_failures", "channels", "pay_attempt",
                  "position", "reservation", "sale", "shopper", "sku", "steps", "value")
 
-    def __init__(self, steps: list[int], value: float, sku: Stock | None,
+    def __init__(self, steps: tuple[int, ...], value: float, sku: Stock | None,
                  channels: tuple[int, ...]):
         self.steps = steps
         """Endpoint index of each step, in order."""
@@ -165,7 +165,7 @@ class Shoppers:
     def arrive_for_sale(self, sale: int, bot: bool, identity: int | None,
                         channels: tuple[int, ...]) -> None:
         """A flash-sale buyer: straight to the deal, cart, checkout and pay."""
-        session = Session(list(FLASH_STEPS), self.sale_prices[sale], self.sale_stock[sale],
+        session = Session(FLASH_STEPS, self.sale_prices[sale], self.sale_stock[sale],
                           channels)
         session.sale, session.bot, session.shopper = sale, bot, identity
         stats = self.sale_stats[sale]
