@@ -83,6 +83,8 @@ CASES = [
     ("flash-outside-day", 'end: "00:40"', 'end: "03:00"', 18, "promotions.flash_sales.0.end", "outside the simulated clock"),
     ("autoscale-min-max", "min: 1, max: 4", "min: 5, max: 4", 33, "platform.autoscaling.min", "min <= max"),
     ("sizing-min-max", "{min: 1, max: 10}", "{min: 11, max: 10}", 35, "sizing.servers.min", "min <= max"),
+    ("confidence-one", "{min: 1, max: 10}\n", "{min: 1, max: 10}\n  confidence: 100%\n", 36, "sizing.confidence", "between 0 and 1"),
+    ("confidence-zero", "{min: 1, max: 10}\n", "{min: 1, max: 10}\n  confidence: 0\n", 36, "sizing.confidence", "between 0 and 1"),
     ("endpoint-unknown", "    pay: {service", "    payy: {service", 32, "platform.endpoints.payy", "did you mean 'pay'"),
     ("endpoint-missing", "    pay: {service: exponential(mean=50ms)}\n", "", 27, "platform.endpoints", "no service demand for 'pay'"),
     ("no-catalog", "catalog:\n  skus:\n    - {id: S1, stock: 10, price: 5}\n", "", 1, "catalog", "no catalog"),

@@ -195,6 +195,10 @@ def _sizing_and_drill(s: Scenario) -> Iterator[Problem]:
     if servers.min > servers.max:
         yield (("sizing", "servers", "min"), f"min {servers.min} is above max {servers.max} "
                                              "(min <= max)")
+    if not 0 < s.sizing.confidence < 1:
+        yield (("sizing", "confidence"), f"{s.sizing.confidence:g} gives no usable interval "
+                                         "(between 0 and 1, e.g. 0.95: a 100% interval is "
+                                         "unbounded, a 0% one a point)")
     for endpoint, route in s.drill.endpoints.items():
         if not _ROUTE.match(route):
             yield (("drill", "endpoints", endpoint),
