@@ -9,10 +9,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from heapq import heappush
 from typing import Any
 
 import numpy as np
 import simpy
+from simpy.events import NORMAL
 
 from ..behaviour.stock import oversold
 from ..scenario.schema import ENDPOINTS, Scenario
@@ -228,4 +230,15 @@ class _Arrivals(Wakeable):
 
     def _fire(self, _self: _Arrivals) -> None:
         self.arrive()
-        self._next()
+        index, times = self.index, self.times
+        if index == len(times):
+            self._next()
+            return
+        # _next's common case with wake() written out: once per session, the calls cost
+        # more than the push (wakeup.py).
+        env = self.env
+        now = env._now
+        self.callbacks = self._firing
+        entry = (now + (times[index] - now), NORMAL, next(env._eid), self)
+        heappush(env._queue, entry)  # type: ignore[misc]  # a Wakeable: see wakeup.py
+        self.index = index + 1
