@@ -133,7 +133,7 @@ def what_to_do(sizing: Sizing) -> list[str]:
         final = interval.final
         if final is not None and final.failing(set()):
             worst = final.failing(set())[0]
-            why = "".join(f" (bound by the {cause})" for cause in interval.bound_by.values())
+            why = f" ({interval.bound_text()})" if interval.bound_by else ""
             lines.append(f"{_clock(scenario, interval.start)}–{_clock(scenario, interval.end)}: "
                          f"SLO NOT MET with {plural(interval.instances, 'instance')}: {worst} "
                          f"{final.ratio(worst) - 1:.0%} over its limit{why}")

@@ -130,10 +130,19 @@ class Interval:
         lo, hi = self.bracket(floor)
         return hi if hi is not None else min(ceiling, max(floor, lo))
 
+    def bound_text(self) -> str:
+        """The metrics servers do not fix here, by cause: ``checkout p99, error rate bound by the
+        stock lock; pay p99 bound by the payment provider``."""
+        causes: dict[str, list[str]] = {}
+        for metric, cause in self.bound_by.items():
+            causes.setdefault(cause, []).append(metric)
+        return "; ".join(f"{', '.join(metrics)} bound by the {cause}"
+                         for cause, metrics in causes.items())
+
     def binds(self, floor: int) -> str:
         """What keeps this interval from one instance fewer."""
         if self.bound_by:
-            return ", ".join(f"{m} (bound by the {cause})" for m, cause in self.bound_by.items())
+            return self.bound_text()
         below = self.tested.get(self.instances - 1)
         if self.instances <= floor:
             return "sizing.servers.min"
@@ -346,4 +355,10 @@ def _find_bound(state: Interval) -> None:
         if before and state.tested[high].values[metric] >= NO_HELP * before:
             state.ignored.add(metric)
             state.bound_by[metric] = CAUSES.get(metric.removesuffix(" p99"), OTHER)
+    if state.bound_by.get(ERROR) == OTHER:
+        # Errors that servers do not remove are the timeouts of whatever else binds here
+        # (requests waiting at the stock lock or on the payment provider), not a service time.
+        named = [cause for cause in state.bound_by.values() if cause in CAUSES.values()]
+        if named:
+            state.bound_by[ERROR] = min(named, key=list(CAUSES.values()).index)
 
