@@ -134,6 +134,10 @@ def what_to_do(sizing: Sizing) -> list[str]:
         if final is not None and final.failing(set()):
             worst = final.failing(set())[0]
             why = f" ({interval.bound_text()})" if interval.bound_by else ""
+            if ("stock lock" in interval.bound_by.values()
+                    and scenario.inventory.strategy == "row_lock"):
+                why += ("; servers cannot fix a hot row: try inventory.strategy sharded or "
+                        "atomic_counter")
             lines.append(f"{_clock(scenario, interval.start)}–{_clock(scenario, interval.end)}: "
                          f"SLO NOT MET with {plural(interval.instances, 'instance')}: {worst} "
                          f"{final.ratio(worst) - 1:.0%} over its limit{why}")

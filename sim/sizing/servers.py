@@ -355,10 +355,13 @@ def _find_bound(state: Interval) -> None:
         if before and state.tested[high].values[metric] >= NO_HELP * before:
             state.ignored.add(metric)
             state.bound_by[metric] = CAUSES.get(metric.removesuffix(" p99"), OTHER)
-    if state.bound_by.get(ERROR) == OTHER:
-        # Errors that servers do not remove are the timeouts of whatever else binds here
-        # (requests waiting at the stock lock or on the payment provider), not a service time.
-        named = [cause for cause in state.bound_by.values() if cause in CAUSES.values()]
-        if named:
-            state.bound_by[ERROR] = min(named, key=list(CAUSES.values()).index)
+    named = [cause for cause in state.bound_by.values() if cause in CAUSES.values()]
+    if named:
+        # Where the stock lock (or the provider) binds, what else servers do not fix is its
+        # doing too: checkout requests queued on a hot row hold workers whatever their count,
+        # so every endpoint waits, and the errors are their timeouts — not a service time.
+        cause = min(named, key=list(CAUSES.values()).index)
+        for metric, other in state.bound_by.items():
+            if other == OTHER:
+                state.bound_by[metric] = cause
 
