@@ -213,10 +213,9 @@ def size_agents(scenario: Scenario, seeds: Sequence[np.random.SeedSequence],
                                _tick(progress, "contacts", len(seeds)))
     if len(streams) != len(seeds):
         raise ValueError(f"{len(streams)} recorded days for {len(seeds)} seeds")
-    days = list(streams)
 
     def simulate(agents: Sequence[int]) -> list[dict[str, list[float]]]:
-        return executor.map(replay_staffing, [(scenario, s, list(agents)) for s in days])
+        return executor.map(replay_staffing, [(scenario, s, list(agents)) for s in streams])
 
     rates = offered_rates(scenario, streams)
     widths = lengths(scenario, len(rates))

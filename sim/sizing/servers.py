@@ -183,13 +183,12 @@ def judge(scenario: Scenario, results: list[Measured]) -> list[Check]:
     slo = scenario.slo
     assert slo is not None
     confidence = scenario.sizing.confidence
-    limits_p99 = slo.latency_p99
     checks = []
     for i in range(intervals(scenario)):
         values: dict[str, float] = {}
         limits: dict[str, float] = {}
         for endpoint in scenario.platform.endpoints:
-            limit = limits_p99.get(endpoint, limits_p99.get("default"))
+            limit = limit_for(slo, endpoint)
             seen = [r.latency[i][endpoint] for r in results if endpoint in r.latency[i]]
             if limit is None or not seen:
                 continue
