@@ -19,7 +19,7 @@ from simpy.events import NORMAL
 from ..behaviour.stock import oversold
 from ..scenario.schema import ENDPOINTS, Scenario
 from ..traffic import RateCurve
-from .capacity import schedule_capacity
+from .capacity import InstanceSchedule, schedule_capacity
 from .customers import CHECKOUT, PAY, STAGES, Shoppers, checkout_work, pay_wait
 from .flash_sales import schedule_flash_sales
 from .inventory import Inventory, Stock
@@ -28,7 +28,7 @@ from .payments import Gateway
 from .platform import Request, Servers
 from .streams import spawn_streams, uniforms
 from .support import Support
-from .wakeup import Wakeable, run, wake
+from .wakeup import Wakeable, run_to_stop, stop_at, wake
 
 SUPPORT = ENDPOINTS.index("support")
 
@@ -41,18 +41,49 @@ def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
     ``record_contacts`` adds the support contact stream (``extra["support"]["stream"]``) that
     agent sizing replays.
     """
-    env = simpy.Environment()
-    day = _Day.wire(env, scenario, seed, progress, record_contacts)
-    env.process(day.observer.ticker())
-    at_warmup: dict[str, float] = {}
-    if scenario.clock.warmup:
-        env.timeout(scenario.clock.warmup).callbacks.append(
-            lambda _: at_warmup.update(day.counters()))
-    duration = scenario.clock.duration
-    run(env, duration)
-    while day.observer.minutes < math.ceil(duration / MINUTE):
-        day.observer.tick()  # the last minute ends at `duration`, which env.run does not process
-    return day.observer.observation(day.measured_counters(at_warmup), day.extra(record_contacts))
+    return DayRun(scenario, seed, progress, record_contacts).finish()
+
+
+class DayRun:
+    """One replication that can be paused: wired and started, run to a time, then to the end.
+
+    A run paused and resumed processes the same events in the same order as one run straight
+    through (``wakeup.stop_at``), so a paused run forked by the OS (``sim.sizing.forks``) and
+    given another instance schedule from there (``capacity``) measures what a day started with
+    that schedule would, without simulating the hours before again.
+    """
+
+    def __init__(self, scenario: Scenario, seed: np.random.SeedSequence,
+                 progress: Callable[[float], None] | None = None,
+                 record_contacts: bool = False):
+        self.env = env = simpy.Environment()
+        self.scenario, self.record_contacts = scenario, record_contacts
+        self.day = day = _Day.wire(env, scenario, seed, progress, record_contacts)
+        env.process(day.observer.ticker())
+        self.at_warmup: dict[str, float] = {}
+        if scenario.clock.warmup:
+            env.timeout(scenario.clock.warmup).callbacks.append(
+                lambda _: self.at_warmup.update(day.counters()))
+        stop_at(env, scenario.clock.duration)
+
+    @property
+    def capacity(self) -> InstanceSchedule | None:
+        """The fixed instance schedule (autoscaling off), which may be replanned ahead."""
+        return self.day.capacity
+
+    def advance(self, until: float) -> None:
+        """Run to ``until`` (before the end of the day) and pause there."""
+        stop_at(self.env, until)
+        run_to_stop(self.env)
+
+    def finish(self) -> Observation:
+        """Run to the end of the day and return what it measured."""
+        day, duration = self.day, self.scenario.clock.duration
+        run_to_stop(self.env)
+        while day.observer.minutes < math.ceil(duration / MINUTE):
+            day.observer.tick()  # the last minute ends at `duration`, which the run leaves
+        return day.observer.observation(day.measured_counters(self.at_warmup),
+                                        day.extra(self.record_contacts))
 
 
 @dataclass
@@ -66,6 +97,7 @@ class _Day:
     shoppers: Shoppers
     gateway: Gateway | None
     support: Support | None
+    capacity: InstanceSchedule | None
 
     @classmethod
     def wire(cls, env: simpy.Environment, scenario: Scenario, seed: np.random.SeedSequence,
@@ -75,7 +107,7 @@ class _Day:
         observer = Observer(env, scenario, progress)
         servers = Servers(env, scenario.platform, scenario.customers.client_timeout,
                           streams["service"], observer.latencies, observer.errors)
-        schedule_capacity(env, servers, scenario)
+        capacity = schedule_capacity(env, servers, scenario)
         inventory = Inventory(env, scenario.inventory, uniforms(streams["inventory"]))
         if scenario.catalog is not None:
             for sku in scenario.catalog.skus:
@@ -107,7 +139,7 @@ class _Day:
         observer.sessions = lambda: (tally.sessions, tally.sessions - tally.finished)
         curve = RateCurve(scenario.traffic.sessions_per_min, scenario.clock)
         _Arrivals(env, curve, scenario.clock.duration, streams["arrivals"], shoppers.arrive)
-        return cls(scenario, observer, servers, inventory, shoppers, gateway, support)
+        return cls(scenario, observer, servers, inventory, shoppers, gateway, support, capacity)
 
     def counters(self) -> dict[str, float]:
         """Running totals; those at the end of warm-up are subtracted from those at the end."""

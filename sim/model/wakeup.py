@@ -83,12 +83,27 @@ def run(env: simpy.Environment, until: float) -> None:
     clear the callbacks, call each, crash on a failed event nobody defused), so events are
     processed in the same order with the same effects, a method call per event cheaper.
     """
+    stop_at(env, until)
+    run_to_stop(env)
+
+
+def stop_at(env: simpy.Environment, until: float) -> None:
+    """Put a stop marker at ``until``: :func:`run_to_stop` returns when it is reached.
+
+    Several markers may be pending (the end of the day, and pauses before it); each is one
+    heap entry, so a run paused and resumed processes the same events in the same order as
+    one run straight through.
+    """
     if until <= env._now:
         raise ValueError(f"until ({until}) must be greater than the current simulation time")
     marker = Wakeup(None)
     marker.callbacks = (_stop,)
+    heappush(env._queue, (until, URGENT, next(env._eid), marker))  # type: ignore[misc]
+
+
+def run_to_stop(env: simpy.Environment) -> None:
+    """Process events until the first pending stop marker (:func:`stop_at`)."""
     queue: list[tuple[float, int, int, Any]] = env._queue  # type: ignore[assignment]
-    heappush(queue, (until, URGENT, next(env._eid), marker))
     try:
         while True:
             env._now, _, _, event = heappop(queue)

@@ -97,17 +97,24 @@ class StepSchedule(Generic[N]):
         on = [n for offset, n in self._steps if offset <= into]
         return on[-1] if on else self._steps[-1][1]
 
-    def changes(self, until: float) -> Iterator[tuple[float, N, N]]:
-        """``(time, before, after)`` for every change in (0, until], in time order."""
-        current = self.at(0.0)
+    def steps(self, until: float) -> Iterator[tuple[float, N]]:
+        """``(time, value)`` for every clock time of the schedule in (0, until], in time order
+        (a value equal to the one before included: a plan may still change it)."""
         for day in range(math.ceil(until / DAY) + 1):
             for offset, n in self._steps:
                 at = day * DAY + offset
-                if 0 < at <= until and n != current:
-                    yield at, current, n
-                    current = n
-                elif at > until:
+                if at > until:
                     return
+                if at > 0:
+                    yield at, n
+
+    def changes(self, until: float) -> Iterator[tuple[float, N, N]]:
+        """``(time, before, after)`` for every change in (0, until], in time order."""
+        current = self.at(0.0)
+        for at, n in self.steps(until):
+            if n != current:
+                yield at, current, n
+                current = n
 
     def next_change(self, t: float) -> float:
         """The first clock time of the schedule strictly after ``t`` (``inf`` if constant)."""
