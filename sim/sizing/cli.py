@@ -12,8 +12,10 @@ named with by how much; 2 bad input.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -30,7 +32,11 @@ from ..cli.common import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from ..executors import Executor
     from ..scenario import Scenario
+    from .work import Days
 
 
 def size(
@@ -67,7 +73,7 @@ def size(
     from .progress import search_progress
     from .report import render
     from .servers import size_servers
-    from .work import Simulations, sizes_agents, with_plan
+    from .work import sizes_agents, with_plan
 
     scenario = common.load_or_exit(ctx, file, overrides, overlays)
     if not re.fullmatch(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?", deployment):
@@ -87,9 +93,10 @@ def size(
     agents = None
     with search_progress(enabled=not (quiet or as_json)) as progress:
         try:
-            with open_executor(executor.value, jobs or default_jobs(count), scheduler) as runner:
-                servers = size_servers(scenario, Simulations(scenario, seeds, runner), count,
-                                       progress)
+            workers = jobs or default_jobs(count)
+            with open_executor(executor.value, workers, scheduler) as runner, \
+                    days(scenario, seeds, runner, executor.value, workers) as simulations:
+                servers = size_servers(scenario, simulations, count, progress)
                 if sizes_agents(scenario):
                     streams = [r.contacts for r in servers.final_results
                                if r.contacts is not None]
@@ -111,9 +118,24 @@ def size(
     elif quiet:
         common.console.print(str(directory), markup=False)
     else:
-        _print(sizing_json, directory, time.monotonic() - started)
+        _print(sizing_json, directory, time.monotonic() - started, servers.forked_days)
     if not sizing.met:
         raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def days(scenario: Scenario, seeds: list[np.random.SeedSequence], runner: Executor,
+         kind: str, jobs: int) -> Iterator[Days]:
+    """Where the server search's days run: forked where the plans part on this machine (where
+    ``os.fork`` exists), whole days on a cluster."""
+    from . import forks
+    from .work import Simulations
+
+    if kind == "local" and forks.available():
+        with forks.ForkedSimulations(scenario, seeds, jobs) as forked:
+            yield forked
+    else:
+        yield Simulations(scenario, seeds, runner)
 
 
 def nothing_to_size(scenario: Scenario) -> str | None:
@@ -131,7 +153,7 @@ def nothing_to_size(scenario: Scenario) -> str | None:
     return None
 
 
-def _print(sizing: dict, directory: Path, wall_s: float) -> None:
+def _print(sizing: dict, directory: Path, wall_s: float, forked_days: float) -> None:
     console = common.console
     if sizing["met"]:
         console.print("[bold green]A plan that meets every SLO[/]:")
@@ -150,8 +172,10 @@ def _print(sizing: dict, directory: Path, wall_s: float) -> None:
                   f"{'met' if own_met else 'not met'}.",
                   markup=False)
     search = servers["search"]
+    forked = (f" ({forked_days:.1f} of them forked from checkpoints, not simulated again)"
+              if forked_days else "")
     console.print(f"Search: {search['steps']} steps, {search['simulated_days']} simulated "
-                  f"days (servers), {wall_s:.0f} s.", markup=False)
+                  f"days (servers){forked}, {wall_s:.0f} s.", markup=False)
     console.print(f"\nResults: {directory}/  (report: {directory / 'report.html'}; apply: "
                   f"--overlay {directory / 'plan.yaml'})", markup=False)
 

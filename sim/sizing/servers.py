@@ -31,6 +31,7 @@ How the search keeps the number of simulated days small:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,7 +42,7 @@ from ..metrics import Histogram
 from ..model.observer import MINUTE
 from ..run import mean_ci
 from ..scenario.schema import Scenario
-from .work import Measured, Plan, Simulations, intervals
+from .work import Days, Measured, Plan, intervals
 
 GROW, SHRINK = 0.3, 0.1
 """Bracketing steps: up 30% from a failing count, down 10% from a passing one."""
@@ -164,6 +165,9 @@ class ServerPlan:
     instance_hours: float
     steps: int
     simulated_days: int
+    """Days the search ran (replications x plans), whole or forked."""
+    forked_days: float
+    """Of those, the simulated time not simulated again: the hours before a checkpoint."""
     minute_requests: dict[str, list[float]]
     own_results: list[Measured]
     final_results: list[Measured]
@@ -274,7 +278,7 @@ def _fewest(rates: np.ndarray, loads: np.ndarray, slack: float, share: float, pe
     return ceiling
 
 
-def size_servers(scenario: Scenario, simulations: Simulations, replications: int,
+def size_servers(scenario: Scenario, simulations: Days, replications: int,
                  progress: Progress | None = None) -> ServerPlan:
     """Search the fewest instances per interval (module doc); ``simulations`` runs the days."""
     progress = progress or Progress()
@@ -283,11 +287,17 @@ def size_servers(scenario: Scenario, simulations: Simulations, replications: int
     reps = range(replications)
     days = 0
 
-    def evaluate(plan: Plan | None, step: str) -> list[Measured]:
+    def evaluate(plan: Plan | None, step: str, searched: Sequence[Interval] = ()
+                 ) -> list[Measured]:
         nonlocal days
         progress.planned(replications, step)
         days += replications
-        return simulations.run([(plan, r) for r in reps], progress.done)
+        # A later plan may change an interval still searched (tested more than once) or above
+        # the floor (it may shrink, or grow in the whole-plan check): a day pauses before
+        # each, so a later plan agreeing up to it is simulated only from there (forks.py).
+        pauses = [s.index for s in searched
+                  if plan is not None and (plan[s.index] > floor or len(s.tested) > 1)]
+        return simulations.run([(plan, r) for r in reps], progress.done, pauses)
 
     own_results = evaluate(None, "the scenario's own plan")
     own = judge(scenario, own_results)
@@ -303,7 +313,7 @@ def size_servers(scenario: Scenario, simulations: Simulations, replications: int
     while steps < MAX_STEPS:
         plan = tuple(candidates)
         steps += 1
-        results = evaluate(plan, f"search step {steps}")
+        results = evaluate(plan, f"search step {steps}", states)
         checks = judge(scenario, results)
         last = (plan, checks, results)
         for state, count, check in zip(states, plan, checks, strict=True):
@@ -321,7 +331,7 @@ def size_servers(scenario: Scenario, simulations: Simulations, replications: int
     for fix in range(MAX_FIXES + 1):
         if plan != tuple(s.instances for s in states):
             plan = tuple(s.instances for s in states)
-            results = evaluate(plan, f"whole-plan check {fix}")
+            results = evaluate(plan, f"whole-plan check {fix}", states)
             checks = judge(scenario, results)
         for state, check in zip(states, checks, strict=True):
             state.final = check
@@ -336,7 +346,9 @@ def size_servers(scenario: Scenario, simulations: Simulations, replications: int
         intervals=states, own=own,
         own_instance_hours=float(np.mean([r.instance_hours for r in own_results])),
         instance_hours=float(np.mean([r.instance_hours for r in results])),
-        steps=steps, simulated_days=days, minute_requests=load, own_results=own_results,
+        steps=steps, simulated_days=days,
+        forked_days=simulations.skipped / scenario.clock.duration,
+        minute_requests=load, own_results=own_results,
         final_results=results)
 
 

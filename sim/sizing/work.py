@@ -14,14 +14,16 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from ..executors import Executor
 from ..metrics import Histogram
 from ..model.day import simulate_day
-from ..model.observer import MINUTE
+from ..model.observer import MINUTE, Observation
 from ..model.support import ContactStream
+from ..scenario.schedule import StepSchedule
 from ..scenario.schema import ENDPOINTS, Scenario
 from ..scenario.units import DAY
 
@@ -67,16 +69,28 @@ def with_plan(scenario: Scenario, plan: Plan | None) -> Scenario:
     schedule = {(start + i * per) % DAY: n for i, n in enumerate(plan)}
     platform = scenario.platform
     auto = platform.autoscaling.model_copy(update={"enabled": False, "min": 1})
-    fixed = platform.model_copy(update={"instances": schedule if len(set(plan)) > 1 else plan[0],
-                                        "autoscaling": auto})
+    # Always a schedule, even when constant: every interval's count is then a step of the
+    # model's instance schedule, which a day paused before it may still change (forks.py).
+    fixed = platform.model_copy(update={"instances": schedule, "autoscaling": auto})
     return scenario.model_copy(update={"platform": fixed})
+
+
+def instance_schedule(scenario: Scenario, plan: Plan) -> StepSchedule[int]:
+    """``plan`` as the model reads ``platform.instances`` (for ``InstanceSchedule.replan``)."""
+    platform = with_plan(scenario, plan).platform
+    return StepSchedule(platform.instances, scenario.clock.start_time_of_day)
 
 
 def simulate_plan(scenario: Scenario, plan: Plan | None,
                   seed: np.random.SeedSequence) -> Measured:
     """One day of ``plan`` (``None``: the scenario's own platform) with one seed."""
+    obs = simulate_day(with_plan(scenario, plan), seed, record_contacts=sizes_agents(scenario))
+    return measure(scenario, obs)
+
+
+def measure(scenario: Scenario, obs: Observation) -> Measured:
+    """What the search reads of a simulated day (``obs``) of ``scenario``."""
     record = sizes_agents(scenario)
-    obs = simulate_day(with_plan(scenario, plan), seed, record_contacts=record)
     per_hours = round(scenario.sizing.servers.per / 3600)
     count = intervals(scenario)
     latency: list[dict[str, Histogram]] = []
@@ -109,8 +123,25 @@ Unit = tuple[Plan | None, int]
 """A plan and a replication index: what one worker simulates."""
 
 
+class Days(Protocol):
+    """What runs the search's units: whole days on an executor (:class:`Simulations`), or
+    days forked where the plans part (:class:`~sim.sizing.forks.ForkedSimulations`)."""
+
+    skipped: float
+    """Simulated seconds the units did not simulate again (forked from a checkpoint)."""
+
+    def run(self, units: Sequence[Unit], done: Callable[[], None] | None = None,
+            pauses: Sequence[int] = ()) -> list[Measured]:
+        """Simulate every unit; results in the order of ``units``. ``pauses``: the intervals
+        later plans may change, where a day may leave a checkpoint."""
+        ...
+
+
 class Simulations:
-    """Runs the search's units on an executor (:mod:`sim.executors`), seeds fixed per index."""
+    """Runs the search's units on an executor (:mod:`sim.executors`), seeds fixed per index:
+    every unit a whole day (``pauses`` unused), as on a cluster."""
+
+    skipped = 0.0
 
     def __init__(self, scenario: Scenario, seeds: Sequence[np.random.SeedSequence],
                  executor: Executor):
@@ -118,8 +149,8 @@ class Simulations:
         self.seeds = list(seeds)
         self.executor = executor
 
-    def run(self, units: Sequence[Unit], done: Callable[[], None] | None = None
-            ) -> list[Measured]:
+    def run(self, units: Sequence[Unit], done: Callable[[], None] | None = None,
+            pauses: Sequence[int] = ()) -> list[Measured]:
         """Simulate every unit; results in the order of ``units``."""
         return self.executor.map(
             simulate_plan, [(self.scenario, plan, self.seeds[rep]) for plan, rep in units],

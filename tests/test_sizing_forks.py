@@ -1,0 +1,70 @@
+"""Forked days (sim/sizing/forks.py): a day resumed from a checkpoint with another plan measures
+to the bit what a whole day of that plan does, and the processes go when the sizing is done."""
+
+from __future__ import annotations
+
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+
+from sim.model.day import DayRun
+from sim.run import replication_seeds
+from sim.scenario import load_scenario
+from sim.sizing.forks import ForkedSimulations, available
+from sim.sizing.work import instance_schedule, simulate_plan, with_plan
+
+ROOT = Path(__file__).resolve().parents[1]
+SHOP = load_scenario(ROOT / "scenarios" / "small-shop.yaml",
+                     ["sizing.servers.per=6h"])
+H = 6 * 3600
+"""The sizing interval: four a day."""
+
+pytestmark = pytest.mark.skipif(not available(), reason="needs os.fork")
+
+
+def transferred(measured: object) -> bytes:
+    """The bytes of ``measured`` as another process's answer has them: pickled once on the
+    way (a fresh object's pickle may share its parts differently, not its values)."""
+    return pickle.dumps(pickle.loads(pickle.dumps(measured)))
+
+
+def test_a_paused_and_replanned_day_is_the_day_started_with_that_plan():
+    seed = replication_seeds(SHOP.seed, 1)[0]
+    day = DayRun(with_plan(SHOP, (2, 2, 2, 2)), seed)
+    day.advance(2 * H - 180)  # the launch for 12:00 is still to come
+    assert day.capacity is not None
+    day.capacity.replan(instance_schedule(SHOP, (2, 2, 5, 1)))
+    resumed = day.finish()
+    whole = DayRun(with_plan(SHOP, (2, 2, 5, 1)), seed).finish()
+    assert pickle.dumps(resumed) == pickle.dumps(whole)
+    assert resumed.counters["instance_hours"] != DayRun(
+        with_plan(SHOP, (2, 2, 2, 2)), seed).finish().counters["instance_hours"]
+
+
+def test_a_step_already_begun_cannot_be_replanned():
+    day = DayRun(with_plan(SHOP, (2, 2, 2, 2)), replication_seeds(SHOP.seed, 1)[0])
+    day.advance(2 * H)
+    assert day.capacity is not None
+    with pytest.raises(ValueError, match=r"step 2 .* already begun"):
+        day.capacity.replan(instance_schedule(SHOP, (2, 2, 3, 2)))
+
+
+def test_forked_days_measure_what_whole_days_do_and_leave_nothing_behind():
+    seeds = replication_seeds(SHOP.seed, 2)
+    plans = [None, (2, 2, 2, 2), (2, 2, 4, 4), (2, 2, 4, 1), (2, 3, 4, 1), (1, 1, 1, 1)]
+    forked = ForkedSimulations(SHOP, seeds, jobs=2)
+    folder = forked.folder
+    got, starts = [], []
+    with forked:
+        for plan in plans:
+            got += forked.run([(plan, r) for r in range(2)], pauses=[1, 2, 3])
+            starts.append(forked.resumed)
+    expected = [simulate_plan(SHOP, plan, seeds[r]) for plan in plans for r in range(2)]
+    assert [pickle.dumps(m) for m in got] == [transferred(m) for m in expected]
+    # Per replication: (2,2,4,4) starts from the 11:57 checkpoint of (2,2,2,2), (2,2,4,1) from
+    # the 17:57 one of (2,2,4,4), (2,3,4,1) from the 05:57 one; None and (1,1,1,1) fresh.
+    assert starts == [0, 0, 2, 4, 6, 6]
+    assert forked.skipped == 2 * ((2 * H - 180) + (3 * H - 180) + (H - 180))
+    assert not os.path.exists(folder)
