@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import resource
 import subprocess
 import sys
@@ -29,15 +30,17 @@ SCENARIO = ROOT / "scenarios" / "double11.yaml"
 PEAKDAY = [sys.executable, "-m", "peakday"]
 
 
-def timed(command: list[str]) -> tuple[int, float, float]:
-    """Exit status, wall seconds and CPU seconds (children) of a command."""
+def timed(command: list[str]) -> tuple[int, float, float, str]:
+    """Exit status, wall seconds and CPU seconds (children) of a command, and its output."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
-    status = subprocess.run(command, cwd=ROOT, check=False).returncode
+    done = subprocess.run(command, cwd=ROOT, check=False, capture_output=True, text=True)
+    print(done.stdout + done.stderr, end="")
+    status = done.returncode
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return status, wall, cpu
+    return status, wall, cpu, done.stdout
 
 
 def main() -> None:
@@ -52,19 +55,21 @@ def main() -> None:
     args = parser.parse_args()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or ROOT / "results" / f"bench-sizing-{args.scenario.stem}-{stamp}"
-    command = [*PEAKDAY, "size", str(args.scenario), "--out", str(out), "--quiet",
+    command = [*PEAKDAY, "size", str(args.scenario), "--out", str(out),
                "--executor", args.executor]
     if args.replications:
         command += ["--replications", str(args.replications)]
     if args.jobs:
         command += ["--jobs", str(args.jobs)]
-    status, wall, cpu = timed(command)
+    status, wall, cpu, output = timed(command)
     sizing = json.loads((out / "sizing.json").read_text())
     search = sizing["servers"]["search"]
+    forked = re.search(r"([\d.]+) of them forked", output)
     print(f"size {args.scenario.stem} ({args.executor} executor): exit {status}, "
           f"{wall:.0f} s wall, {cpu:.0f} s CPU, "
-          f"{search['steps']} search steps, {search['simulated_days']} simulated days "
-          f"(servers) with {sizing['replications']} replications per plan")
+          f"{search['steps']} search steps, {search['simulated_days']} days "
+          f"(servers; {forked.group(1) if forked else 0} of them forked from checkpoints, "
+          f"not simulated again) with {sizing['replications']} replications per plan")
     hours = sizing["servers"]["intervals"]
     print("instances per hour:", " ".join(f"{i['from']}={i['instances']}" for i in hours))
     agents = sizing["agents"]
@@ -85,7 +90,7 @@ def main() -> None:
     check = [*PEAKDAY, "simulate", str(args.scenario), "--overlay", str(out / "plan.yaml"),
              "--seed", "4242", "--replications", str(sizing["replications"]), "--check",
              "--out", str(out.parent / f"{out.name}-check")]
-    status, wall, cpu = timed(check)
+    status, wall, cpu, _ = timed(check)
     print(f"plan fed back (seed 4242, {sizing['replications']} replications): simulate --check "
           f"exit {status} ({wall:.0f} s wall)")
 
