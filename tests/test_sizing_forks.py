@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import pickle
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +19,8 @@ from sim.sizing.forks import ForkedSimulations, available
 from sim.sizing.work import instance_schedule, simulate_plan, with_plan
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOP = load_scenario(ROOT / "scenarios" / "small-shop.yaml",
+SHOP_FILE = ROOT / "scenarios" / "small-shop.yaml"
+SHOP = load_scenario(SHOP_FILE,
                      ["sizing.servers.per=6h"])
 H = 6 * 3600
 """The sizing interval: four a day."""
@@ -68,3 +72,43 @@ def test_forked_days_measure_what_whole_days_do_and_leave_nothing_behind():
     assert starts == [0, 0, 2, 4, 6, 6]
     assert forked.skipped == 2 * ((2 * H - 180) + (3 * H - 180) + (H - 180))
     assert not os.path.exists(folder)
+
+
+KILLED = """
+import sys
+from sim.run import replication_seeds
+from sim.scenario import load_scenario
+from sim.sizing.forks import ForkedSimulations
+
+if __name__ == "__main__":
+    shop = load_scenario(sys.argv[1], ["sizing.servers.per=6h"])
+    with ForkedSimulations(shop, replication_seeds(shop.seed, 2), jobs=2) as forked:
+        print(forked.folder, *[root.pid for root in forked.roots], flush=True)
+        forked.run([((2, 2, 2, 2), 0), ((2, 2, 2, 2), 1)], pauses=[1, 2, 3])
+        forked.run([((2, 2, 3, 3), 0), ((2, 2, 3, 3), 1)], pauses=[2, 3])
+"""
+
+
+def test_a_killed_sizing_leaves_no_process_and_no_folder_behind(tmp_path):
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED)
+    sizing = subprocess.Popen([sys.executable, str(script), str(SHOP_FILE)],
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    folder, *roots = sizing.stdout.readline().split()  # type: ignore[union-attr]
+    time.sleep(1.5)  # the first days are running, leaving checkpoints
+    sizing.kill()
+    sizing.wait()
+    sizing.stdout.close()  # type: ignore[union-attr]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and (os.path.exists(folder) or any(map(alive, roots))):
+        time.sleep(0.2)
+    assert not any(map(alive, roots))
+    assert not os.path.exists(folder)
+
+
+def alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    return True

@@ -228,7 +228,8 @@ def _root(listener: socket.socket, scenario: Scenario, seed: np.random.SeedSeque
           main: int) -> None:
     """A replication's root: each request starts a fresh day of its plan."""
     record = sizes_agents(scenario)
-    _serve(listener, main, lambda plan: DayRun(with_plan(scenario, plan), seed,
+    watch = _Watch(main)
+    _serve(listener, main, lambda plan: DayRun(with_plan(scenario, plan), seed, progress=watch,
                                                record_contacts=record), scenario)
 
 
@@ -239,7 +240,11 @@ def _serve(listener: socket.socket, main: int, start: Callable[[Plan | None], Da
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # runners are reaped by the system
     while True:
         if not select.select([listener], [], [], IDLE)[0]:
-            if not _alive(main):
+            if not _alive(main):  # killed: nobody is left to remove the sockets
+                path = listener.getsockname()
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                    os.rmdir(os.path.dirname(path))  # the last one out
                 os._exit(0)
             continue
         client, _ = listener.accept()
@@ -292,6 +297,18 @@ class _Replanned:
         assert plan is not None and self.day.capacity is not None
         self.day.capacity.replan(instance_schedule(self.scenario, plan))
         return self.day
+
+
+@dataclass
+class _Watch:
+    """A day's per-minute hook: a runner whose sizing process is gone (killed, or stopped
+    with Ctrl-C) stops within a simulated minute instead of finishing a day nobody reads."""
+
+    main: int
+
+    def __call__(self, _now: float) -> None:
+        if not _alive(self.main):
+            os._exit(1)
 
 
 def _alive(pid: int) -> bool:
