@@ -57,20 +57,27 @@ def test_a_step_already_begun_cannot_be_replanned():
 
 def test_forked_days_measure_what_whole_days_do_and_leave_nothing_behind():
     seeds = replication_seeds(SHOP.seed, 2)
-    plans = [None, (2, 2, 2, 2), (2, 2, 4, 4), (2, 2, 4, 1), (2, 3, 4, 1), (1, 1, 1, 1)]
+    cut = 2 * H + 1.0  # just after 12:00 (the second interval's last minute closed)
+    tests = [(None, None), ((2, 2, 2, 2), None), ((2, 2, 4, 4), None), ((2, 2, 4, 1), None),
+             ((2, 3, 4, 1), cut), ((1, 1, 1, 1), None), ((2, 3, 4, 1), None)]
     forked = ForkedSimulations(SHOP, seeds, jobs=2)
     folder = forked.folder
     got, starts = [], []
     with forked:
-        for plan in plans:
-            got += forked.run([(plan, r) for r in range(2)], pauses=[1, 2, 3])
+        for plan, until in tests:
+            got += forked.run([(plan, r, until) for r in range(2)], pauses=[1, 2, 3])
             starts.append(forked.resumed)
-    expected = [simulate_plan(SHOP, plan, seeds[r]) for plan in plans for r in range(2)]
+    expected = [simulate_plan(SHOP, plan, seeds[r], until) for plan, until in tests
+                for r in range(2)]
     assert [pickle.dumps(m) for m in got] == [transferred(m) for m in expected]
     # Per replication: (2,2,4,4) starts from the 11:57 checkpoint of (2,2,2,2), (2,2,4,1) from
-    # the 17:57 one of (2,2,4,4), (2,3,4,1) from the 05:57 one; None and (1,1,1,1) fresh.
-    assert starts == [0, 0, 2, 4, 6, 6]
-    assert forked.skipped == 2 * ((2 * H - 180) + (3 * H - 180) + (H - 180))
+    # the 17:57 one of (2,2,4,4), (2,3,4,1) cut at 12:00 from the 05:57 one, leaving one at
+    # 11:57 that the whole (2,3,4,1) starts from; None and (1,1,1,1) fresh.
+    assert starts == [0, 0, 2, 4, 6, 6, 8]
+    assert forked.skipped == 2 * ((2 * H - 180) + (3 * H - 180) + (H - 180) + (2 * H - 180))
+    cut_day = got[8]
+    assert cut_day.requests[1] > 0 and cut_day.requests[2:] == [0, 0]
+    assert cut_day.contacts is None and got[12].contacts is not None
     assert not os.path.exists(folder)
 
 
@@ -84,8 +91,8 @@ if __name__ == "__main__":
     shop = load_scenario(sys.argv[1], ["sizing.servers.per=6h"])
     with ForkedSimulations(shop, replication_seeds(shop.seed, 2), jobs=2) as forked:
         print(forked.folder, *[root.pid for root in forked.roots], flush=True)
-        forked.run([((2, 2, 2, 2), 0), ((2, 2, 2, 2), 1)], pauses=[1, 2, 3])
-        forked.run([((2, 2, 3, 3), 0), ((2, 2, 3, 3), 1)], pauses=[2, 3])
+        forked.run([((2, 2, 2, 2), 0, None), ((2, 2, 2, 2), 1, None)], pauses=[1, 2, 3])
+        forked.run([((2, 2, 3, 3), 0, None), ((2, 2, 3, 3), 1, None)], pauses=[2, 3])
 """
 
 

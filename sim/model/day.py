@@ -76,9 +76,15 @@ class DayRun:
         stop_at(self.env, until)
         run_to_stop(self.env)
 
-    def finish(self) -> Observation:
-        """Run to the end of the day and return what it measured."""
+    def finish(self, until: float | None = None) -> Observation:
+        """Run to the end of the day and return what it measured — or, with ``until``, cut the
+        day short there: what it measured in the minutes closed by then, without the contact
+        stream (sizing judges an interval on a day cut just after it)."""
         day, duration = self.day, self.scenario.clock.duration
+        if until is not None and until < duration:
+            self.advance(until)
+            return day.observer.observation(day.measured_counters(self.at_warmup),
+                                            day.extra(False))
         run_to_stop(self.env)
         while day.observer.minutes < math.ceil(duration / MINUTE):
             day.observer.tick()  # the last minute ends at `duration`, which the run leaves

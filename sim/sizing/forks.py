@@ -45,7 +45,16 @@ import numpy as np
 
 from ..model.day import DayRun
 from ..scenario.schema import Scenario
-from .work import Measured, Plan, Unit, instance_schedule, measure, sizes_agents, with_plan
+from .work import (
+    Measured,
+    Plan,
+    Unit,
+    instance_schedule,
+    length,
+    measure,
+    sizes_agents,
+    with_plan,
+)
 
 KEPT = 4
 """Checkpoints kept per replication (the least recently used beyond it quit)."""
@@ -122,7 +131,7 @@ class ForkedSimulations:
                     running[conn] = (index, unit, new)
                 for ready in wait(list(running)):
                     conn = cast(Connection, ready)
-                    index, (_plan, rep), new = running.pop(conn)
+                    index, (_plan, rep, _until), new = running.pop(conn)
                     measured, made = _receive(conn)
                     conn.close()
                     results[index] = measured
@@ -139,7 +148,7 @@ class ForkedSimulations:
 
     def _start(self, unit: Unit, pauses: Sequence[int]) -> tuple[Connection, list[_Point]]:
         """Send ``unit`` to the latest point it can start from; the checkpoints it will make."""
-        plan, rep = unit
+        plan, rep, until = unit
         point = max((p for p in self.points[rep] if p.fits(plan)), key=lambda p: p.interval)
         scenario = self.scenario
         per, warmup = scenario.sizing.servers.per, scenario.platform.autoscaling.warmup
@@ -153,13 +162,13 @@ class ForkedSimulations:
         if plan is not None:
             for interval in sorted(set(pauses)):
                 at = interval * per - warmup
-                if interval > point.interval and 0 < at < scenario.clock.duration:
+                if interval > point.interval and 0 < at < length(scenario, unit):
                     self.made += 1
                     path = os.path.join(self.folder, f"c{self.made}")
                     new.append(_Point(interval, plan[:interval], path))
                     times.append((at, path))
         conn = Client(point.path, family="AF_UNIX")
-        conn.send(("run", plan, times))
+        conn.send(("run", plan, times, until))
         return conn, new
 
     def _keep(self, rep: int, point: _Point) -> None:
@@ -258,13 +267,15 @@ def _serve(listener: socket.socket, main: int, start: Callable[[Plan | None], Da
             os._exit(0)
         if os.fork() == 0:
             listener.close()
-            _run(conn, start, scenario, message[1], message[2], main)
+            _, plan, pauses, until = message
+            _run(conn, start, scenario, plan, pauses, until, main)
         conn.close()
 
 
 def _run(conn: Connection, start: Callable[[Plan | None], DayRun], scenario: Scenario,
-         plan: Plan | None, pauses: list[Pause], main: int) -> NoReturn:
-    """A runner: the day of ``plan`` to its end, leaving a checkpoint at each pause."""
+         plan: Plan | None, pauses: list[Pause], until: float | None, main: int) -> NoReturn:
+    """A runner: the day of ``plan`` to its end (or ``until``), leaving a checkpoint at each
+    pause."""
     status = 0
     try:
         day = start(plan)
@@ -277,7 +288,7 @@ def _run(conn: Connection, start: Callable[[Plan | None], DayRun], scenario: Sce
                 _serve(listener, main, _Replanned(day, scenario), scenario)
             listener.close()
             made.append(path)
-        conn.send(("done", measure(scenario, day.finish()), made))
+        conn.send(("done", measure(scenario, day.finish(until)), made))
     except BaseException:
         status = 1
         with contextlib.suppress(OSError):

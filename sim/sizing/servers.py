@@ -42,7 +42,7 @@ from ..metrics import Histogram
 from ..model.observer import MINUTE
 from ..run import mean_ci
 from ..scenario.schema import Scenario
-from .work import Days, Measured, Plan, intervals
+from .work import Days, Measured, Plan, Unit, intervals, length
 
 GROW, SHRINK = 0.3, 0.1
 """Bracketing steps: up 30% from a failing count, down 10% from a passing one."""
@@ -164,8 +164,9 @@ class ServerPlan:
     own_instance_hours: float
     instance_hours: float
     steps: int
-    simulated_days: int
-    """Days the search ran (replications x plans), whole or forked."""
+    simulated_days: float
+    """Simulated time the search asked for, in days (replications x plans, days cut short
+    counted by their length), forked or not."""
     forked_days: float
     """Of those, the simulated time not simulated again: the hours before a checkpoint."""
     minute_requests: dict[str, list[float]]
@@ -285,45 +286,58 @@ def size_servers(scenario: Scenario, simulations: Days, replications: int,
     sizing = scenario.sizing.servers
     floor, ceiling = sizing.min, sizing.max
     reps = range(replications)
-    days = 0
+    duration = scenario.clock.duration
+    simulated = 0.0
 
-    def evaluate(plan: Plan | None, step: str, searched: Sequence[Interval] = ()
-                 ) -> list[Measured]:
-        nonlocal days
-        progress.planned(replications, step)
-        days += replications
+    def evaluate(tests: list[tuple[Plan | None, float | None]], step: str,
+                 searched: Sequence[Interval] = ()) -> list[list[Measured]]:
+        """Each test's replications: (plan, where the day may stop) -> its days in seed order."""
+        nonlocal simulated
+        units: list[Unit] = [(plan, r, until) for plan, until in tests for r in reps]
+        progress.planned(len(units), step)
+        simulated += sum(length(scenario, unit) for unit in units)
         # A later plan may change an interval still searched (tested more than once) or above
         # the floor (it may shrink, or grow in the whole-plan check): a day pauses before
         # each, so a later plan agreeing up to it is simulated only from there (forks.py).
-        pauses = [s.index for s in searched
-                  if plan is not None and (plan[s.index] > floor or len(s.tested) > 1)]
-        return simulations.run([(plan, r) for r in reps], progress.done, pauses)
+        pauses = sorted({s.index for s in searched for plan, _ in tests if plan is not None
+                         and (plan[s.index] > floor or len(s.tested) > 1)})
+        results = simulations.run(units, progress.done, pauses)
+        return [results[i:i + replications] for i in range(0, len(results), replications)]
 
-    own_results = evaluate(None, "the scenario's own plan")
+    (own_results,) = evaluate([(None, None)], "the scenario's own plan")
     own = judge(scenario, own_results)
     load = {e: list(np.mean([r.minute_requests[e] for r in own_results], axis=0))
             for e in own_results[0].minute_requests}
     per = sizing.per
-    duration = scenario.clock.duration
     states = [Interval(i, i * per, min((i + 1) * per, duration), n)
               for i, n in enumerate(estimate(scenario, load))]
     candidates = [s.estimate for s in states]
-    steps = 0
-    last: tuple[Plan, list[Check], list[Measured]] | None = None
-    while steps < MAX_STEPS:
-        plan = tuple(candidates)
-        steps += 1
-        results = evaluate(plan, f"search step {steps}", states)
-        checks = judge(scenario, results)
-        last = (plan, checks, results)
-        for state, count, check in zip(states, plan, checks, strict=True):
+    plan = tuple(candidates)
+    (results,) = evaluate([(plan, None)], "search step 1", states)
+    checks = judge(scenario, results)
+    last = (plan, checks, results)
+    tested = [(state, plan[state.index], check)
+              for state, check in zip(states, checks, strict=True)]
+    steps = 1
+    while True:
+        for state, count, check in tested:
             state.tested[count] = check
             _find_bound(state)
         pending = [s.next_count(floor, ceiling) for s in states]
-        if all(p is None for p in pending):
+        moving = [(s, p) for s, p in zip(states, pending, strict=True) if p is not None]
+        if not moving or steps == MAX_STEPS:
             break
-        candidates = [p if p is not None else s.answer(floor, ceiling)
-                      for s, p in zip(states, pending, strict=True)]
+        steps += 1
+        # Each interval still searched is tested on a day of its own: the others at their best
+        # counts so far, the day cut just after it (its last minute closed) — the hours after
+        # it cannot change it, and the hours before it are a checkpoint's (forks.py).
+        best = [s.answer(floor, ceiling) for s in states]
+        tests: list[tuple[Plan | None, float | None]] = [
+            (tuple([*best[:s.index], count, *best[s.index + 1:]]),
+             None if s.end >= duration else s.end + 1.0) for s, count in moving]
+        batches = evaluate(tests, f"search step {steps}", states)
+        tested = [(s, count, judge(scenario, days)[s.index])
+                  for (s, count), days in zip(moving, batches, strict=True)]
     for state in states:
         state.instances = state.answer(floor, ceiling)
     assert last is not None
@@ -331,7 +345,7 @@ def size_servers(scenario: Scenario, simulations: Days, replications: int,
     for fix in range(MAX_FIXES + 1):
         if plan != tuple(s.instances for s in states):
             plan = tuple(s.instances for s in states)
-            results = evaluate(plan, f"whole-plan check {fix}", states)
+            (results,) = evaluate([(plan, None)], f"whole-plan check {fix}", states)
             checks = judge(scenario, results)
         for state, check in zip(states, checks, strict=True):
             state.final = check
@@ -346,8 +360,8 @@ def size_servers(scenario: Scenario, simulations: Days, replications: int,
         intervals=states, own=own,
         own_instance_hours=float(np.mean([r.instance_hours for r in own_results])),
         instance_hours=float(np.mean([r.instance_hours for r in results])),
-        steps=steps, simulated_days=days,
-        forked_days=simulations.skipped / scenario.clock.duration,
+        steps=steps, simulated_days=simulated / duration,
+        forked_days=simulations.skipped / duration,
         minute_requests=load, own_results=own_results,
         final_results=results)
 

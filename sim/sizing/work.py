@@ -20,7 +20,7 @@ import numpy as np
 
 from ..executors import Executor
 from ..metrics import Histogram
-from ..model.day import simulate_day
+from ..model.day import DayRun
 from ..model.observer import MINUTE, Observation
 from ..model.support import ContactStream
 from ..scenario.schedule import StepSchedule
@@ -81,16 +81,17 @@ def instance_schedule(scenario: Scenario, plan: Plan) -> StepSchedule[int]:
     return StepSchedule(platform.instances, scenario.clock.start_time_of_day)
 
 
-def simulate_plan(scenario: Scenario, plan: Plan | None,
-                  seed: np.random.SeedSequence) -> Measured:
-    """One day of ``plan`` (``None``: the scenario's own platform) with one seed."""
-    obs = simulate_day(with_plan(scenario, plan), seed, record_contacts=sizes_agents(scenario))
-    return measure(scenario, obs)
+def simulate_plan(scenario: Scenario, plan: Plan | None, seed: np.random.SeedSequence,
+                  until: float | None = None) -> Measured:
+    """One day of ``plan`` (``None``: the scenario's own platform) with one seed, cut short at
+    ``until`` if given (the intervals after it are then empty)."""
+    day = DayRun(with_plan(scenario, plan), seed, record_contacts=sizes_agents(scenario))
+    return measure(scenario, day.finish(until))
 
 
 def measure(scenario: Scenario, obs: Observation) -> Measured:
-    """What the search reads of a simulated day (``obs``) of ``scenario``."""
-    record = sizes_agents(scenario)
+    """What the search reads of a simulated day (``obs``) of ``scenario``, whole or cut short."""
+    support = obs.extra.get("support")
     per_hours = round(scenario.sizing.servers.per / 3600)
     count = intervals(scenario)
     latency: list[dict[str, Histogram]] = []
@@ -114,13 +115,20 @@ def measure(scenario: Scenario, obs: Observation) -> Measured:
         minute_requests={e: obs.series[f"requests_{e}"].tolist() for e in ENDPOINTS
                          if f"requests_{e}" in obs.series},
         instance_hours=obs.counters["instance_hours"],
-        support=obs.extra["support"]["intervals"] if "support" in obs.extra else None,
-        contacts=obs.extra["support"]["stream"] if record else None,
+        support=support["intervals"] if support is not None else None,
+        contacts=support.get("stream") if support is not None else None,
     )
 
 
-Unit = tuple[Plan | None, int]
-"""A plan and a replication index: what one worker simulates."""
+Unit = tuple[Plan | None, int, float | None]
+"""A plan, a replication index and where the day may stop (``None``: at its end): what one
+worker simulates."""
+
+
+def length(scenario: Scenario, unit: Unit) -> float:
+    """The simulated seconds a unit covers."""
+    until = unit[2]
+    return scenario.clock.duration if until is None else min(until, scenario.clock.duration)
 
 
 class Days(Protocol):
@@ -153,5 +161,6 @@ class Simulations:
             pauses: Sequence[int] = ()) -> list[Measured]:
         """Simulate every unit; results in the order of ``units``."""
         return self.executor.map(
-            simulate_plan, [(self.scenario, plan, self.seeds[rep]) for plan, rep in units],
+            simulate_plan, [(self.scenario, plan, self.seeds[rep], until)
+                            for plan, rep, until in units],
             None if done is None else lambda _index: done())
