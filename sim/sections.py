@@ -112,8 +112,9 @@ def payments_section(result: RunResult, figure: Figure) -> dict | None:
                                                                 strict=True)]),
         "retries": figure(totals["retries"]),
         "timeouts": figure(totals["timeouts"]),
-        "lost_orders": figure([o.counters["lost_payment_failed"] for o in result.observations]),
-        "lost_value": figure([o.counters["lost_payment_failed_value"]
+        "lost_orders": figure([o.losses.by_cause["payment_failed"].count
+                               for o in result.observations]),
+        "lost_value": figure([o.losses.by_cause["payment_failed"].value
                               for o in result.observations]),
         "by_channel": by_channel,
     }

@@ -19,7 +19,7 @@ import numpy as np
 
 from .findings import business_findings
 from .metrics import Histogram
-from .model.customers import LOST_CAUSES
+from .model.customers import LOST_CAUSES, STAGES
 from .model.observer import MINUTE, Observation
 from .run import RunResult, mean_ci
 from .scenario.schema import ENDPOINTS
@@ -106,7 +106,7 @@ def replication_values(result: RunResult) -> dict[str, list[float | None]]:
     values: dict[str, list[float | None]] = {
         key: [tidy(o.counters[key]) for o in observations]
         for key in ("sessions", "orders", "gmv", "instance_hours")}
-    values["lost_sales_value"] = [tidy(o.counters["lost_sales_value"]) for o in observations]
+    values["lost_sales_value"] = [tidy(o.losses.value) for o in observations]
     values["error_rate"] = [tidy(_ratio(o, "errors", "requests")) for o in observations]
     values["peak_instances"] = [tidy(float(np.max(o.series["instances"], initial=0)))
                                 for o in observations]
@@ -185,13 +185,22 @@ def _business(figures: _Figures) -> dict:
         "retries": count("retries"),
         "discounts": count("discounts"),
         "net_gmv": figures.each(lambda o: o.counters["gmv"] - o.counters["discounts"]),
-        "lost_sales": {
-            "count": count("lost_sales"), "value": count("lost_sales_value"),
-            "by_cause": {cause: {"count": count(f"lost_{cause}"),
-                                 "value": count(f"lost_{cause}_value")} for cause in LOST_CAUSES},
-            "gave_up_by_stage": {stage: count(f"gave_up_{stage}")
-                                 for stage in ("browse", "cart", "checkout", "pay")},
-        },
+        "lost_sales": _lost_sales(figures),
+    }
+
+
+def _lost_sales(figures: _Figures) -> dict:
+    """Sales lost: in all, by cause, and where shoppers gave up after platform errors."""
+    fig = figures.figure
+    losses = [o.losses for o in figures.result.observations]
+    return {
+        "count": fig([lost.count for lost in losses]),
+        "value": fig([lost.value for lost in losses]),
+        "by_cause": {cause: {"count": fig([lost.by_cause[cause].count for lost in losses]),
+                             "value": fig([lost.by_cause[cause].value for lost in losses])}
+                     for cause in LOST_CAUSES},
+        "gave_up_by_stage": {stage: fig([lost.gave_up[stage] for lost in losses])
+                             for stage in STAGES},
     }
 
 

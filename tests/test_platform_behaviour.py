@@ -43,7 +43,7 @@ def test_every_request_ends_exactly_once():
     assert c["timeouts"] > 0 and c["shed"] > 0 and c["retries"] > 0
     assert c["requests_submitted"] == c["requests"] + c["requests_unanswered_at_end"]
     # sessions: each either finished (served or gave up) or is still going at the end
-    assert c["sessions"] >= c["sessions_finished"] >= c["gave_up_browse"]
+    assert c["sessions"] >= c["sessions_finished"] >= obs.losses.gave_up["browse"]
 
 
 def test_client_timeout_turns_slow_answers_into_errors_and_retries_add_load():

@@ -176,6 +176,22 @@ def test_a_payment_outage_hurts_in_its_window_only(tmp_path):
     assert failures[after].mean() < 3 * max(baseline[after].mean(), 1)
     storm_pay, calm_pay = storm.extra["payments"]["a"], calm.extra["payments"]["a"]
     assert storm_pay.retries > calm_pay.retries
-    assert storm.counters["lost_payment_failed"] > 3 * calm.counters["lost_payment_failed"]
+    assert (storm.losses.by_cause["payment_failed"].count
+            > 3 * calm.losses.by_cause["payment_failed"].count)
     assert (storm.extra["support"]["by_source"]["payment_failure"]
             > 3 * calm.extra["support"]["by_source"]["payment_failure"])
+
+
+def test_losses_after_a_warm_up_are_the_days_less_the_warm_ups():
+    """The warm-up only moves where measuring starts (same seed, same day): every cause and
+    stage loses at most what the whole day lost, the totals are still their causes' sums, and
+    a warm-up ending mid-sale (20:01) keeps the sale's last misses only."""
+    whole = flash().losses
+    measured = flash("clock.warmup=61min").losses
+    assert 0 < measured.count < whole.count
+    assert measured.count == sum(lost.count for lost in measured.by_cause.values())
+    assert measured.value == pytest.approx(sum(lost.value for lost in measured.by_cause.values()))
+    for cause, lost in measured.by_cause.items():
+        assert 0 <= lost.count <= whole.by_cause[cause].count
+    for stage, n in measured.gave_up.items():
+        assert 0 <= n <= whole.gave_up[stage]

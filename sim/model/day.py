@@ -20,10 +20,11 @@ from ..behaviour.stock import oversold
 from ..scenario.schema import ENDPOINTS, Scenario
 from ..traffic import RateCurve
 from .capacity import InstanceSchedule, schedule_capacity
-from .customers import CHECKOUT, PAY, STAGES, Shoppers, checkout_work, pay_wait
+from .customers import CHECKOUT, PAY, Shoppers, checkout_work, pay_wait
 from .flash_sales import schedule_flash_sales
 from .inventory import Inventory, Stock
 from .observer import MINUTE, Observation, Observer
+from .outcomes import Losses
 from .payments import Gateway
 from .platform import Request, Servers
 from .streams import spawn_streams, uniforms
@@ -60,10 +61,8 @@ class DayRun:
         self.scenario, self.record_contacts = scenario, record_contacts
         self.day = day = _Day.wire(env, scenario, seed, progress, record_contacts)
         env.process(day.observer.ticker())
-        self.at_warmup: dict[str, float] = {}
         if scenario.clock.warmup:
-            env.timeout(scenario.clock.warmup).callbacks.append(
-                lambda _: self.at_warmup.update(day.counters()))
+            env.timeout(scenario.clock.warmup).callbacks.append(lambda _: day.end_warmup())
         stop_at(env, scenario.clock.duration)
 
     @property
@@ -83,13 +82,11 @@ class DayRun:
         day, duration = self.day, self.scenario.clock.duration
         if until is not None and until < duration:
             self.advance(until)
-            return day.observer.observation(day.measured_counters(self.at_warmup),
-                                            day.extra(False))
+            return day.observation(record_contacts=False)
         run_to_stop(self.env)
         while day.observer.minutes < math.ceil(duration / MINUTE):
             day.observer.tick()  # the last minute ends at `duration`, which the run leaves
-        return day.observer.observation(day.measured_counters(self.at_warmup),
-                                        day.extra(self.record_contacts))
+        return day.observation(self.record_contacts)
 
 
 @dataclass
@@ -104,6 +101,8 @@ class _Day:
     gateway: Gateway | None
     support: Support | None
     capacity: InstanceSchedule | None
+    at_warmup: tuple[dict[str, float], Losses] | None = None
+    """The running totals when the warm-up ended (none without a warm-up)."""
 
     @classmethod
     def wire(cls, env: simpy.Environment, scenario: Scenario, seed: np.random.SeedSequence,
@@ -163,24 +162,34 @@ class _Day:
             "retries": tally.retries,
             "orders": tally.orders,
             "gmv": tally.gmv,
-            "lost_sales": sum(tally.lost_count.values()),
-            "lost_sales_value": sum(tally.lost.values()),
-            **{f"lost_{cause}": n for cause, n in tally.lost_count.items()},
-            **{f"lost_{cause}_value": v for cause, v in tally.lost.items()},
             "discounts": sum(c["discount"] for c in shoppers.coupon_figures().values()),
             "instance_hours": servers.instance_area / 3600.0,
             "busy_worker_seconds": servers.busy_area,
             "capacity_worker_seconds": servers.capacity_area,
             "system_seconds": servers.system_area,
-            **{f"gave_up_{stage}": n for stage, n in zip(STAGES, tally.gave_up, strict=True)},
         }
 
-    def measured_counters(self, at_warmup: dict[str, float]) -> dict[str, float]:
+    def observation(self, record_contacts: bool) -> Observation:
+        """What the day measured up to now (the part after the warm-up)."""
+        return self.observer.observation(self.measured_counters(), self.measured_losses(),
+                                         self.extra(record_contacts))
+
+    def end_warmup(self) -> None:
+        """Take the running totals the measured part of the day starts from."""
+        self.at_warmup = (self.counters(), Losses.of(self.shoppers.tally))
+
+    def measured_losses(self) -> Losses:
+        """Sales lost in the measured part of the day (after the warm-up)."""
+        losses = Losses.of(self.shoppers.tally)
+        return losses if self.at_warmup is None else losses.since(self.at_warmup[1])
+
+    def measured_counters(self) -> dict[str, float]:
         """The totals of the measured part of the day (after the warm-up), and what was still
         in the system when it ended."""
         servers = self.servers
         clock = self.scenario.clock
         measured = clock.duration - clock.warmup
+        at_warmup = {} if self.at_warmup is None else self.at_warmup[0]
         counters = {key: value - at_warmup.get(key, 0) for key, value in self.counters().items()}
         counters["requests_in_server_at_end"] = servers.busy + servers.queued
         counters["requests_unanswered_at_end"] = servers.unanswered

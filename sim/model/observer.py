@@ -18,6 +18,7 @@ import simpy
 
 from ..metrics import Histogram
 from ..scenario.schema import ENDPOINTS, Clock, Scenario
+from .outcomes import Losses
 from .platform import SHED, TIMEOUT, Servers
 
 MINUTE = 60.0
@@ -28,6 +29,8 @@ class Observation:
     """Everything one replication measured; picklable, merged across replications by run.py."""
 
     counters: dict[str, float]
+    losses: Losses
+    """Sales lost after the warm-up, by cause and by the stage shoppers gave up at."""
     latency: dict[str, Histogram]
     """Whole-run latency per endpoint and ``all`` (client-observed, seconds)."""
     phase_latency: dict[str, dict[str, Histogram]]
@@ -190,10 +193,12 @@ class Observer:
         """Add a column to the minute series, read by ``read()`` at the end of each minute."""
         self.gauges.append((name, read))
 
-    def observation(self, counters: dict[str, float], extra: dict[str, Any]) -> Observation:
+    def observation(self, counters: dict[str, float], losses: Losses,
+                    extra: dict[str, Any]) -> Observation:
         return Observation(
             extra=extra,
             counters=counters,
+            losses=losses,
             latency=self.totals,
             phase_latency=self.phases,
             hourly_latency=self.hourly,
