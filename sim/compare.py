@@ -161,9 +161,9 @@ def predict(scenario: Scenario, window: tuple[float, float], seed: int | None = 
 def _totals(obs: Observation, compress: float) -> dict:
     series = obs.series
     requests = float(series["requests"].sum())
-    sold_out = {sku: figures["sold_out_at"] / compress
-                for sku, figures in obs.extra.get("inventory", {}).items()
-                if figures["sold_out_at"] is not None}
+    sold_out = {sku: figures.sold_out_at / compress
+                for sku, figures in obs.parts.inventory.items()
+                if figures.sold_out_at is not None}
     return {"sessions": float(series["arrivals"].sum()),
             "error_rate": float(series["errors"].sum()) / requests if requests else 0.0,
             "sold_out_after_s": sold_out}

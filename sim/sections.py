@@ -1,71 +1,81 @@
 """Summary sections of the promotion-day parts: inventory, flash sales, payments, support.
 
-Each function turns the replications' plain data (``Observation.extra``) into the
-``summary.json`` section the contract names. Figures use :func:`sim.summary.figure`: a number
-for one replication, mean and 95% interval for several.
+Each function turns the replications' typed records (``Observation.parts``,
+:mod:`sim.model.outcomes`) into the ``summary.json`` section the contract names. Figures use
+:func:`sim.summary.figure`: a number for one replication, mean and interval (at the scenario's
+``sizing.confidence``) for several.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
+from .model.outcomes import SupportIntervals
 from .run import RunResult
 
 Figure = Callable[[list[float]], object]
+
+
+STOCK_FIGURES = ("initial", "sold", "reserved", "available", "oversold", "sold_out_misses",
+                 "limit_misses", "sold_to_bots")
+"""The :class:`~sim.model.outcomes.StockFigures` fields a SKU's section shows, in its order."""
+SALE_FIGURES = ("buyers", "bots", "served", "misses", "sold_out", "closed", "limit_exceeded")
+"""The :class:`~sim.model.outcomes.FlashSaleFigures` counts a sale's section shows."""
 
 
 def _safe(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else math.nan
 
 
+def _each_field(figure: Figure, records: Sequence[object], names: Iterable[str]
+                ) -> dict[str, object]:
+    """The figure of each named field over the replications' records (one record each)."""
+    return {name: figure([getattr(record, name) for record in records]) for name in names}
+
+
 def inventory_section(result: RunResult, figure: Figure) -> dict:
     clock = result.scenario.clock
-    skus = result.observations[0].extra["inventory"]
+    skus = result.observations[0].parts.inventory
     section = {}
     for sku in skus:
-        per_rep = [o.extra["inventory"][sku] for o in result.observations]
-        sold_out = [s["sold_out_at"] for s in per_rep if s["sold_out_at"] is not None]
-        entry = {key: figure([s[key] for s in per_rep])
-                 for key in ("initial", "sold", "reserved", "available", "oversold",
-                             "sold_out_misses", "limit_misses", "sold_to_bots")}
+        per_rep = [o.parts.inventory[sku] for o in result.observations]
+        sold_out = [s.sold_out_at for s in per_rep if s.sold_out_at is not None]
+        entry = _each_field(figure, per_rep, STOCK_FIGURES)
         entry["sold_out_at_s"] = figure(sold_out) if sold_out else None
         mean_out = sum(sold_out) / len(sold_out) if sold_out else None
         entry["sold_out_at"] = clock.label(mean_out, seconds=True) if mean_out is not None \
             else None
         entry["sold_out_replications"] = len(sold_out)
-        entry["lock_wait_p99_ms"] = figure([s["lock_wait"].quantile(0.99) * 1000
+        entry["lock_wait_p99_ms"] = figure([s.lock_wait.quantile(0.99) * 1000
                                             for s in per_rep])
         section[sku] = entry
     return section
 
 
 def flash_sale_section(result: RunResult, figure: Figure) -> list[dict]:
-    sales = result.observations[0].extra["flash_sales"]
+    sales = result.observations[0].parts.flash_sales
     scenario_sales = result.scenario.promotions.flash_sales if result.scenario.promotions else []
     section = []
     for index, sale in enumerate(sales):
-        per_rep = [o.extra["flash_sales"][index] for o in result.observations]
-        stock = [o.extra["inventory"][sale["sku"]] for o in result.observations]
-        entry: dict[str, object] = {"name": sale["name"], "sku": sale["sku"],
-                                    "stock": scenario_sales[index].sku.stock}
-        for key in ("buyers", "bots", "served", "misses", "sold_out", "closed",
-                    "limit_exceeded"):
-            entry[key] = figure([s[key] for s in per_rep])
-        entry["sold"] = figure([s["sold"] for s in stock])
-        entry["bot_share_of_stock"] = figure([_safe(s["sold_to_bots"], s["sold"])
-                                              for s in stock])
-        entry["lock_wait_p99_ms"] = figure([s["lock_wait"].quantile(0.99) * 1000 for s in stock])
-        entry["unsold"] = figure([s["available"] + s["reserved"] for s in stock])
+        per_rep = [o.parts.flash_sales[index] for o in result.observations]
+        stock = [o.parts.inventory[sale.sku] for o in result.observations]
+        entry: dict[str, object] = {"name": sale.name, "sku": sale.sku,
+                                    "stock": scenario_sales[index].sku.stock,
+                                    **_each_field(figure, per_rep, SALE_FIGURES)}
+        entry["sold"] = figure([s.sold for s in stock])
+        entry["bot_share_of_stock"] = figure([_safe(s.sold_to_bots, s.sold) for s in stock])
+        entry["lock_wait_p99_ms"] = figure([s.lock_wait.quantile(0.99) * 1000 for s in stock])
+        entry["unsold"] = figure([s.available + s.reserved for s in stock])
         closes = result.scenario.clock.window(scenario_sales[index].start,
                                               scenario_sales[index].end)[1]
         entry["closes"] = result.scenario.clock.label(closes)
         entry["returned_after_close"] = figure([
-            _returned_after(o.series.get(f"stock_{sale['sku']}"), closes, s["available"])
+            _returned_after(o.series.get(f"stock_{sale.sku}"), closes, s.available)
             for o, s in zip(result.observations, stock, strict=True)])
-        out = [s["sold_out_at"] for s in stock if s["sold_out_at"] is not None]
+        out = [s.sold_out_at for s in stock if s.sold_out_at is not None]
         entry["sold_out_at_s"] = figure(out) if out else None
         entry["sold_out_at"] = (result.scenario.clock.label(sum(out) / len(out), seconds=True)
                                 if out else None)
@@ -84,18 +94,21 @@ def _returned_after(available: np.ndarray | None, closes: float, final: float) -
 
 
 def payments_section(result: RunResult, figure: Figure) -> dict | None:
-    if "payments" not in result.observations[0].extra:
+    first = result.observations[0].parts.payments
+    if first is None:
         return None
-    channels = list(result.observations[0].extra["payments"])
+    reps = [o.parts.payments for o in result.observations if o.parts.payments is not None]
     by_channel = {}
     totals: dict[str, list[float]] = {"attempts": [], "failures": [], "retries": [],
                                     "timeouts": []}
-    for rep in result.observations:
-        stats = rep.extra["payments"].values()
-        for key in totals:
-            totals[key].append(sum(getattr(s, key) for s in stats))
-    for name in channels:
-        per_rep = [o.extra["payments"][name] for o in result.observations]
+    for rep in reps:
+        stats = rep.values()
+        totals["attempts"].append(sum(s.attempts for s in stats))
+        totals["failures"].append(sum(s.failures for s in stats))
+        totals["retries"].append(sum(s.retries for s in stats))
+        totals["timeouts"].append(sum(s.timeouts for s in stats))
+    for name in first:
+        per_rep = [rep[name] for rep in reps]
         by_channel[name] = {
             "attempts": figure([s.attempts for s in per_rep]),
             "failures": figure([s.failures for s in per_rep]),
@@ -120,7 +133,7 @@ def payments_section(result: RunResult, figure: Figure) -> dict | None:
     }
 
 
-def support_rates(figures: dict[str, list[float]], lo: int = 0,
+def support_rates(figures: SupportIntervals, lo: int = 0,
                   hi: int | None = None) -> dict[str, float]:
     """Service level, ASA and the rest from summed per-interval figures [lo, hi)."""
     total = {k: sum(v[lo:hi]) for k, v in figures.items()}
@@ -143,23 +156,23 @@ def _first_measured(result: RunResult, per: float) -> int:
 
 
 def support_section(result: RunResult, figure: Figure) -> dict | None:
-    if "support" not in result.observations[0].extra:
+    reps = [o.parts.support for o in result.observations if o.parts.support is not None]
+    if not reps:
         return None
     per = result.scenario.sizing.agents.per
     first = _first_measured(result, per)
-    reps = [o.extra["support"] for o in result.observations]
-    overall = [support_rates(r["intervals"], first) for r in reps]
+    overall = [support_rates(r.intervals, first) for r in reps]
     section: dict[str, object] = {key: figure([o[key] for o in overall]) for key in overall[0]}
-    section["by_source"] = {src: figure([r["by_source"][src] for r in reps])
-                            for src in reps[0]["by_source"]}
+    section["by_source"] = {src: figure([r.by_source[src] for r in reps])
+                            for src in reps[0].by_source}
     clock = result.scenario.clock
     intervals = []
-    for i in range(len(reps[0]["agents_schedule"])):
-        rates = [support_rates(r["intervals"], i, i + 1) for r in reps]
+    for i in range(len(reps[0].agents_schedule)):
+        rates = [support_rates(r.intervals, i, i + 1) for r in reps]
         entry: dict[str, object] = {
             "from": clock.label(i * per),
             "to": clock.label(min((i + 1) * per, clock.duration)),
-            "agents": reps[0]["agents_schedule"][i],
+            "agents": reps[0].agents_schedule[i],
         }
         for key in ("offered", "deflected", "answered", "abandoned", "service_level", "asa_s",
                     "abandon_rate", "occupancy"):

@@ -115,9 +115,10 @@ def replication_values(result: RunResult) -> dict[str, list[float | None]]:
         if all(h is not None and h.count for h in hists):
             values[f"p99_ms_{endpoint}"] = [tidy(h.quantile(0.99) * 1000) for h in hists
                                             if h is not None]
-    if "support" in observations[0].extra:
+    support = [o.parts.support for o in observations if o.parts.support is not None]
+    if support:
         first = math.ceil(result.scenario.clock.warmup / result.scenario.sizing.agents.per)
-        rates = [support_rates(o.extra["support"]["intervals"], first) for o in observations]
+        rates = [support_rates(s.intervals, first) for s in support]
         values["support_service_level"] = [tidy(r["service_level"]) for r in rates]
         values["support_abandon_rate"] = [tidy(r["abandon_rate"]) for r in rates]
     return values
@@ -144,10 +145,7 @@ def build_summary(result: RunResult, options: dict | None = None) -> dict:
         "conservation": _conservation(figures),
         "inventory": inventory_section(result, fig),
         "flash_sales": flash_sale_section(result, fig),
-        "coupons": {name: {key: fig([o.extra["coupons"][name][key]
-                                     for o in result.observations])
-                           for key in ("uses", "discount")}
-                    for name in result.observations[0].extra["coupons"]},
+        "coupons": _coupons(figures),
         "payments": payments_section(result, fig),
         "support": support_section(result, fig),
         "hourly": hourly_section(result, fig),
@@ -202,6 +200,15 @@ def _lost_sales(figures: _Figures) -> dict:
         "gave_up_by_stage": {stage: fig([lost.gave_up[stage] for lost in losses])
                              for stage in STAGES},
     }
+
+
+def _coupons(figures: _Figures) -> dict:
+    """Each coupon's uses and the discount it gave."""
+    fig = figures.figure
+    observations = figures.result.observations
+    return {name: {"uses": fig([o.parts.coupons[name].uses for o in observations]),
+                   "discount": fig([o.parts.coupons[name].discount for o in observations])}
+            for name in observations[0].parts.coupons}
 
 
 def _platform(figures: _Figures) -> dict:

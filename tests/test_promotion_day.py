@@ -23,16 +23,16 @@ def flash(*extra: str, seed: int = 3):
 
 def test_flash_sale_sells_out_inside_its_window_without_oversell():
     obs = flash()
-    stock = obs.extra["inventory"]["H1"]
-    sale = obs.extra["flash_sales"][0]
+    stock = obs.parts.inventory["H1"]
+    sale = obs.parts.flash_sales[0]
     start, end = 3600.0, 4200.0  # 20:00 and 20:10 after the 19:00 start
-    assert stock["sold_out_at"] is not None and start < stock["sold_out_at"] < end
-    assert stock["oversold"] == 0 and stock["sold"] + stock["reserved"] <= 2000
-    assert stock["initial"] == stock["available"] + stock["reserved"] + stock["sold"]
-    assert sale["buyers"] == 60_000 and sale["misses"] > 10_000
-    assert sale["misses"] == sale["sold_out"] + sale["limit_exceeded"] + sale["closed"]
-    assert sale["served"] == stock["sold"] > 1500
-    assert 0 < sale["bots"] < 6000 and sale["limit_exceeded"] > 0
+    assert stock.sold_out_at is not None and start < stock.sold_out_at < end
+    assert stock.oversold == 0 and stock.sold + stock.reserved <= 2000
+    assert stock.initial == stock.available + stock.reserved + stock.sold
+    assert sale.buyers == 60_000 and sale.misses > 10_000
+    assert sale.misses == sale.sold_out + sale.limit_exceeded + sale.closed
+    assert sale.served == stock.sold > 1500
+    assert 0 < sale.bots < 6000 and sale.limit_exceeded > 0
 
 
 @pytest.mark.parametrize(("hold", "instances"), [("4ms", 64), ("20ms", 16)])
@@ -44,8 +44,8 @@ def test_sharded_sells_out_faster_than_row_lock(hold, instances):
     """
     common = (f"inventory.lock_hold={hold}", f"platform.instances={instances}",
               "platform.autoscaling.enabled=false")
-    row = flash("inventory.strategy=row_lock", *common).extra["inventory"]["H1"]["sold_out_at"]
-    sharded = flash("inventory.strategy=sharded", *common).extra["inventory"]["H1"]["sold_out_at"]
+    row = flash("inventory.strategy=row_lock", *common).parts.inventory["H1"].sold_out_at
+    sharded = flash("inventory.strategy=sharded", *common).parts.inventory["H1"].sold_out_at
     start = 3600.0
     assert sharded - start < 0.5 * (row - start), \
         f"sharded {sharded - start:.1f}s vs row_lock {row - start:.1f}s after the start"
@@ -60,8 +60,8 @@ def test_a_long_lock_hold_exhausts_the_platform():
     assert long.latency["checkout"].quantile(0.99) > 5 * short.latency["checkout"].quantile(0.99)
     assert short.series["utilization"].max() < 0.6 < 0.9 < long.series["utilization"].max()
     assert short.counters["shed"] == 0 < long.counters["shed"]
-    assert (long.extra["inventory"]["H1"]["lock_wait"].quantile(0.99)
-            > 10 * short.extra["inventory"]["H1"]["lock_wait"].quantile(0.99))
+    assert (long.parts.inventory["H1"].lock_wait.quantile(0.99)
+            > 10 * short.parts.inventory["H1"].lock_wait.quantile(0.99))
 
 
 SHOP = """\
@@ -131,16 +131,16 @@ def test_stock_is_conserved_and_never_oversold(tmp_path_factory, seed, **values)
     obs = simulate_day(load_scenario(path), np.random.SeedSequence(seed))
     # The model also checks initial = available + reserved + sold after every change.
     sold = 0
-    for sku, figures in obs.extra["inventory"].items():
-        assert figures["oversold"] == 0, sku
-        assert figures["available"] >= 0 and figures["reserved"] >= 0
-        assert figures["initial"] == figures["available"] + figures["reserved"] + figures["sold"]
-        sold += figures["sold"]
+    for sku, figures in obs.parts.inventory.items():
+        assert figures.oversold == 0, sku
+        assert figures.available >= 0 and figures.reserved >= 0
+        assert figures.initial == figures.available + figures.reserved + figures.sold
+        sold += figures.sold
     assert sold == obs.counters["orders"], "each order sells exactly one reserved unit"
-    h = obs.extra["inventory"]["H"]
-    bots = obs.extra["flash_sales"][0]["bots"]
+    h = obs.parts.inventory["H"]
+    bots = obs.parts.flash_sales[0].bots
     identities = -(-bots // values["per_identity"])
-    assert h["sold_to_bots"] <= identities * values["limit"], "per-user limit holds for bots"
+    assert h.sold_to_bots <= identities * values["limit"], "per-user limit holds for bots"
 
 
 OUTAGE = SHOP.replace("  timeout: 2s\n", "  timeout: 2s\n  outages:\n"
@@ -174,12 +174,14 @@ def test_a_payment_outage_hurts_in_its_window_only(tmp_path):
     assert failures[inside].mean() > 5 * max(baseline[inside].mean(), 1)
     assert failures[before].sum() == pytest.approx(baseline[before].sum(), abs=15)
     assert failures[after].mean() < 3 * max(baseline[after].mean(), 1)
-    storm_pay, calm_pay = storm.extra["payments"]["a"], calm.extra["payments"]["a"]
+    assert storm.parts.payments is not None and calm.parts.payments is not None
+    storm_pay, calm_pay = storm.parts.payments["a"], calm.parts.payments["a"]
     assert storm_pay.retries > calm_pay.retries
     assert (storm.losses.by_cause["payment_failed"].count
             > 3 * calm.losses.by_cause["payment_failed"].count)
-    assert (storm.extra["support"]["by_source"]["payment_failure"]
-            > 3 * calm.extra["support"]["by_source"]["payment_failure"])
+    assert storm.parts.support is not None and calm.parts.support is not None
+    assert (storm.parts.support.by_source["payment_failure"]
+            > 3 * calm.parts.support.by_source["payment_failure"])
 
 
 def test_losses_after_a_warm_up_are_the_days_less_the_warm_ups():

@@ -42,10 +42,11 @@ def seeds(n: int, seed: int = 7) -> list[np.random.SeedSequence]:
 def test_the_support_queue_replayed_alone_gives_the_days_figures_to_the_bit():
     scenario = load_scenario(ERLANG_A, ["clock.duration=6h", "support.agents.00:00=9",
                                         "support.agents.02:10=4", "support.agents.03:00=11"])
-    day = simulate_day(scenario, seeds(1)[0], record_contacts=True)
-    stream = day.extra["support"]["stream"]
+    support = simulate_day(scenario, seeds(1)[0], record_contacts=True).parts.support
+    assert support is not None and support.stream is not None
+    stream = support.stream
     staffing = [(0.0, 9), (2 * 3600 + 600.0, 4), (3 * 3600.0, 11)]
-    assert replay(scenario, stream, staffing) == day.extra["support"]["intervals"]
+    assert replay(scenario, stream, staffing) == support.intervals
     assert stream.patience.min() > 0 and math.isfinite(stream.patience.max())
 
 
@@ -54,7 +55,9 @@ def test_occupancy_never_passes_100_percent_when_a_shift_ends_mid_contact():
     scenario = load_scenario(ERLANG_C, ["clock.duration=3h", "support.agents.00:00=40",
                                         "support.agents.01:00=5", TEXTBOOK[1],
                                         "support.contacts.baseline_per_hour=700"])
-    figures = simulate_day(scenario, seeds(1)[0]).extra["support"]["intervals"]
+    support = simulate_day(scenario, seeds(1)[0]).parts.support
+    assert support is not None
+    figures = support.intervals
     after = 2  # 01:00-01:30
     assert figures["busy_s"][after] > 5 * 1800  # more busy than on shift: the case in question
     for busy, staffed in zip(figures["busy_s"], figures["staffed_s"], strict=True):

@@ -33,7 +33,9 @@ def rates(name: str, agents: int, offered_erlangs: float, days: int, *extra: str
         f"clock.duration={days}d", "clock.warmup=1h", *extra])
     result = run(scenario, replications=REPLICATIONS, jobs=2)
     first = math.ceil(scenario.clock.warmup / scenario.sizing.agents.per)
-    return [support_rates(o.extra["support"]["intervals"], first) for o in result.observations]
+    days = [o.parts.support for o in result.observations]
+    assert None not in days
+    return [support_rates(day.intervals, first) for day in days]
 
 
 def assert_inside(samples: list[dict], key: str, theory: float) -> None:

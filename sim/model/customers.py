@@ -33,6 +33,7 @@ from ..behaviour.journeys import CART, CHECKOUT, FLASH_STEPS, HOME, PAY, PRODUCT
 from ..behaviour.retries import PlatformRetry, next_channel, payment_retry, platform_retry
 from ..scenario.schema import FlashSale, Scenario
 from .inventory import Inventory, Reservation, Stock
+from .outcomes import CouponFigures, Losses, Lost
 from .payments import Gateway
 from .platform import OK, Request, Servers
 from .streams import pool, uniforms
@@ -95,6 +96,15 @@ class Tally:
         """Value of sales lost, by cause."""
         self.lost_count = dict.fromkeys(self.lost, 0)
 
+    def losses(self) -> Losses:
+        """The sales lost so far, by cause, and where sessions gave up."""
+        return Losses(
+            count=sum(self.lost_count.values()),
+            value=sum(self.lost.values()),
+            by_cause={cause: Lost(n, self.lost[cause]) for cause, n in self.lost_count.items()},
+            gave_up=dict(zip(STAGES, self.gave_up, strict=True)),
+        )
+
 
 class Shoppers:
     """Starts sessions and moves them along their steps."""
@@ -140,8 +150,8 @@ class Shoppers:
             self._coupon_uses[i] += 1
             self._coupon_discount[i] += min(discount, value)
 
-    def coupon_figures(self) -> dict[str, dict[str, float]]:
-        return {c.name: {"uses": self._coupon_uses[i], "discount": self._coupon_discount[i]}
+    def coupon_figures(self) -> dict[str, CouponFigures]:
+        return {c.name: CouponFigures(self._coupon_uses[i], self._coupon_discount[i])
                 for i, c in enumerate(self._coupons)}
 
     # -- starting sessions -------------------------------------------------------------------

@@ -10,21 +10,25 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from heapq import heappush
-from typing import Any
 
 import numpy as np
 import simpy
 from simpy.events import NORMAL
 
-from ..behaviour.stock import oversold
 from ..scenario.schema import ENDPOINTS, Scenario
 from ..traffic import RateCurve
 from .capacity import InstanceSchedule, schedule_capacity
 from .customers import CHECKOUT, PAY, Shoppers, checkout_work, pay_wait
 from .flash_sales import schedule_flash_sales
-from .inventory import Inventory, Stock
+from .inventory import Inventory
 from .observer import MINUTE, Observation, Observer
-from .outcomes import Losses
+from .outcomes import (
+    FlashSaleFigures,
+    Losses,
+    Parts,
+    StockFigures,
+    SupportResults,
+)
 from .payments import Gateway
 from .platform import Request, Servers
 from .streams import spawn_streams, uniforms
@@ -39,8 +43,8 @@ def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
                  record_contacts: bool = False) -> Observation:
     """Run one replication and return what it measured.
 
-    ``record_contacts`` adds the support contact stream (``extra["support"]["stream"]``) that
-    agent sizing replays.
+    ``record_contacts`` adds the support contact stream (``parts.support.stream``) that agent
+    sizing replays.
     """
     return DayRun(scenario, seed, progress, record_contacts).finish()
 
@@ -162,7 +166,7 @@ class _Day:
             "retries": tally.retries,
             "orders": tally.orders,
             "gmv": tally.gmv,
-            "discounts": sum(c["discount"] for c in shoppers.coupon_figures().values()),
+            "discounts": sum(c.discount for c in shoppers.coupon_figures().values()),
             "instance_hours": servers.instance_area / 3600.0,
             "busy_worker_seconds": servers.busy_area,
             "capacity_worker_seconds": servers.capacity_area,
@@ -172,15 +176,15 @@ class _Day:
     def observation(self, record_contacts: bool) -> Observation:
         """What the day measured up to now (the part after the warm-up)."""
         return self.observer.observation(self.measured_counters(), self.measured_losses(),
-                                         self.extra(record_contacts))
+                                         self.parts(record_contacts))
 
     def end_warmup(self) -> None:
         """Take the running totals the measured part of the day starts from."""
-        self.at_warmup = (self.counters(), Losses.of(self.shoppers.tally))
+        self.at_warmup = (self.counters(), self.shoppers.tally.losses())
 
     def measured_losses(self) -> Losses:
         """Sales lost in the measured part of the day (after the warm-up)."""
-        losses = Losses.of(self.shoppers.tally)
+        losses = self.shoppers.tally.losses()
         return losses if self.at_warmup is None else losses.since(self.at_warmup[1])
 
     def measured_counters(self) -> dict[str, float]:
@@ -197,54 +201,33 @@ class _Day:
         counters["measured_seconds"] = measured
         return counters
 
-    def extra(self, record_contacts: bool) -> dict[str, Any]:
+    def parts(self, record_contacts: bool) -> Parts:
         """Per-SKU stock, flash sales, coupons, payment channels and support intervals."""
-        inventory, gateway, support = self.inventory, self.gateway, self.support
-        extra: dict[str, Any] = {
-            "inventory": {sku_id: _stock_figures(stock)
-                          for sku_id, stock in inventory.skus.items()},
-            "flash_sales": _flash_sale_figures(self.scenario, self.shoppers),
-            "coupons": self.shoppers.coupon_figures(),
-        }
-        if gateway is not None:
-            extra["payments"] = {name: stats for name, stats in zip(gateway.names, gateway.stats,
-                                                                    strict=True)}
+        scenario, shoppers, gateway, support = self.scenario, self.shoppers, self.gateway, \
+            self.support
+        sales = scenario.promotions.flash_sales if scenario.promotions is not None else []
+        support_results = None
         if support is not None:
-            intervals = math.ceil(self.scenario.clock.duration / support.per)
-            extra["support"] = {"by_source": dict(support.by_source),
-                                "intervals": support.finish(intervals),
-                                "agents_schedule": [support.agents_at(i * support.per)
-                                                    for i in range(intervals)]}
-            if record_contacts:
-                extra["support"]["stream"] = support.stream(intervals)
-        return extra
+            intervals = math.ceil(scenario.clock.duration / support.per)
+            support_results = SupportResults(
+                by_source=dict(support.by_source),
+                intervals=support.finish(intervals),
+                agents_schedule=[support.agents_at(i * support.per) for i in range(intervals)],
+                stream=support.stream(intervals) if record_contacts else None)
+        return Parts(
+            inventory={sku_id: StockFigures.of(stock)
+                       for sku_id, stock in self.inventory.skus.items()},
+            flash_sales=[FlashSaleFigures.of(sale.name, sale.sku.id, stats)
+                         for sale, stats in zip(sales, shoppers.sale_stats, strict=True)],
+            coupons=shoppers.coupon_figures(),
+            payments=None if gateway is None else dict(zip(gateway.names, gateway.stats,
+                                                           strict=True)),
+            support=support_results,
+        )
 
 
 def _ignore(_request: Request, _outcome: int) -> None:
     """A support ticket's platform request: its answer changes nothing in the queue model."""
-
-
-def _stock_figures(stock: Stock) -> dict[str, object]:
-    return {
-        "initial": stock.initial,
-        "available": stock.available,
-        "reserved": stock.reserved,
-        "sold": stock.sold,
-        "oversold": oversold(stock.initial, stock.reserved, stock.sold),
-        "sold_out_at": stock.sold_out_at,
-        "sold_out_misses": stock.sold_out_misses,
-        "limit_misses": stock.limit_misses,
-        "sold_to_bots": stock.sold_to_bots,
-        "lock_wait": stock.lock_wait_hist,
-    }
-
-
-def _flash_sale_figures(scenario: Scenario, shoppers: Shoppers) -> list[dict[str, object]]:
-    if scenario.promotions is None:
-        return []
-    return [{"name": sale.name, "sku": sale.sku.id, **stats}
-            for sale, stats in zip(scenario.promotions.flash_sales, shoppers.sale_stats,
-                                   strict=True)]
 
 
 class _Arrivals(Wakeable):

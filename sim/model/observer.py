@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import simpy
 
 from ..metrics import Histogram
 from ..scenario.schema import ENDPOINTS, Clock, Scenario
-from .outcomes import Losses
+from .outcomes import Losses, Parts
 from .platform import SHED, TIMEOUT, Servers
 
 MINUTE = 60.0
@@ -38,8 +37,8 @@ class Observation:
     """Latency per hour of the run (after warm-up) and endpoint."""
     series: dict[str, np.ndarray]
     """One value per simulated minute, keyed by timeseries column."""
-    extra: dict[str, Any] = field(default_factory=dict)
-    """Sections other modules add (inventory, payments, support)."""
+    parts: Parts
+    """What the promotion-day parts report: stock, flash sales, coupons, payments, support."""
 
 
 class Observer:
@@ -194,9 +193,9 @@ class Observer:
         self.gauges.append((name, read))
 
     def observation(self, counters: dict[str, float], losses: Losses,
-                    extra: dict[str, Any]) -> Observation:
+                    parts: Parts) -> Observation:
         return Observation(
-            extra=extra,
+            parts=parts,
             counters=counters,
             losses=losses,
             latency=self.totals,

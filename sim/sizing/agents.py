@@ -61,7 +61,9 @@ class NothingToSize(ValueError):
 
 def record_contacts(scenario: Scenario, seed: np.random.SeedSequence) -> ContactStream:
     """One replication's day with the scenario's servers: the contacts support receives."""
-    return simulate_day(scenario, seed, record_contacts=True).extra["support"]["stream"]
+    support = simulate_day(scenario, seed, record_contacts=True).parts.support
+    assert support is not None and support.stream is not None, "a scenario with support"
+    return support.stream
 
 
 def replay_staffing(scenario: Scenario, stream: ContactStream,

@@ -91,7 +91,7 @@ def simulate_plan(scenario: Scenario, plan: Plan | None, seed: np.random.SeedSeq
 
 def measure(scenario: Scenario, obs: Observation) -> Measured:
     """What the search reads of a simulated day (``obs``) of ``scenario``, whole or cut short."""
-    support = obs.extra.get("support")
+    support = obs.parts.support
     per_hours = round(scenario.sizing.servers.per / 3600)
     count = intervals(scenario)
     latency: list[dict[str, Histogram]] = []
@@ -115,8 +115,8 @@ def measure(scenario: Scenario, obs: Observation) -> Measured:
         minute_requests={e: obs.series[f"requests_{e}"].tolist() for e in ENDPOINTS
                          if f"requests_{e}" in obs.series},
         instance_hours=obs.counters["instance_hours"],
-        support=support["intervals"] if support is not None else None,
-        contacts=support.get("stream") if support is not None else None,
+        support=support.intervals if support is not None else None,
+        contacts=support.stream if support is not None else None,
     )
 
 
