@@ -80,8 +80,8 @@ def _amount(metric: str, value: float) -> str:
         return f"{value:,.0f} ms"
     if metric == "error_rate":
         return f"{value:.2%}"
-    if metric == "support_service_level":
-        return f"{value:.0%}"
+    if metric == "support_service_level" and round(value * 100, 1).is_integer():
+        return f"{value:.0%}"  # a target such as 80%; a figure keeps its decimal: 79.7% < 80%
     return f"{value:.1%}"
 
 
