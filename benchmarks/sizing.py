@@ -31,7 +31,11 @@ PEAKDAY = [sys.executable, "-m", "peakday"]
 
 
 def timed(command: list[str]) -> tuple[int, float, float, str]:
-    """Exit status, wall seconds and CPU seconds (children) of a command, and its output."""
+    """Exit status, wall seconds and CPU seconds (children) of a command, and its output.
+
+    The CPU figure misses days forked by ``size`` on the local executor: their processes are
+    reaped by the replication's root process, so their time reaches nobody's children total.
+    """
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     done = subprocess.run(command, cwd=ROOT, check=False, capture_output=True, text=True)
@@ -65,8 +69,9 @@ def main() -> None:
     sizing = json.loads((out / "sizing.json").read_text())
     search = sizing["servers"]["search"]
     forked = re.search(r"([\d.]+) of them forked", output)
+    cpu_text = f"{cpu:.0f} s CPU, " if args.executor == "dask" else ""
     print(f"size {args.scenario.stem} ({args.executor} executor): exit {status}, "
-          f"{wall:.0f} s wall, {cpu:.0f} s CPU, "
+          f"{wall:.0f} s wall, {cpu_text}"
           f"{search['steps']} search steps, {search['simulated_days']} days "
           f"(servers; {forked.group(1) if forked else 0} of them forked from checkpoints, "
           f"not simulated again) with {sizing['replications']} replications per plan")

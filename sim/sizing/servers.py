@@ -14,10 +14,14 @@ How the search keeps the number of simulated days small:
   and M/M/c (Erlang C, :mod:`sim.erlang`) the fewest instances for which at most 1% of the
   interval's requests wait past the latency slack. Bursts within a minute, lock waits and
   retries are what the simulation then adds.
-- **All intervals per simulated day.** One simulated day tests a candidate count for every
-  interval at once; each interval runs its own bracket on common random numbers: from the
-  estimate, up by 30% (then 60%, 120%...) until it passes or down by 10% (20%, 40%...) until
-  it fails, then bisection.
+- **All intervals on the first day, then each on its own.** The first simulated day tests
+  the estimate for every interval at once. Each interval then runs its own bracket on common
+  random numbers: from the estimate, up by 30% (then 60%, 120%...) until it passes or down
+  by 10% (20%, 40%...) until it fails, then bisection. Each later test of an interval is a
+  day of its own — the other intervals at their best counts so far — cut just after the
+  interval (the hours after it cannot change it) and, on this machine, started from a
+  checkpoint just before it (:mod:`sim.sizing.forks`): trying 2 instances at 00:00 costs an
+  hour of simulation, not a day.
 - **Time order.** Queues and retries carry over from one interval into the next, so the plan
   is verified as a whole and, in time order, an interval that fails with the earlier ones at
   their final counts gets one more instance until the whole plan passes.
