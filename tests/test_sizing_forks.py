@@ -8,6 +8,7 @@ import pickle
 import subprocess
 import sys
 import time
+from multiprocessing.connection import Client
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ import pytest
 from sim.model.day import DayRun
 from sim.run import replication_seeds
 from sim.scenario import load_scenario
-from sim.sizing.forks import ForkedSimulations, available
+from sim.sizing.forks import ForkedSimulations, _quit, available
 from sim.sizing.work import instance_schedule, simulate_plan, with_plan
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,6 +80,28 @@ def test_forked_days_measure_what_whole_days_do_and_leave_nothing_behind():
     assert cut_day.requests[1] > 0 and cut_day.requests[2:] == [0, 0]
     assert cut_day.contacts is None and got[12].contacts is not None
     assert not os.path.exists(folder)
+
+
+def test_a_checkpoint_whose_process_is_gone_is_passed_over():
+    seeds = replication_seeds(SHOP.seed, 1)
+    with ForkedSimulations(SHOP, seeds, jobs=1) as forked:
+        forked.run([((2, 2, 2, 2), 0, None)], pauses=[2])
+        (point,) = [p for p in forked.points[0] if p.interval]
+        _quit(point.path)  # as if it had been killed
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and reachable(point.path):
+            time.sleep(0.05)
+        got = forked.run([((2, 2, 3, 3), 0, None)], pauses=[])
+        assert forked.resumed == 0 and point not in forked.points[0]
+    assert pickle.dumps(got[0]) == transferred(simulate_plan(SHOP, (2, 2, 3, 3), seeds[0]))
+
+
+def reachable(path: str) -> bool:
+    try:
+        Client(path, family="AF_UNIX").close()
+    except OSError:
+        return False
+    return True
 
 
 KILLED = """

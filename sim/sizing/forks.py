@@ -147,11 +147,25 @@ class ForkedSimulations:
         return results  # type: ignore[return-value]
 
     def _start(self, unit: Unit, pauses: Sequence[int]) -> tuple[Connection, list[_Point]]:
-        """Send ``unit`` to the latest point it can start from; the checkpoints it will make."""
+        """Send ``unit`` to the latest point it can start from; the checkpoints it will make.
+
+        A checkpoint that cannot be reached (its process gone: killed, out of memory) is
+        dropped and the next best is asked; the root is the last resort."""
         plan, rep, until = unit
-        point = max((p for p in self.points[rep] if p.fits(plan)), key=lambda p: p.interval)
         scenario = self.scenario
         per, warmup = scenario.sizing.servers.per, scenario.platform.autoscaling.warmup
+        end = length(scenario, unit)
+        while True:
+            point = max((p for p in self.points[rep]
+                         if p.fits(plan) and p.interval * per - warmup < end),
+                        key=lambda p: p.interval)
+            try:
+                conn = Client(point.path, family="AF_UNIX")
+                break
+            except OSError:
+                if not point.interval:
+                    raise ForkError(f"replication {rep}'s process is gone") from None
+                self.points[rep].remove(point)
         self.clock += 1
         point.used = self.clock
         if point.interval:
@@ -162,12 +176,11 @@ class ForkedSimulations:
         if plan is not None:
             for interval in sorted(set(pauses)):
                 at = interval * per - warmup
-                if interval > point.interval and 0 < at < length(scenario, unit):
+                if interval > point.interval and 0 < at < end:
                     self.made += 1
                     path = os.path.join(self.folder, f"c{self.made}")
                     new.append(_Point(interval, plan[:interval], path))
                     times.append((at, path))
-        conn = Client(point.path, family="AF_UNIX")
         conn.send(("run", plan, times, until))
         return conn, new
 
