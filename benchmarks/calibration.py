@@ -31,7 +31,7 @@ from pathlib import Path
 
 from loadtests.schedule import window_of
 from loadtests.target.launch import start_service
-from sim.compare import predict
+from sim.results.compare import predict
 from sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,7 +27,7 @@ from sim.cli.common import (
     overrides_of,
     seed_or_exit,
 )
-from sim.results import RESULTS, run_id
+from sim.results.folders import RESULTS, run_id
 
 __all__ = ["register"]
 

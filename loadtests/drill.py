@@ -33,7 +33,7 @@ from locust.runners import Runner
 from locust.stats import StatsCSV
 
 from sim.behaviour.stock import conserved, oversold
-from sim.results import json_bytes, write_atomically
+from sim.results.folders import json_bytes, write_atomically
 from sim.scenario import load_scenario
 from sim.scenario.schema import Scenario
 

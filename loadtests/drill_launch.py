@@ -18,9 +18,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from sim.compare import compare
 from sim.report import render_drill_report, write_report
-from sim.results import (
+from sim.results.compare import compare
+from sim.results.folders import (
     RESULTS,
     ResultsError,
     add_files,

@@ -42,7 +42,7 @@ import os
 from dataclasses import dataclass
 from itertools import pairwise
 
-from .formatting import fmt
+from .report.formatting import fmt
 from .scenario.schema import Scenario
 from .scenario.units import DAY
 from .traffic import RateCurve

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from peakday.cli import app
-from sim.compare_runs import difference_test
+from sim.results.compare_runs import difference_test
 
 from .conftest import SCENARIOS
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from sim.compare import compare, drill_model, predict
+from sim.results.compare import compare, drill_model, predict
 from sim.scenario.loader import Source, validate
 
 ARRIVALS_PER_S = 60.0

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from peakday.cli import app
-from sim.results import write_atomically
+from sim.results.folders import write_atomically
 
 from .conftest import ROOT, SCENARIOS
 from .refusals import assert_refused, snapshot

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.results import (
+from sim.results.folders import (
     MARKER,
     ResultsError,
     add_files,
@@ -110,7 +110,7 @@ def test_added_files_never_replace_the_users(tmp_path):
 INTERRUPTED = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path
-    from sim import results
+    from sim.results import folders
 
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
 
@@ -127,7 +127,7 @@ INTERRUPTED = textwrap.dedent("""
     target = Path(sys.argv[1])
     files = {f"file{i}.csv": b"x" * 1000 for i in range(5)}
     try:
-        getattr(results, sys.argv[2])(target, files)
+        getattr(folders, sys.argv[2])(target, files)
     except KeyboardInterrupt:
         sys.exit(130)
     sys.exit(0)

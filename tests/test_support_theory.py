@@ -15,9 +15,9 @@ import pytest
 from scipy import stats
 
 from sim.erlang import ErlangA, MMc
+from sim.results.sections import support_rates
 from sim.run import run
 from sim.scenario import load_scenario
-from sim.sections import support_rates
 
 from .conftest import SCENARIOS
 

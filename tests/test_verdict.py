@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 
-from sim.findings import business_findings
+from sim.results.findings import business_findings
+from sim.results.slo import merge_breaches
 from sim.scenario import ScenarioError, load_scenario
-from sim.slo import merge_breaches
 
 from .conftest import SCENARIOS
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from sim.results import ResultsError, json_bytes, prepare_output, write_atomically
+from sim.results.folders import ResultsError, json_bytes, prepare_output, write_atomically
 from sim.scenario.schema import Scenario
 
 from ..safety import AllowList, UnsafeTarget, check_target

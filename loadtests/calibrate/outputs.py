@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sim.compare import predict
 from sim.report.load_curve import load_curve_figure, worst_error
+from sim.results.compare import predict
 from sim.scenario import load_scenario
 from sim.scenario.schema import Scenario
 

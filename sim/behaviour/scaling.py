@@ -2,7 +2,7 @@
 
 A drill plays ``drill.scale`` of the scenario against a small target. The drill plans its
 sessions from the scaled scenario, the reference service seeds its stock from it, and the
-model predicts the drill on it (``sim/compare.py``): one rule for all three.
+model predicts the drill on it (``sim/results/compare.py``): one rule for all three.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ class Violation:
 
 def judge(metric: str, endpoint: str, value: float, limit: float) -> Violation | None:
     """The Violation when ``value`` breaks the ceiling ``limit``, else None. Reaching the limit
-    meets it (float rounding included): the model's verdict (``sim/slo.py``) and the drill's
+    meets it (float rounding included): the model's verdict (``sim/results/slo.py``) and the drill's
     thresholds (``loadtests/recorder.py``) judge with this one rule."""
     if value <= limit or math.isclose(value, limit):
         return None

@@ -124,8 +124,8 @@ def seed_or_exit(seed: int | None) -> None:
 
 
 def output_or_exit(directory: Path, force: bool) -> Path:
-    """:func:`sim.results.prepare_output`, its refusal printed as one line, exit status 2."""
-    from ..results import ResultsError, prepare_output
+    """:func:`~sim.results.folders.prepare_output`, its refusal in one line, exit status 2."""
+    from ..results.folders import ResultsError, prepare_output
 
     try:
         return prepare_output(directory, force=force)

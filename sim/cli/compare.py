@@ -19,11 +19,11 @@ def compare(
     as_json: Annotated[bool, flag("--json", help="Print the comparison as JSON.")] = False,
 ) -> None:
     """Compare runs: key figures with deltas against the first, significance, SLO verdicts."""
-    from ..compare_runs import compare as build
-    from ..compare_runs import load_run
-    from ..console import print_comparison
     from ..report.compare_page import render_compare_html
-    from ..results import (
+    from ..report.console import print_comparison
+    from ..results.compare_runs import compare as build
+    from ..results.compare_runs import load_run
+    from ..results.folders import (
         RESULTS,
         ResultsError,
         json_bytes,

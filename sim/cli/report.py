@@ -15,7 +15,7 @@ def report(ctx: typer.Context,
     """Render the HTML report (and its PNG figures) of a results folder again."""
     no_scenario_options(ctx, "report")
     from ..report import rerender
-    from ..results import ResultsError
+    from ..results.folders import ResultsError
 
     try:
         path = rerender(directory)

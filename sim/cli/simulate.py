@@ -54,13 +54,20 @@ def simulate(
     overlays: OverlayOption = None,
 ) -> None:
     """Run the peak-day model; write summary.json and timeseries.csv; print a summary."""
-    from ..console import print_summary, run_progress
     from ..estimate import estimate, over_limits
     from ..executors import ExecutorError, default_jobs, open_executor
     from ..report import render_report
-    from ..results import RESULTS, ResultsError, csv_bytes, json_bytes, run_id, write_atomically
+    from ..report.console import print_summary, run_progress
+    from ..results.folders import (
+        RESULTS,
+        ResultsError,
+        csv_bytes,
+        json_bytes,
+        run_id,
+        write_atomically,
+    )
+    from ..results.summary import build_series, build_summary
     from ..run import run
-    from ..summary import build_series, build_summary
 
     seed_or_exit(seed)
     scenario = load_or_exit(ctx, file, overrides, overlays)

@@ -1,6 +1,6 @@
 """What one replication's parts report at its end, as typed records.
 
-The summary (``sim.summary``, ``sim.sections``) reads these by attribute: a cause, a stage or a
+The summary (``sim.results.summary``, ``.sections``) reads these by attribute: a cause, a stage or a
 figure spelled wrong fails the type checker or the constructor where it is made, not as a
 ``KeyError`` (or a silently missing column) in a report hours later. They are plain frozen
 data, so an :class:`~sim.model.observer.Observation` stays picklable across processes and

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..results import add_files
+from ..results.folders import add_files
 from .data import ReportData, from_files, from_folder, read
 from .drill import render_drill_report
 from .figures import all_figures

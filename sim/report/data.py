@@ -2,7 +2,7 @@
 
 Read from a results folder (``peakday report DIR``) or handed over in memory by ``simulate``;
 both paths parse the same bytes, so the report of a run and its re-rendering are identical.
-A missing or corrupt file is a :class:`~sim.results.ResultsError` naming the file.
+A missing or corrupt file is a :class:`~sim.results.folders.ResultsError` naming the file.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from pydantic import ValidationError
 
-from ..results import ResultsError
+from ..results.folders import ResultsError
 from ..scenario.schema import Scenario
 from .shapes import Shape, Summary, parse
 

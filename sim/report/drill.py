@@ -12,8 +12,8 @@ import base64
 
 import jinja2
 
-from ..formatting import fmt
 from .figures import STYLES, Figure, canvas, finish
+from .formatting import fmt
 from .load_curve import comparison_figure
 from .shapes import Comparison, Drill, parse
 

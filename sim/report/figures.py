@@ -22,10 +22,10 @@ import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..formatting import confidence_level
 from ..scenario.schema import ENDPOINTS
 from .data import ReportData
 from .fonts import drawable, font_family
+from .formatting import confidence_level
 
 STYLES = [("#1b4f72", "-"), ("#c0392b", "--"), ("#117a65", "-."), ("#7d3c98", ":"),
           ("#b9770e", (0, (5, 1, 1, 1))), ("#566573", (0, (1, 1)))]

@@ -12,12 +12,12 @@ from importlib import resources
 import jinja2
 
 from ..behaviour.slo import limit_for
-from ..formatting import SummaryFigure, compact, confidence_level, fmt, plan_text, value_of
 from ..scenario.schema import ENDPOINTS
 from ..scenario.units import format_duration
 from .data import ReportData
 from .figures import Figure
 from .fonts import MISSING_NOTE, cjk_family, needs_cjk
+from .formatting import SummaryFigure, compact, confidence_level, fmt, plan_text, value_of
 
 HEADINGS = {
     "traffic": "The day at a glance",

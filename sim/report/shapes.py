@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..results import ResultsError
+from ..results.folders import ResultsError
 
 
 class Shape(BaseModel):

@@ -26,9 +26,9 @@ import numpy as np
 from ..executors import Executor
 from ..model.day import simulate_day
 from ..model.support import ContactStream, interval_count, replay
+from ..results.summary import tidy
 from ..scenario.schema import Scenario
 from ..scenario.units import DAY, format_clock
-from ..summary import tidy
 from .isa import (
     Estimate,
     Formula,

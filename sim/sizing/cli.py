@@ -64,8 +64,8 @@ def size(
     import time
 
     from ..executors import ExecutorError, default_jobs, open_executor
-    from ..results import RESULTS, ResultsError, json_bytes, prepare_output, run_id
-    from ..results import write_atomically as write
+    from ..results.folders import RESULTS, ResultsError, json_bytes, prepare_output, run_id
+    from ..results.folders import write_atomically as write
     from ..run import replication_seeds
     from .agents import size_agents
     from .plan import Sizing, document, plan_yaml

@@ -34,9 +34,9 @@ import numpy as np
 
 from ..erlang import ErlangA, MMc, fewest_servers
 from ..model.support import ContactStream
+from ..results.summary import tidy
 from ..run import mean_ci
 from ..scenario.schema import Scenario, SupportSlo
-from ..summary import tidy
 
 Figures = dict[str, list[float]]
 Replay = Callable[[Sequence[int]], list[Figures]]

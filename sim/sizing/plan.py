@@ -15,11 +15,11 @@ from typing import TypedDict
 import numpy as np
 import yaml
 
-from ..formatting import plural
+from ..report.formatting import plural
+from ..results.summary import tidy
 from ..scenario.schedule import StepSchedule
 from ..scenario.schema import Scenario
 from ..scenario.units import DAY, format_clock
-from ..summary import tidy
 from .agents import AgentPlan, AgentRow, Roster
 from .isa import judge as judge_support
 from .servers import ERROR, Check, Interval, ServerPlan

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 import yaml
 
-from ..results import csv_bytes
+from ..results.folders import csv_bytes
 
 
 @dataclass(frozen=True)

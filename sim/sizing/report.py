@@ -19,9 +19,9 @@ matplotlib.use("Agg")
 import matplotlib.dates as mdates
 import numpy as np
 
-from ..formatting import fmt, plural
 from ..model.observer import MINUTE
 from ..report.figures import STYLES, Figure, canvas, clock_ticks, finish
+from ..report.formatting import fmt, plural
 from ..scenario.schedule import StepSchedule
 from .gantt import roster_gantt
 from .plan import Sizing

@@ -17,12 +17,12 @@ from functools import partial
 
 import numpy as np
 
+from ..metrics import Histogram
+from ..model.customers import LOST_CAUSES, STAGES
+from ..model.observer import MINUTE, Observation
+from ..run import RunResult, mean_ci
+from ..scenario.schema import ENDPOINTS
 from .findings import business_findings
-from .metrics import Histogram
-from .model.customers import LOST_CAUSES, STAGES
-from .model.observer import MINUTE, Observation
-from .run import RunResult, mean_ci
-from .scenario.schema import ENDPOINTS
 from .sections import (
     flash_sale_section,
     hourly_section,

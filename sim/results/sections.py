@@ -2,7 +2,7 @@
 
 Each function turns the replications' typed records (``Observation.parts``,
 :mod:`sim.model.outcomes`) into the ``summary.json`` section the contract names. Figures use
-:func:`sim.summary.figure`: a number for one replication, mean and interval (at the scenario's
+:func:`.summary.figure`: a number for one replication, mean and interval (at the scenario's
 ``sizing.confidence``) for several.
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from .model.outcomes import SupportIntervals
-from .run import RunResult
+from ..model.outcomes import SupportIntervals
+from ..run import RunResult
 
 Figure = Callable[[list[float]], object]
 

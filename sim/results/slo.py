@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .behaviour.slo import judge, limit_for
-from .formatting import breach_text
-from .model.observer import MINUTE
+from ..behaviour.slo import judge, limit_for
+from ..model.observer import MINUTE
+from ..report.formatting import breach_text
 
 if TYPE_CHECKING:
-    from .run import RunResult
+    from ..run import RunResult
 
 HOUR = 3600.0
 FLOORS = frozenset({"support_service_level"})

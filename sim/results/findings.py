@@ -8,8 +8,8 @@ the summary alone (means over replications), so scripts and the report read the 
 
 from __future__ import annotations
 
-from .formatting import compact, value_of
-from .scenario.schema import Scenario
+from ..report.formatting import compact, value_of
+from ..scenario.schema import Scenario
 
 
 def business_findings(summary: dict, scenario: Scenario) -> list[dict]:

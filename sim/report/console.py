@@ -16,9 +16,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from ..run import Progress as ProgressCallback
+from ..scenario.schema import Scenario
 from .formatting import confidence_level, fmt
-from .run import Progress as ProgressCallback
-from .scenario.schema import Scenario
 
 
 @contextlib.contextmanager

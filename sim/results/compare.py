@@ -27,14 +27,14 @@ from datetime import timedelta
 
 import numpy as np
 
-from .behaviour.scaling import scaled
-from .metrics import Histogram
-from .model.day import simulate_day
-from .model.observer import MINUTE, Observation
-from .scenario.distributions import Distribution, Scaled
-from .scenario.schema import ENDPOINTS, Clock, Scenario
-from .scenario.units import DAY
-from .traffic import RateCurve
+from ..behaviour.scaling import scaled
+from ..metrics import Histogram
+from ..model.day import simulate_day
+from ..model.observer import MINUTE, Observation
+from ..scenario.distributions import Distribution, Scaled
+from ..scenario.schema import ENDPOINTS, Clock, Scenario
+from ..scenario.units import DAY
+from ..traffic import RateCurve
 
 QUANTILES = {"p50_ms": 0.50, "p95_ms": 0.95, "p99_ms": 0.99}
 CURVE_FACTORS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5)

@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
-from .formatting import SummaryFigure, fmt, plan_parts, value_of
-from .report.data import read
-from .report.shapes import Summary, parse
-from .results import ResultsError
+from ..report.data import read
+from ..report.formatting import SummaryFigure, fmt, plan_parts, value_of
+from ..report.shapes import Summary, parse
+from .folders import ResultsError
 
 SIGNIFICANCE = 0.05
 
