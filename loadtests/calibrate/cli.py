@@ -37,6 +37,9 @@ def calibrate(
         min=1.0, help="Seconds per step (long enough for a stable p95 at the first rate).")]
     = 20.0,
     max_steps: Annotated[int, typer.Option(min=2, max=12, help="Steps at most.")] = 8,
+    probes: Annotated[bool, typer.Option(
+        "--probes/--no-probes", help="After the ramp, one saturated step per other mix of "
+                                     "endpoints (what each endpoint costs).")] = True,
     refit: Annotated[Path | None, typer.Option(
         help="Fit again the steps a calibration folder measured (sends no load).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
@@ -59,7 +62,7 @@ def calibrate(
     ask = Request(scenario=scenario, file=file, overrides=overrides_of(ctx, overrides),
                   overlays=overlays_of(ctx, overlays), target=target, self_test=self_test,
                   allow_hosts=list(allow_host or []), out=out,
-                  profile=Profile(first_rate, step, max_steps), seed=seed, refit=refit,
+                  profile=Profile(first_rate, step, max_steps, probes), seed=seed, refit=refit,
                   quiet=quiet,
                   as_json=as_json)
     raise typer.Exit(launch_calibration(ask, console))

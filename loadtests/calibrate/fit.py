@@ -9,13 +9,31 @@ Three measurements, three unknowns (operational laws, no curve fitting):
   seconds divided by the requests it completed is the mean demand D. It splits the light
   latency into demand and outside time: o = L - D (request-weighted means), D_e = L_e - o.
   Without a CPU figure the outside time is taken as zero (demands are then upper bounds).
-- **Throughput at saturation** X_sat, from the first step that could not complete what it
-  offered: the effective concurrency is c = X_sat x D (utilization law at U = c). The model
-  needs whole workers, so ``workers`` = round(c) and the demands are scaled by workers / c,
-  which keeps the saturation throughput the target showed; each endpoint's outside time is
-  then what its light latency leaves (o_e = L_e - D_e).
+- **Throughput at saturation** X_sat, from the journey's highest saturated step: the
+  effective concurrency is c = X_sat x D (utilization law at U = c). The model needs whole
+  workers, so ``workers`` = round(c).
 
-The spread of each demand is a lognormal whose cv matches the lightest step's p95 / mean.
+What each endpoint costs the target at saturation is then fitted to the saturated steps (the
+ramp's and the mix probes', profile.py): in a step that keeps every worker busy the
+utilization law reads sum_e X_e D_e = workers, one equation per step; five mixes make five
+independent equations for five demands, solved by non-negative least squares (each row
+divided by the workers, so each step's misfit is a share of its capacity). This is the time
+a request holds the target's bottleneck, whatever that is — a core it shares with the load
+generator, the GIL, the event loop — not its CPU alone: on the reference service one request
+costs 0.9 ms of CPU but the process completes one per 1.4 ms at most, and the light-load
+split (below) put what differs between endpoints' latencies (a session's new connection on
+home, the client's own work) into the demands, so a product-heavy drill met a model with a
+third more capacity than the target had.
+
+The light-load split scaled to capacity (D_e = L_e - o, times workers / c, so the journey's
+saturation throughput is the target's) is the fit's prior: a row PRIOR_WEIGHT x (D_e / prior_e
+minus 1) per endpoint joins the least squares, so that a 30% departure from the prior weighs as
+much as a 0.6% capacity misfit. With the five mixes the steps decide; without them (a refit of
+an older folder, a target that never saturated a probe) the prior holds where the steps say
+nothing, and with no saturated step at all it is the fit.
+
+Each endpoint's outside time is what its light latency leaves (o_e = L_e - D_e). The spread
+of each demand is a lognormal whose cv matches the lightest step's p95 / mean.
 """
 
 from __future__ import annotations
@@ -23,8 +41,12 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
+from scipy.optimize import nnls
+
 from sim.scenario.schema import ENDPOINTS
 
+from .profile import JOURNEY
 from .steps import CalibrationError, StepResult
 
 Z95 = 1.6448536269514722
@@ -37,6 +59,10 @@ MAX_CV = 1.0
 """The spread of a demand is capped at an exponential's."""
 MIN_LIGHT_REQUESTS = 10
 """Requests an endpoint needs in the lightest step to have its own demand measured."""
+PRIOR_WEIGHT = 0.02
+"""Weight of the light-load split against the saturated steps' utilization law (see above)."""
+MIN_RELATIVE = 0.1
+"""The least demand the fit gives an endpoint, as a share of its light-load prior."""
 
 
 @dataclass
@@ -63,6 +89,9 @@ class Fit:
     """Mean CPU seconds per request from the target's metrics (None: not exposed)."""
     outside_s: float
     """Mean time outside the server at light load."""
+    busy: list[dict] = field(default_factory=list)
+    """Per saturated step: its mix, throughput, and the workers the fitted demands keep
+    busy there as a share of all (1 where the fit meets the utilization law)."""
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -70,10 +99,11 @@ class Fit:
 
 
 def fit(steps: list[StepResult]) -> Fit:
-    """The target's model from the profile's steps (lightest first)."""
+    """The target's model from the profile's steps (the ramp lightest first, then probes)."""
     if not steps or not steps[0].requests:
         raise CalibrationError("no step completed a request: nothing to calibrate from")
-    light = _light(steps)
+    journey = [s for s in steps if s.mix == JOURNEY]
+    light = _light(journey)
     latency = {e: f["mean_ms"] / 1000 for e, f in light.items()
                if f["requests"] >= MIN_LIGHT_REQUESTS}
     if not latency:
@@ -82,7 +112,7 @@ def fit(steps: list[StepResult]) -> Fit:
     counts = {e: light[e]["requests"] for e in latency}
     mean_light = _weighted(latency, counts)
     notes: list[str] = []
-    unsaturated = [s for s in steps if not s.saturated and s.cpu_s is not None]
+    unsaturated = [s for s in journey if not s.saturated and s.cpu_s is not None]
     cpu = (sum(s.cpu_s or 0.0 for s in unsaturated) / sum(s.requests for s in unsaturated)
            if unsaturated and sum(s.requests for s in unsaturated) else None)
     if cpu is None:
@@ -92,8 +122,9 @@ def fit(steps: list[StepResult]) -> Fit:
     else:
         outside = max(0.0, mean_light - cpu)
     demand = {e: max(latency[e] - outside, 0.1 * latency[e]) for e in latency}
-    saturated = [s for s in steps if s.saturated]
+    saturated = [s for s in journey if s.saturated]
     workers, concurrency, x_sat = 1, None, None
+    busy: list[dict] = []
     if saturated:
         step = max(saturated, key=lambda s: s.throughput)
         x_sat = step.throughput
@@ -101,6 +132,13 @@ def fit(steps: list[StepResult]) -> Fit:
         concurrency = x_sat * _weighted(demand, mix if sum(mix.values()) else counts)
         workers = max(1, round(concurrency))
         demand = {e: d * workers / concurrency for e, d in demand.items()}
+        # The ceiling step, not a journey step just past saturation (whose sessions, walking
+        # their steps one by one, may leave a worker idle), and every saturated probe.
+        full = [step, *(s for s in steps if s.saturated and s.mix != JOURNEY)]
+        demand, busy = busy_fit(full, demand, workers)
+        if len(full) < len(demand):
+            notes.append(f"{len(full)} mix(es) saturated the target for {len(demand)} "
+                         "endpoints: their demands lean on the light-load split")
     else:
         top = max(s.throughput for s in steps)
         notes.append(f"no step saturated the target (up to {top:.0f} requests/s): workers "
@@ -114,7 +152,30 @@ def fit(steps: list[StepResult]) -> Fit:
                 assumed, _median([f.cv for f in endpoints.values()]), outside,
                 _median([f.outside_cv for f in endpoints.values()]), seen.get("mean_ms"),
                 seen.get("requests", 0), measured=False)
-    return Fit(endpoints, workers, concurrency, x_sat, cpu, outside, notes)
+    return Fit(endpoints, workers, concurrency, x_sat, cpu, outside, busy, notes)
+
+
+def busy_fit(saturated: list[StepResult], prior: dict[str, float], workers: int
+             ) -> tuple[dict[str, float], list[dict]]:
+    """Demands that keep ``workers`` busy in every saturated step (the utilization law,
+    sum_e X_e D_e = workers), by non-negative least squares with ``prior`` as a weak pull
+    (see the module's note); and per step the share of the workers they keep busy."""
+    names = list(prior)
+    rates = np.array([[s.endpoints.get(e, {}).get("requests", 0) / s.requests * s.throughput
+                       for e in names] for s in saturated])
+    scale = np.array([prior[e] for e in names])
+    # Unknowns are the demands relative to the prior (u_e = D_e / prior_e): every column and
+    # every row of order 1, whatever the target's speed.
+    system = np.vstack([rates * scale / workers, PRIOR_WEIGHT * np.eye(len(names))])
+    wanted = np.concatenate([np.ones(len(saturated)), PRIOR_WEIGHT * np.ones(len(names))])
+    relative, _ = nnls(system, wanted)
+    # A demand the steps put at zero (a probe the load generator could not saturate) keeps a
+    # tenth of its prior: the model needs a service time, and zero would be a wrong certainty.
+    relative = np.maximum(relative, MIN_RELATIVE)
+    demand = dict(zip(names, (relative * scale).tolist(), strict=True))
+    kept = rates @ (relative * scale) / workers
+    return demand, [{"step": s.index, "mix": s.mix, "throughput": round(s.throughput, 2),
+                     "busy": round(float(b), 4)} for s, b in zip(saturated, kept, strict=True)]
 
 
 def _light(steps: list[StepResult]) -> dict[str, dict]:

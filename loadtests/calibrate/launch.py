@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from ..safety import AllowList, UnsafeTarget, check_target
 from ..target.launch import start_service
 from . import outputs
 from .fit import fit
-from .profile import Profile, requests_per_session
+from .profile import JOURNEY, Profile, requests_per_session
 from .steps import CalibrationError, StepResult, run_profile
 
 
@@ -99,12 +99,11 @@ def _say(ask: Request, console: Console, text: str) -> None:
 
 
 def _calibrate(ask: Request, target: str, console: Console) -> dict[str, bytes]:
-    per_session = requests_per_session(ask.scenario)
-
     def heard(step: StepResult) -> None:
-        _say(ask, console, f"step {step.index}: offered {step.sessions_per_s * per_session:,.0f}"
-                           f" requests/s, completed {step.throughput:,.1f}/s"
-                           f"{' (saturated)' if step.saturated else ''}")
+        offered = step.sessions_per_s * requests_per_session(ask.scenario, step.mix)
+        _say(ask, console, f"step {step.index}{'' if step.mix == JOURNEY else f' ({step.mix})'}"
+                           f": offered {offered:,.0f} requests/s, completed "
+                           f"{step.throughput:,.1f}/s{' (saturated)' if step.saturated else ''}")
 
     steps = run_profile(ask.scenario, ask.file, ask.overrides, ask.overlays, target,
                         ask.allow_hosts, ask.profile, ask.seed, heard)
@@ -115,7 +114,9 @@ def _measured(folder: Path) -> tuple[str, list[StepResult]]:
     """The target and the steps a calibration folder holds."""
     try:
         document = json.loads((folder / "calibration.json").read_text())
-        steps = [StepResult(**{f.name: s[f.name] for f in fields(StepResult) if f.init})
+        # Fields with a default (a step's mix) may be missing from an older folder.
+        steps = [StepResult(**{f.name: s[f.name] for f in fields(StepResult)
+                               if f.init and (f.name in s or f.default is MISSING)})
                  for s in document["steps"]]
         target = document["target"]
     except (OSError, ValueError, KeyError, TypeError):
@@ -156,6 +157,9 @@ def _summary(document: dict, out: Path, console: Console) -> None:
                       "–" if e["light_mean_ms"] is None else f"{e['light_mean_ms']:.2f}")
     console.print(table)
     console.print(_ceiling(result), markup=False)
+    if result["busy"]:
+        console.print("Saturated steps kept busy by the fitted demands: " + ", ".join(
+            f"{b['mix']} {b['busy']:.0%}" for b in result["busy"]), markup=False)
     for note in result["notes"]:
         console.print(f"note: {note}", markup=False)
     console.print(document["figure"]["title"], markup=False)

@@ -20,7 +20,7 @@ from sim.scenario.schema import Scenario
 
 from ..schedule import window_of
 from .fit import Fit
-from .profile import Profile, Step, requests_per_session, step_overrides
+from .profile import JOURNEY, Profile, Step, requests_per_session, step_overrides
 from .steps import StepResult
 
 CURVE_POINTS = 12
@@ -31,7 +31,12 @@ def _ms(seconds: float) -> str:
 
 
 def overlay(result: Fit) -> dict:
-    """The partial scenario that puts the measured target into the model."""
+    """The partial scenario that puts the measured target into the model.
+
+    ``inventory.lock_hold`` is 0: the model's checkout holds its worker for its service
+    demand *and then* for the stock lock, but the measured checkout demand already holds the
+    target's stock change (its transaction); the scenario's 4 ms on top made the calibrated
+    model's checkout cost 4x what the target's did, and saturate a third earlier."""
     endpoints = {e: {"service": f"lognormal(mean={_ms(f.demand_s)}, cv={f.cv:g})"}
                  for e, f in result.endpoints.items()}
     return {
@@ -39,6 +44,7 @@ def overlay(result: Fit) -> dict:
                      "endpoints": endpoints,
                      "admission": {"max_queue": None, "queue_timeout": None},
                      "autoscaling": {"enabled": False}},
+        "inventory": {"lock_hold": "0s"},
         "drill": {"outside_server": {e: f"lognormal(mean={_ms(f.outside_s)}, cv={f.outside_cv:g})"
                                      if f.outside_s > 0 else "constant(0s)"
                                      for e, f in result.endpoints.items()}},
@@ -91,11 +97,12 @@ class Source:
     scenario: Scenario
     seed: int
 
-    def step_model(self, rate: float, step_s: float, calibrated: list[str]) -> Scenario:
-        """The model of one step of ``rate`` sessions/s with the calibrated target."""
-        return load_scenario(self.file, [*self.overrides,
-                                         *step_overrides(self.scenario, Step(0, rate), step_s),
-                                         *calibrated], self.overlays)
+    def step_model(self, rate: float, step_s: float, calibrated: list[str],
+                   mix: str = JOURNEY) -> Scenario:
+        """The model of one step of ``rate`` sessions/s of ``mix`` with the calibrated
+        target."""
+        return load_scenario(self.file, [*self.overrides, *step_overrides(
+            self.scenario, Step(0, rate, mix), step_s), *calibrated], self.overlays)
 
 
 def residuals(source: Source, steps: list[StepResult], result: Fit, profile: Profile
@@ -104,14 +111,14 @@ def residuals(source: Source, steps: list[StepResult], result: Fit, profile: Pro
     calibrated = overrides_of(overlay(result))
     rows = []
     for step in steps:
-        model = source.step_model(step.sessions_per_s, step.duration_s, calibrated)
+        model = source.step_model(step.sessions_per_s, step.duration_s, calibrated, step.mix)
         predicted = predict(model, window_of(model), source.seed)["endpoints"]
         total = sum(e["throughput"] for e in predicted.values())
-        row: dict[str, Any] = {"step": step.index, "saturated": step.saturated,
-               "throughput": {"observed": round(step.throughput, 2),
-                              "predicted": round(total, 2),
-                              "relative_error": _relative(total, step.throughput)},
-               "endpoints": {}}
+        row: dict[str, Any] = {
+            "step": step.index, "mix": step.mix, "saturated": step.saturated,
+            "throughput": {"observed": round(step.throughput, 2), "predicted": round(total, 2),
+                           "relative_error": _relative(total, step.throughput)},
+            "endpoints": {}}
         for name, seen in step.endpoints.items():
             mine = predicted.get(name, {})
             row["endpoints"][name] = {
@@ -125,10 +132,11 @@ def residuals(source: Source, steps: list[StepResult], result: Fit, profile: Pro
 
 def curve(source: Source, steps: list[StepResult], result: Fit, profile: Profile
           ) -> list[dict]:
-    """The calibrated model across load, from the lightest step's rate to past the last."""
+    """The calibrated model across load (the journey's mix), from the lightest step's rate to
+    past the ramp's last."""
     calibrated = overrides_of(overlay(result))
     low = steps[0].sessions_per_s
-    high = steps[-1].sessions_per_s * 1.1
+    high = [s for s in steps if s.mix == JOURNEY][-1].sessions_per_s * 1.1
     points = []
     for i in range(CURVE_POINTS):
         rate = low * (high / low) ** (i / (CURVE_POINTS - 1))
@@ -142,13 +150,15 @@ def curve(source: Source, steps: list[StepResult], result: Fit, profile: Profile
 
 def figure(steps: list[StepResult], rows: list[dict], points: list[dict], result: Fit
            ) -> tuple[str, bytes]:
-    """Observed steps against the calibrated model's curve; the title says how close."""
+    """Observed steps of the ramp (the probes' mixes are not the curve's) against the
+    calibrated model's curve; the title says how close."""
+    ramp = [(s, row) for s, row in zip(steps, rows, strict=True) if s.mix == JOURNEY]
     observed = [{"label": f"step {s.index}" + (" (saturated)" if s.saturated else ""),
                  "throughput": s.throughput,
                  "endpoints": {e: {"p95_ms": f["p95_ms"], "requests": f["requests"]}
-                               for e, f in s.endpoints.items()}} for s in steps]
+                               for e, f in s.endpoints.items()}} for s, _ in ramp]
     predicted = {i: {e: f["p95_ms"]["predicted"] for e, f in row["endpoints"].items()}
-                 for i, row in enumerate(rows) if not row["saturated"]}
+                 for i, (_, row) in enumerate(ramp) if not row["saturated"]}
     worst = worst_error(observed, predicted, min_requests=50)
     ceiling = (f"saturates at {result.saturation_throughput:.0f} requests/s "
                f"({result.workers} worker{'s' if result.workers > 1 else ''})"

@@ -11,6 +11,13 @@ Steps run one at a time, each against an idle target, and the next rate is chose
 the last one showed: doubling while latency stays near the light-load figure, then growing by
 40%, until a step saturates (completes under 90% of what it offered); one step at twice
 that rate then measures the ceiling. The profile's step budget and the drill's caps bound it.
+
+Then the **mix probes**: one step per other mix of endpoints (:data:`MIXES`: the journey
+without pay, without checkout, home and product only, browsing), each offered as many
+requests per second as the ceiling step. Every journey step has the same mix, so the ramp
+alone cannot tell what each endpoint costs the target; saturated steps of different mixes
+can: each keeps the target's workers busy, so per-endpoint throughputs x times demands sum to
+the workers in each (the utilization law), five mixes for five endpoints (fit.py).
 """
 
 from __future__ import annotations
@@ -32,10 +39,19 @@ PROBE = 2.0
 """After the first saturated step, one more at this multiple: deep past saturation the
 target is busy from the step's first second, so its throughput there is its ceiling (just
 past it, sessions that walk their steps one by one may not keep every worker busy)."""
-SEGMENT = {"calibration": {"share": 1, "product_views": "geometric(mean=1)",
-                           "funnel": {"cart": 1, "checkout": 1, "pay": 1}}}
-"""One shopper walks every step of the journey: about 5 requests per session, every endpoint
-(but support) about equally often."""
+JOURNEY = "journey"
+MIXES: dict[str, tuple[int, tuple[int, int, int]]] = {
+    JOURNEY: (1, (1, 1, 1)),
+    "order": (1, (1, 1, 0)),
+    "basket": (1, (1, 0, 0)),
+    "view": (1, (0, 0, 0)),
+    "browse": (3, (0, 0, 0)),
+}
+"""Mix -> (mean product views, a geometric count; funnel cart/checkout/pay). The journey
+(every step of the ramp): one shopper walks every step, about 5 requests per session, every
+endpoint (but support) about equally often. The others are the probes: per session (home,
+product, cart, checkout, pay) about (1,1,1,1,0), (1,1,1,0,0), (1,1,0,0,0), (1,3,0,0,0) —
+with the journey's (1,1,1,1,1) five independent mixes."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +63,8 @@ class Profile:
     step_s: float = 20.0
     """Real seconds per step: long enough for a stable p95 at the lightest rate."""
     max_steps: int = 8
+    probes: bool = True
+    """After the ramp, the mix probes (one saturated step per other mix)."""
 
 
 @dataclass(frozen=True)
@@ -54,21 +72,31 @@ class Step:
     index: int
     sessions_per_s: float
     """Offered session rate (real time)."""
+    mix: str = JOURNEY
+    """Which of :data:`MIXES` its sessions walk."""
 
 
-def requests_per_session(scenario: Scenario) -> float:
-    """Requests a calibration session sends: home, its product views, cart, checkout, pay."""
-    views = 1.0 if scenario.catalog else 0.0
-    steps = ("cart", "checkout", "pay") if scenario.catalog else ()
+def probe_mixes(scenario: Scenario) -> list[str]:
+    """The probes' mixes: none without a catalog (every session is home alone)."""
+    return [m for m in MIXES if m != JOURNEY] if scenario.catalog else []
+
+
+def requests_per_session(scenario: Scenario, mix: str = JOURNEY) -> float:
+    """Requests a calibration session of ``mix`` sends: home, its product views, then the
+    funnel's steps (those the drill has a route for)."""
+    if not scenario.catalog:
+        return 1.0
+    views, funnel = MIXES[mix]
+    steps = [s for s, on in zip(("cart", "checkout", "pay"), funnel, strict=True) if on]
     return 1.0 + views + sum(1 for s in steps if s in scenario.drill.endpoints)
 
 
 def step_overrides(scenario: Scenario, step: Step, step_s: float) -> list[str]:
     """``--set`` overrides that turn the scenario into one steady step of the profile."""
     start = scenario.clock.start_time_of_day
-    segments = SEGMENT if scenario.catalog else {
-        "calibration": {"share": 1, "product_views": "constant(0)",
-                        "funnel": {"cart": 0, "checkout": 0, "pay": 0}}}
+    views, (cart, checkout, pay) = MIXES[step.mix] if scenario.catalog else (0, (0, 0, 0))
+    segments = {"calibration": {"share": 1, "product_views": f"geometric(mean={views})",
+                                "funnel": {"cart": cart, "checkout": checkout, "pay": pay}}}
     window = [format_clock(start), format_clock((start + step_s) % DAY)]
     overrides = [
         f"traffic.sessions_per_min={json.dumps({format_clock(start): step.sessions_per_s * 60})}",

@@ -26,11 +26,13 @@ from ..stops import Stop
 from ..target.launch import free_port
 from . import probe
 from .profile import (
+    JOURNEY,
     PROBE,
     SATURATED,
     Profile,
     Step,
     next_rate,
+    probe_mixes,
     requests_per_session,
     step_overrides,
 )
@@ -65,6 +67,8 @@ class StepResult:
     session_s: float = 0.0
     """How long a session lasts with nothing queueing (from the lightest step): sessions
     that start later than this before the step's end cannot finish within it."""
+    mix: str = JOURNEY
+    """The endpoints its sessions walk (profile.MIXES): the ramp's journey, or a probe's."""
     saturated: bool = field(init=False)
     throughput: float = field(init=False)
     """Requests per second completed: over the step, or while it ran when saturated."""
@@ -90,25 +94,38 @@ def run_profile(scenario: Scenario, file: Path, overrides: list[str], overlays: 
     results: list[StepResult] = []
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="peakday-calibrate-") as scratch:
-        for index in range(1, profile.max_steps + 1):
+
+        def run(step: Step) -> StepResult | None:
+            """Run ``step`` unless it would pass the drill's caps (None)."""
             sent = sum(r.requests for r in results)
+            offered = step.sessions_per_s * requests_per_session(scenario, step.mix)
             if (time.monotonic() - started + profile.step_s > drill.max_duration
-                    or sent + rate * per_session * profile.step_s > drill.max_requests):
-                break
-            step = Step(index, rate)
+                    or sent + offered * profile.step_s > drill.max_requests):
+                return None
             config = DrillConfig(str(file), [*overrides, *step_overrides(scenario, step,
                                                                          profile.step_s)],
-                                 target, str(Path(scratch) / f"step-{index}"), seed,
+                                 target, str(Path(scratch) / f"step-{step.index}"), seed,
                                  master_port=free_port(), overlays=[str(o) for o in overlays],
                                  allow_hosts=allow_hosts)
-            result = _run_step(scenario, step, config, idle,
-                               _session_s(results[0], per_session) if results else 0.0)
+            session_s = (_session_s(results[0], requests_per_session(scenario, step.mix))
+                         if results else 0.0)
+            result = _run_step(scenario, step, config, idle, session_s)
             results.append(result)
             report(result)
-            if result.saturated and any(r.saturated for r in results[:-1]):
+            return result
+
+        for index in range(1, profile.max_steps + 1):
+            result = run(Step(index, rate))
+            if result is None or (result.saturated and any(r.saturated for r in results[:-1])):
                 break
             rate = PROBE * rate if result.saturated else next_rate(rate, _p95(result),
                                                                    _p95(results[0]))
+        if profile.probes and results and results[-1].saturated:
+            ceiling = results[-1].sessions_per_s * per_session
+            for mix in probe_mixes(scenario):
+                if run(Step(len(results) + 1,
+                            ceiling / requests_per_session(scenario, mix), mix)) is None:
+                    break
     return results
 
 
@@ -155,12 +172,14 @@ def _run_step(scenario: Scenario, step: Step, config: DrillConfig, idle: float |
                                                   "p95_ms", "p99_ms")}
                    for name, e in measured["endpoints"].items()},
         cpu_s=cpu, stopped_because=measured["stopped_because"],
-        start_lag_ms=measured["start_lag_ms"].get("mean") or 0.0, session_s=session_s)
+        start_lag_ms=measured["start_lag_ms"].get("mean") or 0.0, session_s=session_s,
+        mix=step.mix)
     limit = scenario.drill.abort.error_rate
     rate = result.errors / result.requests if result.requests else 1.0
     if rate > limit or measured["stop"] in (Stop.ERROR_RATE_ABORT, Stop.WORKER_REFUSED):
         raise CalibrationError(
-            f"step {step.index} ({result.sessions_per_s * requests_per_session(scenario):.0f} "
+            f"step {step.index} "
+            f"({result.sessions_per_s * requests_per_session(scenario, step.mix):.0f} "
             f"requests/s): error rate {rate:.0%} (limit {limit:.0%}, drill.abort) — the target "
             "fails under load it should carry; nothing was calibrated")
     return result

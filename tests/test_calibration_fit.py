@@ -1,0 +1,114 @@
+"""The calibration fit on synthetic steps whose target is known exactly (no server): the
+capacity-matching rule and the mix probes' utilization law."""
+
+from __future__ import annotations
+
+import pytest
+
+from loadtests.calibrate.fit import fit
+from loadtests.calibrate.outputs import Source, overlay, overrides_of
+from loadtests.calibrate.profile import JOURNEY, MIXES, Profile
+from loadtests.calibrate.steps import StepResult
+from loadtests.schedule import window_of
+from sim.results.compare import predict
+from sim.scenario import load_scenario
+
+from .conftest import SCENARIOS
+
+FLASH = SCENARIOS / "flash-sale.yaml"
+NAMES = ("home", "product", "cart", "checkout", "pay")
+DEMAND_S = {"home": 0.0020, "product": 0.0010, "cart": 0.0024, "checkout": 0.0040,
+            "pay": 0.0030}
+"""What a request holds the target's one worker for (mean 2.5 ms on the journey)."""
+CPU_SHARE = 0.65
+"""The target's CPU per request is this share of its demand (it never gets a whole core)."""
+OUTSIDE_S = {"home": 0.0020, "product": 0.0005, "cart": 0.0005, "checkout": 0.0005,
+             "pay": 0.0005}
+"""Time outside the server at light load: home's is larger (a session's new connection), so
+the light-load latencies alone would misplace demand between endpoints."""
+STEP_S = 15.0
+
+
+def counts(mix: str) -> dict[str, float]:
+    """Requests per session of ``mix``, per endpoint."""
+    views, funnel = MIXES[mix]
+    return dict(zip(NAMES, (1.0, float(views), *map(float, funnel)), strict=True))
+
+
+def step(index: int, mix: str, requests_per_s: float, saturated: bool) -> StepResult:
+    """A step as the target above answers it: light steps at their latencies, saturated
+    ones at the throughput that keeps the worker busy."""
+    per = counts(mix)
+    share = {e: n / sum(per.values()) for e, n in per.items()}
+    capacity = 1 / sum(share[e] * DEMAND_S[e] for e in NAMES)
+    done = min(requests_per_s, capacity) if not saturated else capacity
+    endpoints = {e: {"requests": round(share[e] * done * STEP_S), "errors": 0,
+                     "mean_ms": (DEMAND_S[e] * CPU_SHARE + OUTSIDE_S[e]) * 1000,
+                     "p50_ms": 1.0, "p95_ms": (DEMAND_S[e] * CPU_SHARE + OUTSIDE_S[e]) * 2500,
+                     "p99_ms": 10.0} for e in NAMES if share[e]}
+    requests = sum(e["requests"] for e in endpoints.values())
+    cpu = sum(e["requests"] * DEMAND_S[name] * CPU_SHARE for name, e in endpoints.items())
+    return StepResult(index=index, sessions_per_s=requests_per_s / sum(per.values()),
+                      duration_s=STEP_S, ran_s=STEP_S,
+                      offered=round((2 * capacity if saturated else requests_per_s) * STEP_S),
+                      requests=requests, errors=0, endpoints=endpoints,
+                      cpu_s=None if saturated else cpu, stopped_because="schedule completed",
+                      mix=mix)
+
+
+def ramp() -> list[StepResult]:
+    return [step(1, JOURNEY, 20, False), step(2, JOURNEY, 40, False),
+            step(3, JOURNEY, 100, False), step(4, JOURNEY, 800, True)]
+
+
+def probes() -> list[StepResult]:
+    return [step(5 + i, mix, 800, True) for i, mix in enumerate(m for m in MIXES
+                                                                 if m != JOURNEY)]
+
+
+def journey_capacity() -> float:
+    per = counts(JOURNEY)
+    return sum(per.values()) / sum(n * DEMAND_S[e] for e, n in per.items())
+
+
+def test_capacity_matches_the_saturation_throughput_without_probes():
+    """With the journey alone, the demands are the light-load split scaled so that the
+    model saturates where the target did: one worker (c = X_sat x CPU per request = 0.65),
+    journey-weighted mean demand = 1 / X_sat."""
+    result = fit(ramp())
+    assert result.workers == 1
+    assert result.concurrency == pytest.approx(CPU_SHARE, rel=0.02)
+    assert result.saturation_throughput == pytest.approx(journey_capacity(), rel=0.01)
+    per = counts(JOURNEY)
+    mean = sum(n * result.endpoints[e].demand_s for e, n in per.items()) / sum(per.values())
+    assert mean * result.saturation_throughput == pytest.approx(1.0, rel=0.01)
+    assert [b["busy"] for b in result.busy] == [pytest.approx(1.0, rel=0.01)]
+    assert any("lean on the light-load split" in note for note in result.notes)
+
+
+def test_mix_probes_recover_each_endpoints_demand():
+    """Five saturated mixes pin every endpoint's demand (the light-load split alone puts
+    home's connection time into its demand and product's into nothing)."""
+    light_only = fit(ramp())
+    assert light_only.endpoints["home"].demand_s > 1.2 * DEMAND_S["home"]
+    result = fit(ramp() + probes())
+    for endpoint, seconds in DEMAND_S.items():
+        assert result.endpoints[endpoint].demand_s == pytest.approx(seconds, rel=0.03), endpoint
+    assert all(b["busy"] == pytest.approx(1.0, abs=0.02) for b in result.busy)
+    assert not any("lean on" in note for note in result.notes)
+
+
+def test_calibrated_model_saturates_where_the_target_did():
+    """The overlay in the model: a step offered twice the ceiling completes the target's
+    saturation throughput (the scenario's own stock-lock hold is not added to the measured
+    checkout, which already holds the target's stock change)."""
+    result = fit(ramp() + probes())
+    scenario = load_scenario(FLASH)
+    source = Source(FLASH, [], [], scenario, scenario.seed)
+    ceiling = journey_capacity()
+    model = source.step_model(2 * ceiling / sum(counts(JOURNEY).values()), 10.0,
+                              overrides_of(overlay(result)))
+    assert model.inventory.lock_hold == 0
+    predicted = predict(model, window_of(model), scenario.seed)["endpoints"]
+    assert sum(e["throughput"] for e in predicted.values()) == pytest.approx(ceiling, rel=0.10)
+    assert Profile().step_s > 0
