@@ -7,15 +7,19 @@ same target:
 
 1. `peakday calibrate --target URL` twice (A and B): the demands of B within 10% of A?
 2. drills of the flash-sale scenario's steady stretch (20:15-20:25, no flash sale or outage,
-   replayed 5x faster) with `--overlay A/calibration.yaml`, at the `drill.scale` the
-   calibrated model says gives ~50% and ~90% of the saturation throughput;
+   replayed 5x faster) with `--overlay A/calibration.yaml`, at the `drill.scale` at which the
+   calibrated model's workers are ~50% and ~90% busy: the saturation throughput *of the
+   drill's mix* (two thirds product views, unlike the calibration's journey), as the fitted
+   per-endpoint demands give it;
 3. per drill, from comparison.json: throughput within 10% and p95 within 25% for every
    endpoint with >= 200 requests?
 
-Prints the figures and the machine's load average (the machine may be shared: say so when
-quoting them). Results under results/bench-calibration-<UTC time>/.
+Prints the figures and the machine's 1-minute load average sampled through each phase (the
+machine may be shared: say so when quoting them). Results under
+results/bench-calibration-<UTC time>/.
 
     python benchmarks/calibration.py [--step 15] [--first-rate 20] [--loads 0.5 0.9]
+                                     [--calibrations 2]
 """
 
 from __future__ import annotations
@@ -26,6 +30,9 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,6 +46,27 @@ SCENARIO = ROOT / "scenarios" / "flash-sale.yaml"
 STEADY = ['drill.window=["20:15","20:25"]', "drill.compress=5"]
 """Ten steady minutes (no flash sale, no outage) replayed in two."""
 MIN_REQUESTS = 200
+LOAD_EVERY_S = 5.0
+
+
+@contextmanager
+def load_watch(phase: str, seen: dict[str, list[float]]) -> Iterator[None]:
+    """Sample the 1-minute load average every LOAD_EVERY_S while ``phase`` runs."""
+    samples = seen.setdefault(phase, [])
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(LOAD_EVERY_S):
+            samples.append(os.getloadavg()[0])
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+        samples.append(os.getloadavg()[0])
 
 
 def peakday(*args: str) -> int:
@@ -55,12 +83,13 @@ def calibrate(url: str, out: Path, step: float, first_rate: float) -> dict:
     return json.loads((out / "calibration.json").read_text())["fit"]
 
 
-def scale_for(load: float, saturation: float, overlay: Path) -> float:
-    """drill.scale at which the calibrated model sends `load` x the saturation throughput."""
+def scale_for(load: float, fit: dict, overlay: Path) -> float:
+    """drill.scale at which the calibrated model keeps its workers ``load`` busy: the
+    utilization law on the model's per-endpoint throughput at a small scale."""
     probe = load_scenario(SCENARIO, [*STEADY, "drill.scale=0.01"], [overlay])
-    per_scale = sum(e["throughput"] for e in predict(probe, window_of(probe))["endpoints"]
-                    .values()) / 0.01
-    return load * saturation / per_scale
+    busy = sum(e["throughput"] * fit["endpoints"][name]["demand_s"]
+               for name, e in predict(probe, window_of(probe))["endpoints"].items())
+    return load * 0.01 * fit["workers"] / busy
 
 
 def judge(comparison: dict) -> list[tuple[str, float, float, bool]]:
@@ -81,7 +110,10 @@ def main() -> None:
     parser.add_argument("--step", type=float, default=15.0)
     parser.add_argument("--first-rate", type=float, default=20.0)
     parser.add_argument("--loads", type=float, nargs="+", default=[0.5, 0.9])
+    parser.add_argument("--calibrations", type=int, choices=(1, 2), default=2,
+                        help="1: skip B (no repeatability figure; saves ~4 minutes)")
     args = parser.parse_args()
+    loads: dict[str, list[float]] = {}
     out = ROOT / "results" / f"bench-calibration-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     out.mkdir(parents=True)
     print(f"load average before: {os.getloadavg()}", flush=True)
@@ -89,31 +121,40 @@ def main() -> None:
         service = start_service(f"sqlite:///{Path(scratch) / 'checkout.db'}", SCENARIO,
                                 "--reset", log=Path(scratch) / "serve.log")
         try:
-            fits = [calibrate(service.url, out / name, args.step, args.first_rate)
-                    for name in ("A", "B")]
+            fits = []
+            for name in "AB"[:args.calibrations]:
+                with load_watch(f"calibration {name}", loads):
+                    fits.append(calibrate(service.url, out / name, args.step, args.first_rate))
             overlay = out / "A" / "calibration.yaml"
-            saturation = fits[0]["saturation_throughput"] or sys.exit("A never saturated")
+            if not fits[0]["saturation_throughput"]:
+                sys.exit("A never saturated")
             results = {}
             for load in args.loads:
-                scale = scale_for(load, saturation, overlay)
+                scale = scale_for(load, fits[0], overlay)
                 folder = out / f"drill-{load:g}"
-                peakday("drill", str(SCENARIO), "--target", service.url, "--overlay",
-                        str(overlay), *(x for s in [*STEADY, f"drill.scale={scale:.5f}"]
-                                        for x in ("--set", s)), "--out", str(folder))
+                with load_watch(f"drill at {load:.0%}", loads):
+                    peakday("drill", str(SCENARIO), "--target", service.url, "--overlay",
+                            str(overlay), *(x for s in [*STEADY, f"drill.scale={scale:.5f}"]
+                                            for x in ("--set", s)), "--out", str(folder))
                 results[load] = (scale, json.loads((folder / "comparison.json").read_text()))
         finally:
             service.stop()
     print(f"load average after: {os.getloadavg()}\n")
-    print("demands (ms)      A        B     B/A-1")
+    print("1-minute load average per phase (min / mean / max of samples every 5 s):")
+    for phase, samples in loads.items():
+        print(f"  {phase:15s} {min(samples):5.2f} / {sum(samples) / len(samples):5.2f} / "
+              f"{max(samples):5.2f}")
+    print("\ndemands (ms)      A        B     B/A-1")
     for endpoint, a in fits[0]["endpoints"].items():
-        b = fits[1]["endpoints"][endpoint]
+        b = fits[-1]["endpoints"][endpoint]
         print(f"  {endpoint:9s} {a['demand_s'] * 1000:7.3f}  {b['demand_s'] * 1000:7.3f}  "
               f"{b['demand_s'] / a['demand_s'] - 1:+6.1%}")
-    for name, f in zip("AB", fits, strict=True):
+    for name, f in zip("AB"[:len(fits)], fits, strict=True):
         ceiling = (f"saturation {f['saturation_throughput']:.1f}/s, concurrency "
                    f"{f['concurrency']:.2f}" if f["saturation_throughput"] else "not saturated")
         print(f"  {name}: {ceiling} -> workers {f['workers']}, CPU/request "
-              f"{(f['cpu_demand_s'] or 0) * 1000:.2f} ms")
+              f"{(f['cpu_demand_s'] or 0) * 1000:.2f} ms; saturated steps kept busy: "
+              + ", ".join(f"{b['mix']} {b['busy']:.0%}" for b in f.get("busy", [])))
     for load, (scale, comparison) in results.items():
         print(f"\ndrill at {load:.0%} of saturation (drill.scale={scale:.4f}):")
         print("  endpoint   throughput err   p95 err   ok")
