@@ -7,10 +7,8 @@ same target:
 
 1. `peakday calibrate --target URL` twice (A and B): the demands of B within 10% of A?
 2. drills of the flash-sale scenario's steady stretch (20:15-20:25, no flash sale or outage,
-   replayed 5x faster) with `--overlay A/calibration.yaml`, at the `drill.scale` at which the
-   calibrated model's workers are ~50% and ~90% busy: the saturation throughput *of the
-   drill's mix* (two thirds product views, unlike the calibration's journey), as the fitted
-   per-endpoint demands give it;
+   replayed 5x faster) with `--overlay A/calibration.yaml`, at the `drill.scale` the
+   calibrated model says gives ~50% and ~90% of the measured saturation throughput;
 3. per drill, from comparison.json: throughput within 10% and p95 within 25% for every
    endpoint with >= 200 requests?
 
@@ -19,7 +17,7 @@ machine may be shared: say so when quoting them). Results under
 results/bench-calibration-<UTC time>/.
 
     python benchmarks/calibration.py [--step 15] [--first-rate 20] [--loads 0.5 0.9]
-                                     [--calibrations 2]
+                                     [--calibrations 2] [--probes]
 """
 
 from __future__ import annotations
@@ -74,22 +72,21 @@ def peakday(*args: str) -> int:
     return subprocess.call([sys.executable, "-m", "peakday", *args])
 
 
-def calibrate(url: str, out: Path, step: float, first_rate: float) -> dict:
+def calibrate(url: str, out: Path, step: float, first_rate: float, probes: bool) -> dict:
     status = peakday("calibrate", str(SCENARIO), "--target", url, "--out", str(out),
                      "--step", f"{step:g}", "--first-rate", f"{first_rate:g}",
-                     "--max-steps", "10")
+                     "--max-steps", "10", *(["--probes"] if probes else []))
     if status != 0:
         sys.exit(f"calibrate failed (exit {status})")
     return json.loads((out / "calibration.json").read_text())["fit"]
 
 
-def scale_for(load: float, fit: dict, overlay: Path) -> float:
-    """drill.scale at which the calibrated model keeps its workers ``load`` busy: the
-    utilization law on the model's per-endpoint throughput at a small scale."""
+def scale_for(load: float, saturation: float, overlay: Path) -> float:
+    """drill.scale at which the calibrated model sends `load` x the saturation throughput."""
     probe = load_scenario(SCENARIO, [*STEADY, "drill.scale=0.01"], [overlay])
-    busy = sum(e["throughput"] * fit["endpoints"][name]["demand_s"]
-               for name, e in predict(probe, window_of(probe))["endpoints"].items())
-    return load * 0.01 * fit["workers"] / busy
+    per_scale = sum(e["throughput"] for e in predict(probe, window_of(probe))["endpoints"]
+                    .values()) / 0.01
+    return load * saturation / per_scale
 
 
 def judge(comparison: dict) -> list[tuple[str, float, float, bool]]:
@@ -112,6 +109,7 @@ def main() -> None:
     parser.add_argument("--loads", type=float, nargs="+", default=[0.5, 0.9])
     parser.add_argument("--calibrations", type=int, choices=(1, 2), default=2,
                         help="1: skip B (no repeatability figure; saves ~4 minutes)")
+    parser.add_argument("--probes", action="store_true", help="calibrate with --probes")
     args = parser.parse_args()
     loads: dict[str, list[float]] = {}
     out = ROOT / "results" / f"bench-calibration-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
@@ -124,13 +122,14 @@ def main() -> None:
             fits = []
             for name in "AB"[:args.calibrations]:
                 with load_watch(f"calibration {name}", loads):
-                    fits.append(calibrate(service.url, out / name, args.step, args.first_rate))
+                    fits.append(calibrate(service.url, out / name, args.step, args.first_rate,
+                                          args.probes))
             overlay = out / "A" / "calibration.yaml"
             if not fits[0]["saturation_throughput"]:
                 sys.exit("A never saturated")
             results = {}
             for load in args.loads:
-                scale = scale_for(load, fits[0], overlay)
+                scale = scale_for(load, fits[0]["saturation_throughput"], overlay)
                 folder = out / f"drill-{load:g}"
                 with load_watch(f"drill at {load:.0%}", loads):
                     peakday("drill", str(SCENARIO), "--target", service.url, "--overlay",

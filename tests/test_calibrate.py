@@ -18,11 +18,11 @@ SERVICE_S = {"home": 0.075, "product": 0.100, "cart": 0.125, "checkout": 0.200, 
 """Long enough that a loaded machine's sleep overshoot (a few ms) stays small beside them."""
 WORKERS = 8
 """Capacity: 8 / 0.12 s (the journey's mean demand) = about 67 requests/s."""
-PROFILE = ["--first-rate", "25", "--step", "5", "--max-steps", "6", "--no-probes"]
+PROFILE = ["--first-rate", "25", "--step", "5", "--max-steps", "6"]
 """25 requests/s for 5 s (rho about 0.37: 25 requests per endpoint), then up: 4-6 steps. No
-mix probes: this target's demands are its light latencies, and a test machine too loaded for
-Locust to start 100 sessions a second would have the probes measure the load generator
-(tests/test_calibration_fit.py fits probes' steps)."""
+mix probes (--probes): a test machine too loaded for Locust to start 100 sessions a second
+would have them measure the load generator (tests/test_calibration_fit.py fits probes'
+steps)."""
 
 
 @pytest.fixture

@@ -14,23 +14,22 @@ Three measurements, three unknowns (operational laws, no curve fitting):
   workers, so ``workers`` = round(c).
 
 What each endpoint costs the target at saturation is then fitted to the saturated steps (the
-ramp's and the mix probes', profile.py): in a step that keeps every worker busy the
-utilization law reads sum_e X_e D_e = workers, one equation per step; five mixes make five
-independent equations for five demands, solved by non-negative least squares (each row
-divided by the workers, so each step's misfit is a share of its capacity). This is the time
-a request holds the target's bottleneck, whatever that is — a core it shares with the load
-generator, the GIL, the event loop — not its CPU alone: on the reference service one request
-costs 0.9 ms of CPU but the process completes one per 1.4 ms at most, and the light-load
-split (below) put what differs between endpoints' latencies (a session's new connection on
-home, the client's own work) into the demands, so a product-heavy drill met a model with a
-third more capacity than the target had.
+ceiling step and, with ``--probes``, the mix probes', profile.py): in a step that keeps every
+worker busy the utilization law reads sum_e X_e D_e = workers, one equation per step; five
+mixes make five independent equations for five demands, solved by non-negative least squares
+(each row divided by the workers, so each step's misfit is a share of its capacity). This is
+the time a request holds the target's bottleneck, whatever that is — a core it shares with
+the load generator, the GIL, the event loop — not its CPU alone (on the reference service
+about 1 ms of CPU per request, one request per 1.3-1.4 ms at most). The light-load split
+cannot tell it: what differs between endpoints' light latencies (a session's new connection
+on home, the client's own work) is not all demand.
 
 The light-load split scaled to capacity (D_e = L_e - o, times workers / c, so the journey's
 saturation throughput is the target's) is the fit's prior: a row PRIOR_WEIGHT x (D_e / prior_e
 minus 1) per endpoint joins the least squares, so that a 30% departure from the prior weighs as
-much as a 0.6% capacity misfit. With the five mixes the steps decide; without them (a refit of
-an older folder, a target that never saturated a probe) the prior holds where the steps say
-nothing, and with no saturated step at all it is the fit.
+much as a 0.6% capacity misfit. With the five mixes the steps decide; without them (no
+probes, a probe that did not saturate) the prior holds where the steps say nothing, and with
+the ceiling step alone it is the fit (it already meets that step's law).
 
 Each endpoint's outside time is what its light latency leaves (o_e = L_e - D_e). The spread
 of each demand is a lognormal whose cv matches the lightest step's p95 / mean.

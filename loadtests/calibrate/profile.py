@@ -12,12 +12,13 @@ the last one showed: doubling while latency stays near the light-load figure, th
 40%, until a step saturates (completes under 90% of what it offered); one step at twice
 that rate then measures the ceiling. The profile's step budget and the drill's caps bound it.
 
-Then the **mix probes**: one step per other mix of endpoints (:data:`MIXES`: the journey
-without pay, without checkout, home and product only, browsing), each offered as many
-requests per second as the ceiling step. Every journey step has the same mix, so the ramp
-alone cannot tell what each endpoint costs the target; saturated steps of different mixes
-can: each keeps the target's workers busy, so per-endpoint throughputs x times demands sum to
-the workers in each (the utilization law), five mixes for five endpoints (fit.py).
+Then, with ``--probes``, the **mix probes**: one step per other mix of endpoints
+(:data:`MIXES`: the journey without pay, without checkout, home and product only, browsing),
+each offered as many requests per second as the ceiling step. Every journey step has the same
+mix, so the ramp alone cannot tell what each endpoint costs the target; saturated steps of
+different mixes can: each keeps the target's workers busy, so per-endpoint throughputs x
+demands sum to the workers in each (the utilization law), five mixes for five endpoints
+(fit.py).
 """
 
 from __future__ import annotations
@@ -63,8 +64,11 @@ class Profile:
     step_s: float = 20.0
     """Real seconds per step: long enough for a stable p95 at the lightest rate."""
     max_steps: int = 8
-    probes: bool = True
-    """After the ramp, the mix probes (one saturated step per other mix)."""
+    probes: bool = False
+    """After the ramp, the mix probes (one saturated step per other mix). Off by default:
+    on this machine their ceilings are the load generator's as much as the target's (two
+    calibrations' probes differed by 15-45%), and the drill's sessions, thinking between
+    requests, cost the machine more per request than any probe's (see README)."""
 
 
 @dataclass(frozen=True)
