@@ -37,9 +37,9 @@ def calibrate(
         min=1.0, help="Seconds per step (long enough for a stable p95 at the first rate).")]
     = 20.0,
     max_steps: Annotated[int, typer.Option(min=2, max=12, help="Steps at most.")] = 8,
-    probes: Annotated[bool, typer.Option(
-        "--probes/--no-probes", help="After the ramp, one saturated step per other mix of "
-                                     "endpoints (what each endpoint costs).")] = False,
+    probes: Annotated[bool, flag(
+        "--probes", help="After the ramp, one saturated step per other mix of endpoints "
+                         "(what each endpoint costs).")] = False,
     refit: Annotated[Path | None, typer.Option(
         help="Fit again the steps a calibration folder measured (sends no load).")] = None,
     seed: Annotated[int | None, typer.Option(help="Seed (default: the scenario's).")] = None,
