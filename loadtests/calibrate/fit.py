@@ -137,7 +137,8 @@ def fit(steps: list[StepResult]) -> Fit:
         demand, busy = busy_fit(full, demand, workers)
         if len(full) < len(demand):
             notes.append(f"{len(full)} mix(es) saturated the target for {len(demand)} "
-                         "endpoints: their demands lean on the light-load split")
+                         "endpoints: their demands lean on the light-load split (--probes "
+                         "saturates four more mixes)")
     else:
         top = max(s.throughput for s in steps)
         notes.append(f"no step saturated the target (up to {top:.0f} requests/s): workers "

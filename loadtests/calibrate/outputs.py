@@ -184,7 +184,7 @@ def document(scenario: Scenario, target: str, profile: Profile, steps: list[Step
     """calibration.json."""
     return {"scenario": scenario.name, "target": target,
             "profile": {"first_rate": profile.first_rate, "step_s": profile.step_s,
-                        "max_steps": profile.max_steps,
+                        "max_steps": profile.max_steps, "probes": profile.probes,
                         "requests_per_session": requests_per_session(scenario)},
             "fit": result.as_dict(), "overlay": overlay(result),
             "steps": [s.as_dict() for s in steps], "residuals": rows,
