@@ -103,7 +103,8 @@ def _run(env: simpy.Environment) -> None:
     CPU (measured: 96-100 CPU-s against 82-90 for the first hour). The model makes almost no
     cycles (a day's collections free about ten objects), so the objects alive when the run
     starts are frozen out of collections and the young generation is collected 70 times less
-    often (and the older ones 2 and 10 times less); all is restored after. What the model computes does not change.
+    often (the older ones 2 and 10 times less); all is restored after. What the model computes
+    does not change.
     """
     threshold = gc.get_threshold()
     gc.freeze()
