@@ -13,6 +13,11 @@ from sim.scenario import load_scenario
 from .conftest import SCENARIOS
 from .loopback_target import LoopbackTarget
 
+pytestmark = pytest.mark.xdist_group("load")
+"""Drills and calibrations time a real server under load: they run one after the other on one
+pytest worker (``--dist loadgroup``), never beside each other, or a drill's start lag measures
+the calibration next to it."""
+
 FLASH = SCENARIOS / "flash-sale.yaml"
 SERVICE_S = {"home": 0.075, "product": 0.100, "cart": 0.125, "checkout": 0.200, "pay": 0.100}
 """Long enough that a loaded machine's sleep overshoot (a few ms) stays small beside them."""

@@ -17,6 +17,11 @@ from sim.traffic import RateCurve
 
 from .conftest import SCENARIOS
 
+pytestmark = pytest.mark.xdist_group("load")
+"""Drills and calibrations time a real server under load: they run one after the other on one
+pytest worker (``--dist loadgroup``), never beside each other, or a drill's start lag measures
+the calibration next to it."""
+
 FLASH = SCENARIOS / "flash-sale.yaml"
 SHORT = ["--set", 'drill.window=["19:59:30","20:02:00"]', "--set", "drill.compress=5"]
 """Two and a half minutes around the start of the sale, replayed in 30 s."""
