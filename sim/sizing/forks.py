@@ -152,12 +152,10 @@ class ForkedSimulations:
         A checkpoint that cannot be reached (its process gone: killed, out of memory) is
         dropped and the next best is asked; the root is the last resort."""
         plan, rep, until = unit
-        scenario = self.scenario
-        per, warmup = scenario.sizing.servers.per, scenario.platform.autoscaling.warmup
-        end = length(scenario, unit)
+        end = length(self.scenario, unit)
         while True:
             point = max((p for p in self.points[rep]
-                         if p.fits(plan) and p.interval * per - warmup < end),
+                         if p.fits(plan) and self._paused_at(p.interval) < end),
                         key=lambda p: p.interval)
             try:
                 conn = Client(point.path, family="AF_UNIX")
@@ -170,12 +168,12 @@ class ForkedSimulations:
         point.used = self.clock
         if point.interval:
             self.resumed += 1
-            self.skipped += point.interval * per - warmup
+            self.skipped += self._paused_at(point.interval)
         new: list[_Point] = []
         times: list[Pause] = []
         if plan is not None:
             for interval in sorted(set(pauses)):
-                at = interval * per - warmup
+                at = self._paused_at(interval)
                 if interval > point.interval and 0 < at < end:
                     self.made += 1
                     path = os.path.join(self.folder, f"c{self.made}")
@@ -183,6 +181,12 @@ class ForkedSimulations:
                     times.append((at, path))
         conn.send(("run", plan, times, until))
         return conn, new
+
+    def _paused_at(self, interval: int) -> float:
+        """Where a day pauses for a checkpoint before ``interval``: when that interval's
+        instances are launched (``InstanceSchedule``'s launch check, ``warmup`` ahead)."""
+        scenario = self.scenario
+        return interval * scenario.sizing.servers.per - scenario.platform.autoscaling.warmup
 
     def _keep(self, rep: int, point: _Point) -> None:
         """Add a checkpoint; the least recently used beyond :data:`KEPT` (and one the new one
