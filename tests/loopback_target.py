@@ -4,7 +4,8 @@ Each drill endpoint takes its set service time while holding one of ``workers`` 
 others wait their turn), so the server is a c-worker queue with constant service per
 endpoint. ``/metrics`` reports the seconds its workers were held as
 ``process_cpu_seconds_total``: the busy time a CPU counter gives a CPU-bound server (on a
-loaded machine a sleep overshoots by a few ms, and the slot is held that long too).
+loaded machine a sleep overshoots by a few ms, and the slot is held that long too), and each
+route's time inside as the reference service's ``peakday_request_seconds`` does.
 ``fail=True`` answers every request with a 500.
 """
 
@@ -17,12 +18,13 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-ROUTES = [("GET", re.compile(r"^/$"), "home"),
-          ("GET", re.compile(r"^/products/[^/]+$"), "product"),
-          ("POST", re.compile(r"^/cart$"), "cart"),
-          ("POST", re.compile(r"^/orders$"), "checkout"),
-          ("POST", re.compile(r"^/orders/[^/]+/pay$"), "pay"),
-          ("POST", re.compile(r"^/support/tickets$"), "support")]
+ROUTES = [("GET", re.compile(r"^/$"), "home", "/"),
+          ("GET", re.compile(r"^/products/[^/]+$"), "product", "/products/{sku}"),
+          ("POST", re.compile(r"^/cart$"), "cart", "/cart"),
+          ("POST", re.compile(r"^/orders$"), "checkout", "/orders"),
+          ("POST", re.compile(r"^/orders/[^/]+/pay$"), "pay", "/orders/{order_id}/pay"),
+          ("POST", re.compile(r"^/support/tickets$"), "support", "/support/tickets")]
+"""(method, path pattern, endpoint, route as /metrics labels it)."""
 CREATED = {"cart": (201, {"cart_id": "c1"}), "checkout": (201, {"order_id": "o1"}),
            "support": (201, {"ticket": 1})}
 
@@ -44,6 +46,9 @@ class LoopbackTarget:
         self.busy_s = 0.0
         self.held: dict[str, list[float]] = {endpoint: [] for endpoint in service_s}
         """Seconds each request held its worker, per endpoint: the demand really served."""
+        self.inside: dict[str, list] = {}
+        """Route -> [seconds inside the server (waiting for a worker, then served), requests],
+        as ``peakday_request_seconds`` (the reference service's histogram) reports them."""
         self._lock = threading.Lock()
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -59,8 +64,9 @@ class LoopbackTarget:
         self._server.server_close()
         self._thread.join(timeout=10)
 
-    def serve(self, endpoint: str) -> None:
+    def serve(self, endpoint: str, route: str) -> None:
         seconds = self.service_s.get(endpoint, 0.0)
+        arrived = time.perf_counter()
         with self.slots:
             began = time.perf_counter()
             time.sleep(seconds)
@@ -68,6 +74,18 @@ class LoopbackTarget:
             with self._lock:
                 self.busy_s += held
                 self.held.setdefault(endpoint, []).append(held)
+                inside = self.inside.setdefault(route, [0.0, 0])
+                inside[0] += time.perf_counter() - arrived
+                inside[1] += 1
+
+    def metrics(self) -> str:
+        """Prometheus text: the busy seconds as CPU, and the time inside per route."""
+        with self._lock:
+            lines = [f"process_cpu_seconds_total {self.busy_s:.6f}"]
+            for route, (seconds, count) in self.inside.items():
+                lines += [f'peakday_request_seconds_sum{{route="{route}"}} {seconds:.6f}',
+                          f'peakday_request_seconds_count{{route="{route}"}} {count}']
+        return "\n".join(lines) + "\n"
 
     def delivered(self) -> dict[str, float]:
         """Mean seconds a worker was held per endpoint: the set time plus the sleep overshoot
@@ -99,16 +117,14 @@ class LoopbackTarget:
                 if length:
                     self.rfile.read(length)
                 if method == "GET" and self.path == "/metrics":
-                    with target._lock:
-                        text = f"process_cpu_seconds_total {target.busy_s:.6f}\n"
-                    self._answer(200, text.encode(), "text/plain")
+                    self._answer(200, target.metrics().encode(), "text/plain")
                     return
                 if target.fail:
                     self._answer(500, b'{"error": "failing on purpose"}')
                     return
-                for verb, pattern, endpoint in ROUTES:
+                for verb, pattern, endpoint, route in ROUTES:
                     if verb == method and pattern.match(self.path):
-                        target.serve(endpoint)
+                        target.serve(endpoint, route)
                         status, body = CREATED.get(endpoint, (200, {"ok": True}))
                         self._answer(status, json.dumps(body).encode())
                         return

@@ -1,5 +1,6 @@
 """The calibration fit on synthetic steps whose target is known exactly (no server): the
-capacity-matching rule and the mix probes' utilization law."""
+capacity-matching rule, the split by the target's per-route time, and the mix probes'
+utilization law."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ import pytest
 
 from loadtests.calibrate.fit import fit
 from loadtests.calibrate.outputs import Source, overlay, overrides_of
-from loadtests.calibrate.profile import JOURNEY, MIXES, Profile
+from loadtests.calibrate.profile import JOURNEY, MIXES, requests_per_session
 from loadtests.calibrate.steps import StepResult
-from loadtests.schedule import window_of
-from sim.results.compare import predict
 from sim.scenario import load_scenario
 
 from .conftest import SCENARIOS
@@ -26,16 +25,20 @@ OUTSIDE_S = {"home": 0.0020, "product": 0.0005, "cart": 0.0005, "checkout": 0.00
              "pay": 0.0005}
 """Time outside the server at light load: home's is larger (a session's new connection), so
 the light-load latencies alone would misplace demand between endpoints."""
+PROVIDER_MS = 350.0
+"""Pay's time inside the target includes the payment provider's answer, which the drill's
+figure leaves out."""
 STEP_S = 15.0
 
 
 def counts(mix: str) -> dict[str, float]:
-    """Requests per session of ``mix``, per endpoint."""
-    views, funnel = MIXES[mix]
+    """Requests per session of ``mix``, per endpoint (the synthetic journey: one of each)."""
+    views, funnel = MIXES[mix] if mix != JOURNEY else (1, (1, 1, 1))
     return dict(zip(NAMES, (1.0, float(views), *map(float, funnel)), strict=True))
 
 
-def step(index: int, mix: str, requests_per_s: float, saturated: bool) -> StepResult:
+def step(index: int, mix: str, requests_per_s: float, saturated: bool,
+         per_route: bool = False) -> StepResult:
     """A step as the target above answers it: light steps at their latencies, saturated
     ones at the throughput that keeps the worker busy."""
     per = counts(mix)
@@ -53,17 +56,19 @@ def step(index: int, mix: str, requests_per_s: float, saturated: bool) -> StepRe
                       offered=round((2 * capacity if saturated else requests_per_s) * STEP_S),
                       requests=requests, errors=0, endpoints=endpoints,
                       cpu_s=None if saturated else cpu, stopped_because="schedule completed",
-                      mix=mix)
+                      mix=mix, completed=requests,
+                      server_ms={e: DEMAND_S[e] * CPU_SHARE * 1000 + (PROVIDER_MS if e == "pay"
+                                                                       else 0.0)
+                                 for e in endpoints} if per_route else {})
 
 
-def ramp() -> list[StepResult]:
-    return [step(1, JOURNEY, 20, False), step(2, JOURNEY, 40, False),
-            step(3, JOURNEY, 100, False), step(4, JOURNEY, 800, True)]
+def ramp(per_route: bool = False) -> list[StepResult]:
+    return [step(1, JOURNEY, 20, False, per_route), step(2, JOURNEY, 40, False, per_route),
+            step(3, JOURNEY, 100, False, per_route), step(4, JOURNEY, 800, True, per_route)]
 
 
 def probes() -> list[StepResult]:
-    return [step(5 + i, mix, 800, True) for i, mix in enumerate(m for m in MIXES
-                                                                 if m != JOURNEY)]
+    return [step(5 + i, mix, 800, True) for i, mix in enumerate(MIXES)]
 
 
 def journey_capacity() -> float:
@@ -84,6 +89,18 @@ def test_capacity_matches_the_saturation_throughput_without_probes():
     assert mean * result.saturation_throughput == pytest.approx(1.0, rel=0.01)
     assert [b["busy"] for b in result.busy] == [pytest.approx(1.0, rel=0.01)]
     assert any("lean on the light-load split" in note for note in result.notes)
+    assert any("no per-route time" in note for note in result.notes)
+
+
+def test_per_route_time_splits_the_demand_without_probes():
+    """With the target's time inside per route, the ramp alone recovers every endpoint's
+    demand: home's connection time stays outside, and pay's wait for the payment provider
+    (inside the target, left out of the drill's figure) is not taken for demand."""
+    result = fit(ramp(per_route=True))
+    for endpoint, seconds in DEMAND_S.items():
+        assert result.endpoints[endpoint].demand_s == pytest.approx(seconds, rel=0.03), endpoint
+    assert result.endpoints["home"].outside_s > 2 * result.endpoints["product"].outside_s
+    assert not any("no per-route time" in note for note in result.notes)
 
 
 def test_mix_probes_recover_each_endpoints_demand():
@@ -99,16 +116,19 @@ def test_mix_probes_recover_each_endpoints_demand():
 
 
 def test_calibrated_model_saturates_where_the_target_did():
-    """The overlay in the model: a step offered twice the ceiling completes the target's
-    saturation throughput (the scenario's own stock-lock hold is not added to the measured
-    checkout, which already holds the target's stock change)."""
+    """The overlay in the model: a step of the scenario's journeys offered twice their
+    ceiling completes what one worker with the target's demands can (the scenario's own
+    stock-lock hold is not added to the measured checkout, which already holds the target's
+    stock change)."""
     result = fit(ramp() + probes())
     scenario = load_scenario(FLASH)
     source = Source(FLASH, [], [], scenario, scenario.seed)
-    ceiling = journey_capacity()
-    model = source.step_model(2 * ceiling / sum(counts(JOURNEY).values()), 10.0,
-                              overrides_of(overlay(result)))
-    assert model.inventory.lock_hold == 0
-    predicted = predict(model, window_of(model), scenario.seed)["endpoints"]
+    calibrated = overrides_of(overlay(result))
+    assert source.step_model(1.0, 10.0, calibrated).inventory.lock_hold == 0
+    light = source.predict_step(10.0, 10.0, calibrated)
+    share = {e: f["throughput"] / sum(g["throughput"] for g in light.values())
+             for e, f in light.items()}
+    ceiling = 1 / sum(share[e] * result.endpoints[e].demand_s for e in share)
+    sessions = 2 * ceiling / requests_per_session(scenario)
+    predicted = source.predict_step(sessions, 10.0, calibrated)
     assert sum(e["throughput"] for e in predicted.values()) == pytest.approx(ceiling, rel=0.10)
-    assert Profile().step_s > 0

@@ -9,9 +9,15 @@ Three measurements, three unknowns (operational laws, no curve fitting):
   seconds divided by the requests it completed is the mean demand D. It splits the light
   latency into demand and outside time: o = L - D (request-weighted means), D_e = L_e - o.
   Without a CPU figure the outside time is taken as zero (demands are then upper bounds).
-- **Throughput at saturation** X_sat, from the journey's highest saturated step: the
-  effective concurrency is c = X_sat x D (utilization law at U = c). The model needs whole
-  workers, so ``workers`` = round(c).
+- **Throughput at saturation** X_sat, the most the journey's steps completed (the ramp
+  stops at its first saturated step): the effective concurrency is c = X_sat x D
+  (utilization law at U = c). The model needs whole workers, so ``workers`` = round(c).
+
+Where the target exposes its time inside per route (probe.py), that splits the demand
+between endpoints instead of latency: D_e = inside_e + the CPU per request no route's timer
+saw (the HTTP server's own work). Light-load latency differences are mostly the client's
+(a session's new connection makes home look three times product's cost on the reference
+service), and noisy: product's share came out 0.19-0.60 ms in four calibrations.
 
 What each endpoint costs the target at saturation is then fitted to the saturated steps (the
 ceiling step and, with ``--probes``, the mix probes', profile.py): in a step that keeps every
@@ -24,8 +30,8 @@ about 1 ms of CPU per request, one request per 1.3-1.4 ms at most). The light-lo
 cannot tell it: what differs between endpoints' light latencies (a session's new connection
 on home, the client's own work) is not all demand.
 
-The light-load split scaled to capacity (D_e = L_e - o, times workers / c, so the journey's
-saturation throughput is the target's) is the fit's prior: a row PRIOR_WEIGHT x (D_e / prior_e
+The split scaled to capacity (D_e times workers / c, so the journey's saturation throughput
+is the target's) is the fit's prior: a row PRIOR_WEIGHT x (D_e / prior_e
 minus 1) per endpoint joins the least squares, so that a 30% departure from the prior weighs as
 much as a 0.6% capacity misfit. With the five mixes the steps decide; without them (no
 probes, a probe that did not saturate) the prior holds where the steps say nothing, and with
@@ -112,8 +118,8 @@ def fit(steps: list[StepResult]) -> Fit:
     mean_light = _weighted(latency, counts)
     notes: list[str] = []
     unsaturated = [s for s in journey if not s.saturated and s.cpu_s is not None]
-    cpu = (sum(s.cpu_s or 0.0 for s in unsaturated) / sum(s.requests for s in unsaturated)
-           if unsaturated and sum(s.requests for s in unsaturated) else None)
+    paid_for = sum(s.completed or s.requests for s in unsaturated)
+    cpu = sum(s.cpu_s or 0.0 for s in unsaturated) / paid_for if paid_for else None
     if cpu is None:
         notes.append("the target exposes no process_cpu_seconds_total: demands are light-load "
                      "latencies, time outside the server taken as 0")
@@ -121,18 +127,28 @@ def fit(steps: list[StepResult]) -> Fit:
     else:
         outside = max(0.0, mean_light - cpu)
     demand = {e: max(latency[e] - outside, 0.1 * latency[e]) for e in latency}
+    inside = _inside(journey, latency)
+    if inside:
+        # Time inside the server per route plus the CPU no route's timer sees (the HTTP
+        # server's own parsing and connection work, the same for every request).
+        common = max(0.0, cpu - _weighted(inside, counts)) if cpu is not None else 0.0
+        demand = {e: inside[e] + common for e in latency}
+    else:
+        notes.append("the target exposes no per-route time (peakday_request_seconds): "
+                     "demands split between endpoints by light-load latency")
     saturated = [s for s in journey if s.saturated]
     workers, concurrency, x_sat = 1, None, None
     busy: list[dict] = []
     if saturated:
-        step = max(saturated, key=lambda s: s.throughput)
+        # The most the target completed in any step: the one just short of saturation may
+        # complete more than the saturated one, whose unfinished sessions cost the load
+        # generator CPU the target shares.
+        step = max(journey, key=lambda s: s.throughput)
         x_sat = step.throughput
         mix = {e: step.endpoints.get(e, {}).get("requests", 0) for e in demand}
         concurrency = x_sat * _weighted(demand, mix if sum(mix.values()) else counts)
         workers = max(1, round(concurrency))
         demand = {e: d * workers / concurrency for e, d in demand.items()}
-        # The ceiling step, not a journey step just past saturation (whose sessions, walking
-        # their steps one by one, may leave a worker idle), and every saturated probe.
         full = [step, *(s for s in steps if s.saturated and s.mix != JOURNEY)]
         demand, busy = busy_fit(full, demand, workers)
         if len(full) < len(demand):
@@ -145,8 +161,12 @@ def fit(steps: list[StepResult]) -> Fit:
                      "assumed 1; calibrate with more steps or a higher first rate")
     endpoints = {e: _endpoint(light[e], demand[e], outside, counts[e]) for e in demand}
     assumed = _weighted(demand, counts)
+    # Every endpoint the steps did not measure gets the measured mean: the model may send
+    # requests the drill does not (support tickets), and the scenario's production demand
+    # for them (30 ms on flash-sale) would load the one measured worker with work the target
+    # never did (12% of it in a drill at 90% of saturation).
     for e in ENDPOINTS:
-        if e not in endpoints and (e in light or e != "support"):
+        if e not in endpoints:
             seen = light.get(e, {})
             endpoints[e] = EndpointFit(
                 assumed, _median([f.cv for f in endpoints.values()]), outside,
@@ -178,13 +198,39 @@ def busy_fit(saturated: list[StepResult], prior: dict[str, float], workers: int
                      "busy": round(float(b), 4)} for s, b in zip(saturated, kept, strict=True)]
 
 
-def _light(steps: list[StepResult]) -> dict[str, dict]:
-    """Per endpoint, the light-load mean and p95 (ms): the median over the light steps (the
-    first, and the unsaturated ones under LIGHT of the top throughput), so one step that met
-    a stalled machine does not set the model; requests summed. The server never saw a
-    session's start lag: it is taken off the first request of each step."""
+def _light_steps(steps: list[StepResult]) -> list[StepResult]:
+    """The light steps: the first, and the unsaturated ones under LIGHT of the top
+    throughput."""
     top = max(s.throughput for s in steps)
-    chosen = [steps[0], *(s for s in steps[1:] if not s.saturated and s.throughput <= LIGHT * top)]
+    return [steps[0], *(s for s in steps[1:] if not s.saturated and s.throughput <= LIGHT * top)]
+
+
+def _inside(steps: list[StepResult], latency: dict[str, float]) -> dict[str, float]:
+    """Per endpoint, the seconds a request spends inside the server at light load (median
+    over the light steps), or {} when the target's metrics did not say for every one.
+
+    An endpoint whose time inside passes its light latency waited inside for something the
+    drill's figure leaves out (the reference service's pay waits for the payment provider,
+    whose time the drill takes off its latency): its time inside is its light latency less
+    the others' time outside (median)."""
+    chosen = _light_steps(steps)
+    seen = {e: [s.server_ms[e] for s in chosen if e in s.server_ms] for e in latency}
+    if not all(seen.values()):
+        return {}
+    inside = {e: _median(ms) / 1000 for e, ms in seen.items()}
+    plain = [latency[e] - t for e, t in inside.items() if t < latency[e]]
+    if not plain:
+        return {}
+    away = _median(plain)
+    return {e: t if t < latency[e] else max(latency[e] - away, 0.1 * latency[e])
+            for e, t in inside.items()}
+
+
+def _light(steps: list[StepResult]) -> dict[str, dict]:
+    """Per endpoint, the light-load mean and p95 (ms): the median over the light steps, so one
+    step that met a stalled machine does not set the model; requests summed. The server never
+    saw a session's start lag: it is taken off the first request of each step."""
+    chosen = _light_steps(steps)
     figures: dict[str, dict] = {}
     for e in {e for s in chosen for e in s.endpoints}:
         seen = [(s.endpoints[e], s.start_lag_ms if e == FIRST else 0.0) for s in chosen

@@ -20,8 +20,8 @@ from sim.scenario.schema import Scenario
 
 from ..schedule import window_of
 from .fit import Fit
-from .profile import JOURNEY, Profile, Step, requests_per_session, step_overrides
-from .steps import StepResult
+from .profile import JOURNEY, Profile, Step, requests_per_session, shape, step_overrides
+from .steps import STEADY, StepResult
 
 CURVE_POINTS = 12
 
@@ -100,9 +100,16 @@ class Source:
     def step_model(self, rate: float, step_s: float, calibrated: list[str],
                    mix: str = JOURNEY) -> Scenario:
         """The model of one step of ``rate`` sessions/s of ``mix`` with the calibrated
-        target."""
+        target (its warm phase included: the model starts empty, as the step did)."""
         return load_scenario(self.file, [*self.overrides, *step_overrides(
-            self.scenario, Step(0, rate, mix), step_s), *calibrated], self.overlays)
+            self.scenario, Step(0, rate, mix), step_s, shape(self.scenario).warm_s),
+            *calibrated], self.overlays)
+
+    def predict_step(self, rate: float, step_s: float, calibrated: list[str],
+                     mix: str = JOURNEY) -> dict[str, dict]:
+        """Per endpoint, what the model predicts of one step's steady phase."""
+        model = self.step_model(rate, step_s, calibrated, mix)
+        return predict(model, window_of(model), self.seed)["phases"].get(STEADY, {})
 
 
 def residuals(source: Source, steps: list[StepResult], result: Fit, profile: Profile
@@ -111,8 +118,8 @@ def residuals(source: Source, steps: list[StepResult], result: Fit, profile: Pro
     calibrated = overrides_of(overlay(result))
     rows = []
     for step in steps:
-        model = source.step_model(step.sessions_per_s, step.duration_s, calibrated, step.mix)
-        predicted = predict(model, window_of(model), source.seed)["endpoints"]
+        predicted = source.predict_step(step.sessions_per_s, step.duration_s, calibrated,
+                                        step.mix)
         total = sum(e["throughput"] for e in predicted.values())
         row: dict[str, Any] = {
             "step": step.index, "mix": step.mix, "saturated": step.saturated,
@@ -140,8 +147,7 @@ def curve(source: Source, steps: list[StepResult], result: Fit, profile: Profile
     points = []
     for i in range(CURVE_POINTS):
         rate = low * (high / low) ** (i / (CURVE_POINTS - 1))
-        model = source.step_model(rate, steps[0].duration_s, calibrated)
-        at = predict(model, window_of(model), source.seed)["endpoints"]
+        at = source.predict_step(rate, steps[0].duration_s, calibrated)
         points.append({"sessions_per_s": rate,
                        "throughput": sum(e["throughput"] for e in at.values()),
                        "endpoints": at})

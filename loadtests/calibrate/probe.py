@@ -1,32 +1,44 @@
-"""The target's own CPU time, read from its Prometheus ``/metrics``.
+"""The target's own figures, read from its Prometheus ``/metrics``: CPU time, and the time its
+requests spent inside it per route.
 
 ``process_cpu_seconds_total`` (user + system CPU seconds of the serving process, as the
 Prometheus client libraries' process collectors and the reference service expose it) read
 before and after a step gives the CPU the step cost: the service demand law D = U / X, summed
 over the step, is D = CPU seconds / requests completed. A target that does not expose it is
 calibrated from latency alone.
+
+A per-route latency histogram (``peakday_request_seconds``, labelled ``route``, as the
+reference service exposes it) read the same way gives the mean time a request of each route
+spent inside the server: how the CPU splits between endpoints, with none of the client's or
+the network's time in it (fit.py). A target without it is split by light-load latency.
 """
 
 from __future__ import annotations
 
+import re
 import time
 
 import httpx
 
 CPU_METRIC = "process_cpu_seconds_total"
+ROUTE_METRIC = "peakday_request_seconds"
 IDLE_S = 1.0
 """Seconds between the two readings that measure the target's CPU when idle."""
+_ROUTE = re.compile(r'\{[^}]*route="([^"]*)"[^}]*\}')
 
 
-def cpu_seconds(target: str) -> float | None:
-    """The target's CPU seconds so far, or None when its /metrics does not say."""
+def metrics(target: str) -> str | None:
+    """The target's /metrics text, or None when it does not answer one."""
     try:
         reply = httpx.get(f"{target.rstrip('/')}/metrics", timeout=5.0)
     except httpx.HTTPError:
         return None
-    if reply.status_code != 200:
-        return None
-    for line in reply.text.splitlines():
+    return reply.text if reply.status_code == 200 else None
+
+
+def cpu_seconds(text: str | None) -> float | None:
+    """The target's CPU seconds so far, or None when its /metrics does not say."""
+    for line in (text or "").splitlines():
         name, _, value = line.partition(" ")
         if name.split("{", 1)[0] == CPU_METRIC:
             try:
@@ -36,14 +48,32 @@ def cpu_seconds(target: str) -> float | None:
     return None
 
 
+def route_seconds(text: str | None) -> dict[str, tuple[float, int]]:
+    """Per route: (seconds spent inside the server, requests) so far; {} when not exposed."""
+    found: dict[str, list[float]] = {}
+    for line in (text or "").splitlines():
+        name, _, rest = line.partition("{")
+        if name not in (f"{ROUTE_METRIC}_sum", f"{ROUTE_METRIC}_count"):
+            continue
+        match = _ROUTE.match("{" + rest)
+        try:
+            value = float(line.rsplit(" ", 1)[1])
+        except (ValueError, IndexError):
+            continue
+        if match:
+            pair = found.setdefault(match.group(1), [0.0, 0.0])
+            pair[name.endswith("_count")] = value
+    return {route: (seconds, int(count)) for route, (seconds, count) in found.items()}
+
+
 def idle_rate(target: str) -> float | None:
     """CPU seconds per second the target spends with no load (sweepers, the scrape itself):
     subtracted from each step's CPU."""
-    first, since = cpu_seconds(target), time.monotonic()
+    first, since = cpu_seconds(metrics(target)), time.monotonic()
     if first is None:
         return None
     time.sleep(IDLE_S)
-    second = cpu_seconds(target)
+    second = cpu_seconds(metrics(target))
     if second is None:
         return None
     return max(0.0, (second - first) / (time.monotonic() - since))

@@ -4,7 +4,8 @@ Every step is the drill's own Locust process (``python -m loadtests.drill``) on 
 with the step's overrides, so the allow-list (checked once, before the first step), the abort
 rule, and the caps hold as in any drill; the caps are also held across the whole profile. A
 step whose error rate passes ``drill.abort.error_rate`` ends the calibration: a target that
-fails cannot be measured.
+fails cannot be measured. A step's figures are its steady phase's (profile.py): requests by
+intended start, completed within the step.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from sim.scenario import load_scenario
 from sim.scenario.schema import Scenario
@@ -27,15 +30,18 @@ from ..target.launch import free_port
 from . import probe
 from .profile import (
     JOURNEY,
-    PROBE,
     SATURATED,
     Profile,
     Step,
     next_rate,
     probe_mixes,
     requests_per_session,
+    shape,
     step_overrides,
 )
+
+STEADY = "steady"
+"""The phase of a step whose requests are its figures (the warm phase before it is not)."""
 
 
 class CalibrationError(Exception):
@@ -49,35 +55,40 @@ class StepResult:
     index: int
     sessions_per_s: float
     duration_s: float
-    """The step's planned length (real seconds)."""
+    """The steady phase's planned length (real seconds)."""
     ran_s: float
+    """The whole step's (warm phase included)."""
     offered: int
-    """Requests the step's scheduled sessions would send."""
+    """Requests the step's sessions meant to send in the steady phase (the schedule's
+    intended starts, responses taken as instant)."""
     requests: int
-    """Requests completed (answered) within the step."""
+    """Requests of the steady phase completed (answered) within the step."""
     errors: int
+    """Errors over the whole step."""
     endpoints: dict[str, dict]
-    """Per endpoint: requests, mean/p50/p95/p99 ms (from the intended start)."""
+    """Per endpoint, in the steady phase: requests, mean/p50/p95/p99 ms (from the intended
+    start)."""
     cpu_s: float | None
-    """Target CPU seconds the step cost (idle CPU subtracted), when its /metrics says."""
+    """Target CPU seconds the whole step cost (idle CPU subtracted), when its /metrics says."""
     stopped_because: str
     start_lag_ms: float = 0.0
     """Mean lateness of the sessions' starts (the load generator's, not the target's): part
     of every session's first request as measured from its intended start."""
-    session_s: float = 0.0
-    """How long a session lasts with nothing queueing (from the lightest step): sessions
-    that start later than this before the step's end cannot finish within it."""
     mix: str = JOURNEY
-    """The endpoints its sessions walk (profile.MIXES): the ramp's journey, or a probe's."""
+    """The endpoints its sessions walk: the scenario's journeys, or a probe's (MIXES)."""
+    completed: int = 0
+    """Requests completed over the whole step (warm phase included): what ``cpu_s`` paid
+    for (0 in folders from before the warm phase: then ``requests``)."""
+    server_ms: dict[str, float] = field(default_factory=dict)
+    """Per endpoint, the mean time its requests spent inside the target over the whole step,
+    from the target's per-route histogram ({}: not exposed)."""
     saturated: bool = field(init=False)
     throughput: float = field(init=False)
-    """Requests per second completed: over the step, or while it ran when saturated."""
+    """Requests per second completed in the steady phase."""
 
     def __post_init__(self) -> None:
-        could_finish = max(0.0, 1 - self.session_s / self.duration_s)
-        self.saturated = self.requests < SATURATED * self.offered * could_finish
-        self.throughput = self.requests / (max(self.ran_s, self.duration_s) if self.saturated
-                                           else self.duration_s)
+        self.saturated = self.requests < SATURATED * self.offered
+        self.throughput = self.requests / self.duration_s
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -89,39 +100,39 @@ def run_profile(scenario: Scenario, file: Path, overrides: list[str], overlays: 
     """Run steps, light to past saturation; ``report`` hears of each step as it ends."""
     drill = scenario.drill
     idle = probe.idle_rate(target)
-    per_session = requests_per_session(scenario)
-    rate = profile.first_rate / per_session
+    sessions = shape(scenario)
+    rate = profile.first_rate / sessions.requests
     results: list[StepResult] = []
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="peakday-calibrate-") as scratch:
 
         def run(step: Step) -> StepResult | None:
             """Run ``step`` unless it would pass the drill's caps (None)."""
-            sent = sum(r.requests for r in results)
+            sent = sum(r.completed or r.requests for r in results)
             offered = step.sessions_per_s * requests_per_session(scenario, step.mix)
-            if (time.monotonic() - started + profile.step_s > drill.max_duration
-                    or sent + offered * profile.step_s > drill.max_requests):
+            length = sessions.warm_s + profile.step_s
+            if (time.monotonic() - started + length > drill.max_duration
+                    or sent + offered * length > drill.max_requests):
                 return None
-            config = DrillConfig(str(file), [*overrides, *step_overrides(scenario, step,
-                                                                         profile.step_s)],
+            config = DrillConfig(str(file), [*overrides, *step_overrides(
+                                     scenario, step, profile.step_s, sessions.warm_s)],
                                  target, str(Path(scratch) / f"step-{step.index}"), seed,
                                  master_port=free_port(), overlays=[str(o) for o in overlays],
                                  allow_hosts=allow_hosts)
-            session_s = (_session_s(results[0], requests_per_session(scenario, step.mix))
-                         if results else 0.0)
-            result = _run_step(scenario, step, config, idle, session_s)
+            result = _run_step(scenario, step, config, idle)
             results.append(result)
             report(result)
             return result
 
+        # Up to the first saturated step: past it, the load generator's own work grows with
+        # every session it cannot finish, and on a shared machine takes the target's CPU.
         for index in range(1, profile.max_steps + 1):
             result = run(Step(index, rate))
-            if result is None or (result.saturated and any(r.saturated for r in results[:-1])):
+            if result is None or result.saturated:
                 break
-            rate = PROBE * rate if result.saturated else next_rate(rate, _p95(result),
-                                                                   _p95(results[0]))
+            rate = next_rate(rate, _p95(result), _p95(results[0]))
         if profile.probes and results and results[-1].saturated:
-            ceiling = results[-1].sessions_per_s * per_session
+            ceiling = results[-1].sessions_per_s * sessions.requests
             for mix in probe_mixes(scenario):
                 if run(Step(len(results) + 1,
                             ceiling / requests_per_session(scenario, mix), mix)) is None:
@@ -136,46 +147,63 @@ def _p95(result: StepResult) -> float | None:
     return sum(n * p for n, p in figures) / total if total else None
 
 
-def _session_s(light: StepResult, per_session: float) -> float:
-    """Mean request latency at the lightest step times the requests a session sends."""
-    figures = [(e["requests"], e["mean_ms"]) for e in light.endpoints.values() if e["mean_ms"]]
-    total = sum(n for n, _ in figures)
-    return sum(n * m for n, m in figures) / total / 1000 * per_session if total else 0.0
+def _offered(config: DrillConfig) -> tuple[int, float]:
+    """Requests the step's sessions mean to send in its steady phase (each visit's steps at
+    their intended starts, responses taken as instant, retries not counted), and the phase's
+    real seconds."""
+    scenario = load_scenario(config.scenario, config.overrides, config.overlays)
+    plan = build_plan(scenario, config.seed)
+    begin, end = ((t - plan.window[0]) / plan.compress
+                  for t in scenario.clock.window(*scenario.traffic.phases[STEADY]))
+    intended = [v.start + np.concatenate([[0.0], np.cumsum(v.thinks)]) for v in plan.visits]
+    return (sum(int(np.count_nonzero((at >= begin) & (at < end))) for at in intended),
+            end - begin)
 
 
-def _offered(config: DrillConfig, seconds: float) -> int:
-    """Requests the step's schedule holds (its sessions' steps, retries not counted)."""
-    plan = build_plan(load_scenario(config.scenario, config.overrides, config.overlays),
-                      config.seed)
-    return sum(len(v.steps) for v in plan.visits if v.start < seconds)
+def _server_ms(scenario: Scenario, before: dict[str, tuple[float, int]],
+               after: dict[str, tuple[float, int]]) -> dict[str, float]:
+    """Per endpoint (by its drill route's path), the mean ms inside the target between two
+    readings of its per-route histogram."""
+    means: dict[str, float] = {}
+    for endpoint, route in scenario.drill.endpoints.items():
+        path = route.split(" ", 1)[-1]
+        (s0, n0), (s1, n1) = before.get(path, (0.0, 0)), after.get(path, (0.0, 0))
+        if path in after and n1 > n0:
+            means[endpoint] = round((s1 - s0) / (n1 - n0) * 1000, 4)
+    return means
 
 
-def _run_step(scenario: Scenario, step: Step, config: DrillConfig, idle: float | None,
-              session_s: float) -> StepResult:
+def _run_step(scenario: Scenario, step: Step, config: DrillConfig, idle: float | None
+              ) -> StepResult:
     target, out = config.target, Path(config.out)
-    before, since = probe.cpu_seconds(target), time.monotonic()
+    before, since = probe.metrics(target), time.monotonic()
     status = locust_process("local", config)
-    after, elapsed = probe.cpu_seconds(target), time.monotonic() - since
+    after, elapsed = probe.metrics(target), time.monotonic() - since
     if status != 0 or not (out / "drill.json").is_file():
         raise CalibrationError(f"step {step.index}: the drill's Locust process failed "
                                f"(exit {status})")
     measured = json.loads((out / "drill.json").read_text())
     cpu = None
-    if before is not None and after is not None:
-        cpu = max(0.0, after - before - (idle or 0.0) * elapsed)
+    cpu_before, cpu_after = probe.cpu_seconds(before), probe.cpu_seconds(after)
+    if cpu_before is not None and cpu_after is not None:
+        cpu = max(0.0, cpu_after - cpu_before - (idle or 0.0) * elapsed)
+    steady = measured["phases"].get(STEADY, {})
+    offered, seconds = _offered(config)
+    endpoints = {name: {"requests": e["count"],
+                        **{key: e[key] for key in ("mean_ms", "p50_ms", "p95_ms", "p99_ms")}}
+                 for name, e in steady.items()}
     result = StepResult(
         index=step.index, sessions_per_s=step.sessions_per_s,
-        duration_s=measured["planned_duration_s"], ran_s=measured["ran_s"],
-        offered=_offered(config, measured["planned_duration_s"]),
-        requests=measured["requests"], errors=measured["errors"],
-        endpoints={name: {key: e[key] for key in ("requests", "errors", "mean_ms", "p50_ms",
-                                                  "p95_ms", "p99_ms")}
-                   for name, e in measured["endpoints"].items()},
-        cpu_s=cpu, stopped_because=measured["stopped_because"],
-        start_lag_ms=measured["start_lag_ms"].get("mean") or 0.0, session_s=session_s,
-        mix=step.mix)
+        duration_s=seconds, ran_s=measured["ran_s"], offered=offered,
+        requests=sum(e["requests"] for e in endpoints.values()),
+        errors=measured["errors"], endpoints=endpoints, cpu_s=cpu,
+        stopped_because=measured["stopped_because"],
+        start_lag_ms=measured["start_lag_ms"].get("mean") or 0.0, mix=step.mix,
+        completed=measured["requests"],
+        server_ms=_server_ms(scenario, probe.route_seconds(before),
+                             probe.route_seconds(after)))
     limit = scenario.drill.abort.error_rate
-    rate = result.errors / result.requests if result.requests else 1.0
+    rate = measured["errors"] / measured["requests"] if measured["requests"] else 1.0
     if rate > limit or measured["stop"] in (Stop.ERROR_RATE_ABORT, Stop.WORKER_REFUSED):
         raise CalibrationError(
             f"step {step.index} "
