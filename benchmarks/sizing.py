@@ -9,6 +9,7 @@ status. Goal (issue 12): <= 10 minutes on 2 cores; aim <= 3.
 
     python benchmarks/sizing.py [--scenario FILE] [--replications R] [--jobs J]
                                 [--executor local|dask] [--out DIR] [--skip-check]
+                                [--set KEY=VALUE ...]
 
 Run it once per executor to see Dask's overhead (same seeds: the same plan and sizing.json).
 """
@@ -56,10 +57,14 @@ def main() -> None:
     parser.add_argument("--executor", choices=["local", "dask"], default="local",
                         help="dask: the same search on a LocalCluster of --jobs workers")
     parser.add_argument("--skip-check", action="store_true")
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                        help="a scenario change for the sizing and its check alike "
+                             "(e.g. inventory.strategy=sharded)")
     args = parser.parse_args()
+    changes = [word for value in args.sets for word in ("--set", value)]
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out = args.out or ROOT / "results" / f"bench-sizing-{args.scenario.stem}-{stamp}"
-    command = [*PEAKDAY, "size", str(args.scenario), "--out", str(out),
+    command = [*PEAKDAY, "size", str(args.scenario), *changes, "--out", str(out),
                "--executor", args.executor]
     if args.replications:
         command += ["--replications", str(args.replications)]
@@ -82,6 +87,12 @@ def main() -> None:
         print("agents (answering/scheduled) per interval:",
               " ".join(f"{a['from']}={a['required']}/{a['scheduled']}"
                        for a in agents["intervals"]))
+        confirmation = agents["confirmation"]
+        if confirmation:
+            print(f"agents confirmed on {confirmation['days']} held-out days: "
+                  f"{len(confirmation['missed'])} interval(s) missed there, "
+                  f"+{confirmation['added_agent_hours']:g} agent-hours after pooling",
+                  *confirmation["missed"], sep="\n   ")
     own = sizing["scenario_plan"]
     print(f"plan: {sizing['servers']['instance_hours']:.1f} instance-hours"
           + (f", {agents['agent_hours']:.0f} agent-hours" if agents else "")
@@ -92,7 +103,8 @@ def main() -> None:
         print("  ", line)
     if args.skip_check:
         return
-    check = [*PEAKDAY, "simulate", str(args.scenario), "--overlay", str(out / "plan.yaml"),
+    check = [*PEAKDAY, "simulate", str(args.scenario), *changes,
+             "--overlay", str(out / "plan.yaml"),
              "--seed", "4242", "--replications", str(sizing["replications"]), "--check",
              "--out", str(out.parent / f"{out.name}-check")]
     status, wall, cpu, _ = timed(check)

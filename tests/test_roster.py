@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import shlex
 
 import numpy as np
 import pytest
@@ -122,12 +123,12 @@ def test_with_shifts_the_sizing_says_who_starts_when(tmp_path):
     from peakday.cli import app
 
     out = tmp_path / "rostered"
-    result = CliRunner().invoke(app, [
-        "size", str(ERLANG_C), "--set", "clock.duration=4h", "--set",
-        "slo.latency_p99.default=1s", "--set", "support.handle_time=exponential(mean=180s)",
-        "--set", "support.contacts.baseline_per_hour={'00:00': 200, '02:00': 600}",
-        "--set", "sizing.agents.shifts={'lengths': ['2h', '4h']}",
-        "--replications", "4", "--jobs", "1", "--out", str(out), "--json"])
+    sets = ["--set", "clock.duration=4h", "--set", "slo.latency_p99.default=1s",
+            "--set", "support.handle_time=exponential(mean=180s)",
+            "--set", "support.contacts.baseline_per_hour={'00:00': 200, '02:00': 600}",
+            "--set", "sizing.agents.shifts={'lengths': ['2h', '4h']}"]
+    result = CliRunner().invoke(app, ["size", str(ERLANG_C), *sets, "--replications", "4",
+                                      "--jobs", "1", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     sizing = json.loads(result.stdout)
     shifts = sizing["agents"]["roster"]["shifts"]
@@ -136,3 +137,9 @@ def test_with_shifts_the_sizing_says_who_starts_when(tmp_path):
     assert starts == [f"{s['start']}: start {s['agents']} agent{'s' if s['agents'] > 1 else ''}"
                       f" on {s['hours']:g} h shifts" for s in shifts]
     assert not [line for line in sizing["what_to_do"] if "answering (" in line]
+    # The agents were confirmed on as many held-out days as the search's own (the default),
+    # and the plan is a plan for the scenario with the --set values it was sized with.
+    assert sizing["agents"]["confirmation"]["days"] == 4
+    header = (out / "plan.yaml").read_text().splitlines()[1]
+    assert shlex.split(header.removeprefix("#")) == [
+        "peakday", "simulate", "SCENARIO", *sets, "--overlay", "plan.yaml", "--check"]

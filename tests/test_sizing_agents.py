@@ -21,8 +21,8 @@ from sim.executors import Inline
 from sim.model.day import simulate_day
 from sim.model.support import ContactStream, replay
 from sim.scenario import load_scenario
-from sim.sizing.agents import NothingToSize, size_agents
-from sim.sizing.isa import Formula, judge
+from sim.sizing.agents import NothingToSize, record_contacts, replay_staffing, size_agents
+from sim.sizing.isa import Formula, Judged, judge
 from sim.sizing.plan import _agent_lines
 from sim.sizing.servers import size_servers
 from sim.sizing.work import Simulations, with_plan
@@ -212,3 +212,40 @@ def test_the_server_searchs_last_days_are_the_days_the_agents_are_sized_on():
     assert [r.to_json() for r in reused.rows] == [r.to_json() for r in recorded.rows]
     assert [it.agents for it in reused.iterations] == [it.agents for it in recorded.iterations]
     assert reused.schedule() == recorded.schedule()
+
+
+def test_agents_are_confirmed_on_held_out_days_and_isa_goes_on_where_those_miss():
+    # Three days of search, six held out (seed 5). The search's 13 agents at 05:30 meet at the
+    # worse end of its three days' interval, yet the six held-out days average 5.5% abandonment
+    # there (limit 5%): the confirmation names it and ISA goes on over all nine days.
+    surge = "support.contacts.baseline_per_hour={'00:00': 200, '02:00': 1000, '03:00': 200}"
+    scenario = load_scenario(ERLANG_A, ["clock.duration=6h", surge, TEXTBOOK[1]])
+    days = seeds(9, seed=5)
+    searched = size_agents(scenario, days[:3], Inline())
+    confirmed = size_agents(scenario, days[:3], Inline(), held_out=days[3:])
+    assert searched.confirmation is None and confirmed.confirmation is not None
+    slo, confidence = Formula(scenario).slo, scenario.sizing.confidence
+    streams = [record_contacts(scenario, s) for s in days]
+
+    def judged(agents: list[int], on: list[ContactStream]) -> list[Judged]:
+        return judge([replay_staffing(scenario, s, agents) for s in on], slo, confidence)
+
+    held = judged([r.required for r in searched.rows], streams[3:])
+    missed = [row.start for row, j in zip(searched.rows, held, strict=True)
+              if j.service_level.mean < slo.service_level or j.abandon_rate.mean > slo.max_abandon]
+    assert missed == ["05:30"]
+    assert [m.split(": ")[0] for m in confirmed.confirmation.missed] == missed
+    assert confirmed.confirmation.days == 6
+    # Never fewer agents than searched, more where the held-out days missed; the plan meets on
+    # all nine days at the worse end, and its rows show the figures of those nine days.
+    assert all(c.required >= s.required for c, s in zip(confirmed.rows, searched.rows,
+                                                        strict=True))
+    assert confirmed.rows[-1].required > searched.rows[-1].required
+    final = judged([r.required for r in confirmed.rows], streams)
+    assert all(j.meets for j in final)
+    assert [j.service_level for j in final] == [r.service_level for r in confirmed.rows]
+    assert confirmed.confirmation.added_agent_hours == pytest.approx(
+        confirmed.required_agent_hours - searched.required_agent_hours)
+    assert confirmed.to_json()["confirmation"] == {
+        "days": 6, "missed": confirmed.confirmation.missed,
+        "added_agent_hours": confirmed.confirmation.added_agent_hours}

@@ -421,6 +421,10 @@ class AgentSizing(Section):
     """Cost of one agent for one hour."""
     shifts: Shifts | None = None
     """Turn the per-interval requirement into a roster of these shifts (cheapest cover)."""
+    confirm_days: Count | None = None
+    """Days with seeds of their own on which the sized agents are confirmed (default: as many
+    as ``sizing.replications``; 0 skips): a half-hour of a few hundred contacts has rare bad
+    days that a handful of replications may not show."""
 
 
 class Sizing(Section):

@@ -34,6 +34,8 @@ from .isa import (
     Formula,
     Iteration,
     Judged,
+    Replay,
+    Staffed,
     iterate,
     judge,
     lengths,
@@ -51,8 +53,9 @@ from .roster import (
 )
 
 Progress = Callable[[str, int, int], None]
-"""Called with (step, done, total): step is "contacts" (days recorded, of ``total``) or "isa"
-(simulated staffings so far; ``total`` 0: not known in advance)."""
+"""Called with (step, done, total): step is "contacts" or "confirm" (days recorded, of
+``total``: the search's own, or the held-out ones) or "isa" (simulated staffings so far;
+``total`` 0: not known in advance)."""
 
 
 class NothingToSize(ValueError):
@@ -144,6 +147,21 @@ class Roster:
 
 
 @dataclass(frozen=True)
+class Confirmation:
+    """The sized agents tried on days with seeds of their own (:func:`_confirm`)."""
+
+    days: int
+    missed: list[str]
+    """Intervals the held-out days' mean missed with the searched agents, and by what."""
+    added_agent_hours: float
+    """Required agent-hours ISA added on the pooled days because of them."""
+
+    def to_json(self) -> dict[str, object]:
+        return {"days": self.days, "missed": self.missed,
+                "added_agent_hours": tidy(self.added_agent_hours)}
+
+
+@dataclass(frozen=True)
 class AgentPlan:
     """Agents per interval: SIPP's, the sized requirement, whom to schedule; hours and cost."""
 
@@ -159,6 +177,8 @@ class AgentPlan:
     """Clock time of day (seconds) at which each row starts."""
     roster: Roster | None = None
     """With ``sizing.agents.shifts``: the shifts to staff, which set the schedule."""
+    confirmation: Confirmation | None = None
+    """What days the search never saw said of its agents (None: not confirmed)."""
 
     @property
     def unmet(self) -> list[AgentRow]:
@@ -194,16 +214,21 @@ class AgentPlan:
                          "intervals_missing": it.missed}
                         for it in self.iterations],
                 "intervals": [row.to_json() for row in self.rows],
+                "confirmation": (None if self.confirmation is None
+                                 else self.confirmation.to_json()),
                 "roster": None if self.roster is None else self.roster.to_json(self.rows)}
 
 
 def size_agents(scenario: Scenario, seeds: Sequence[np.random.SeedSequence],
                 executor: Executor, *, streams: Sequence[ContactStream] | None = None,
+                held_out: Sequence[np.random.SeedSequence] = (),
                 progress: Progress | None = None) -> AgentPlan:
     """Size the agents of ``scenario`` (servers as it states them), one replication per seed.
 
     ``streams``: the days' contacts when they were recorded already (by the server search's
     last plan, which is this scenario's; :class:`~sim.sizing.work.Measured`), in seed order.
+    ``held_out``: seeds of days the search does not see, on which its agents are confirmed
+    (:func:`_confirm`).
     """
     if scenario.support is None:
         raise NothingToSize("nothing to size for agents: the scenario has no support section")
@@ -216,9 +241,7 @@ def size_agents(scenario: Scenario, seeds: Sequence[np.random.SeedSequence],
     if len(streams) != len(seeds):
         raise ValueError(f"{len(streams)} recorded days for {len(seeds)} seeds")
 
-    def simulate(agents: Sequence[int]) -> list[dict[str, list[float]]]:
-        return executor.map(replay_staffing, [(scenario, s, list(agents)) for s in streams])
-
+    simulate = _replays(scenario, streams, executor)
     rates = offered_rates(scenario, streams)
     widths = lengths(scenario, len(rates))
     sipp = [formula.fewest(rate) for rate in rates]
@@ -229,13 +252,68 @@ def size_agents(scenario: Scenario, seeds: Sequence[np.random.SeedSequence],
     confidence = scenario.sizing.confidence
     staffed = iterate(formula, start, simulate, confidence, cap,
                       None if progress is None else lambda n: progress("isa", n, 0))
+    confirmation = None
+    if held_out:
+        staffed, confirmation, pooled = _confirm(scenario, formula, staffed, streams, held_out,
+                                                 executor, cap, progress)
+        simulate = _replays(scenario, pooled, executor)
     sipp_judged = judge(simulate(sipp), formula.slo, confidence)
     plan = _plan(scenario, rates * widths, sipp, staffed.agents, staffed.judged,
-                 sipp_judged, staffed.iterations)
+                 sipp_judged, staffed.iterations, confirmation)
     if scenario.sizing.agents.shifts is None:
         return plan
     return replace(plan, roster=_roster(scenario, formula,
                                         [row.scheduled for row in plan.rows], simulate))
+
+
+def _replays(scenario: Scenario, streams: Sequence[ContactStream],
+             executor: Executor) -> Replay:
+    """The support queue alone on each recorded day, for one staffing at a time."""
+
+    def simulate(agents: Sequence[int]) -> list[dict[str, list[float]]]:
+        return executor.map(replay_staffing, [(scenario, s, list(agents)) for s in streams])
+
+    return simulate
+
+
+def _confirm(scenario: Scenario, formula: Formula, staffed: Staffed,
+             streams: Sequence[ContactStream], held_out: Sequence[np.random.SeedSequence],
+             executor: Executor, cap: int, progress: Progress | None
+             ) -> tuple[Staffed, Confirmation, list[ContactStream]]:
+    """The sized agents on days the search never saw; where those days miss, ISA goes on.
+
+    Why: the search judges each interval at the worse end of a confidence interval over a few
+    replications, but a half-hour of a few hundred contacts has rare bad days (a burst that
+    leaves a backlog) which five days may not contain, and then their spread is understated
+    too. The held-out days are judged as ``simulate --check`` judges a plan (the mean over
+    the days per interval); where one misses, ISA carries on from the sized agents on all the
+    days pooled (never fewer agents than sized), so the plan is sized on twice the evidence.
+    The days' contacts are recorded with the plan's servers; the returned streams are the
+    pooled ones, on which everything after (SIPP's figures, the roster) is judged.
+    """
+    confidence = scenario.sizing.confidence
+    extra = executor.map(record_contacts, [(scenario, s) for s in held_out],
+                         _tick(progress, "confirm", len(held_out)))
+    seen = judge(_replays(scenario, extra, executor)(staffed.agents), formula.slo, confidence)
+    slo, per = formula.slo, scenario.sizing.agents.per
+    clock = scenario.clock
+    missed = [f"{clock.label(i * per)}: service level {j.service_level.mean:.1%}, abandonment "
+              f"{j.abandon_rate.mean:.1%} (mean of {len(extra)} held-out days) with "
+              f"{staffed.agents[i]} agents"
+              for i, j in enumerate(seen)
+              if j.service_level.mean < slo.service_level - 1e-12
+              or j.abandon_rate.mean > slo.max_abandon + 1e-12]
+    pooled = [*streams, *extra]
+    done = len(staffed.iterations)
+    again = iterate(formula, staffed.agents, _replays(scenario, pooled, executor), confidence, cap,
+                    None if progress is None else lambda n: progress("isa", done + n, 0))
+    iterations = [*staffed.iterations,
+                  *(replace(it, index=done + it.index, kind=f"pooled {it.kind}")
+                    for it in again.iterations)]
+    widths = lengths(scenario, len(again.agents))
+    added = float(np.dot(np.subtract(again.agents, staffed.agents), widths)) / 3600
+    return (Staffed(again.agents, again.judged, iterations),
+            Confirmation(len(extra), missed, added), pooled)
 
 
 MAX_FIXES = 40
@@ -243,7 +321,7 @@ MAX_FIXES = 40
 
 
 def _roster(scenario: Scenario, formula: Formula, scheduled: list[int],
-            simulate: Callable[[Sequence[int]], list[dict[str, list[float]]]]) -> Roster:
+            simulate: Replay) -> Roster:
     """The cheapest cover of ``scheduled``, simulated; a missed interval gets the cheapest
     shift covering it, until none misses (or ``MAX_FIXES``)."""
     sizing = scenario.sizing.agents
@@ -283,7 +361,7 @@ def _start(start_time_of_day: float, slot: int, per: float) -> str:
 
 def _plan(scenario: Scenario, offered: np.ndarray, sipp: list[int], required: list[int],
           judged: list[Judged], sipp_judged: list[Judged],
-          iterations: list[Iteration]) -> AgentPlan:
+          iterations: list[Iteration], confirmation: Confirmation | None) -> AgentPlan:
     agents = scenario.sizing.agents
     clock = scenario.clock
     widths = lengths(scenario, interval_count(scenario))
@@ -298,7 +376,8 @@ def _plan(scenario: Scenario, offered: np.ndarray, sipp: list[int], required: li
     return AgentPlan(rows, agent_hours, agent_hours * agents.cost_per_agent_hour,
                      float(np.dot(required, hours)), float(np.dot(sipp, hours)),
                      agents.shrinkage, iterations,
-                     [(clock.start_time_of_day + i * agents.per) % DAY for i in range(len(rows))])
+                     [(clock.start_time_of_day + i * agents.per) % DAY for i in range(len(rows))],
+                     confirmation=confirmation)
 
 
 def _tick(progress: Progress | None, step: str, total: int) -> Callable[[int], None] | None:

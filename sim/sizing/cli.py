@@ -68,7 +68,7 @@ def size(
     from ..results.folders import write_atomically as write
     from ..run import replication_seeds
     from .agents import size_agents
-    from .plan import Sizing, document, plan_yaml
+    from .plan import Sizing, apply_command, document, plan_yaml
     from .prescale import keda_yaml, prescale_csv
     from .progress import search_progress
     from .report import render
@@ -101,10 +101,13 @@ def size(
                     streams = [r.contacts for r in servers.final_results
                                if r.contacts is not None]
                     agents = size_agents(with_plan(scenario, servers.plan), seeds, runner,
-                                         streams=streams, progress=progress.agents)
+                                         streams=streams, held_out=held_out(scenario, count),
+                                         progress=progress.agents)
         except ExecutorError as exc:
             raise common.bad_input([str(exc)]) from None
-    sizing = Sizing(scenario, servers, agents, count)
+    changes = tuple([*(word for path in overlays or [] for word in ("--overlay", str(path))),
+                     *(word for value in overrides or [] for word in ("--set", value))])
+    sizing = Sizing(scenario, servers, agents, count, changes)
     sizing_json = document(sizing)
     files = {"sizing.json": json_bytes(sizing_json), "plan.yaml": plan_yaml(sizing),
              "prescale.csv": prescale_csv(sizing_json),
@@ -118,7 +121,8 @@ def size(
     elif quiet:
         common.console.print(str(directory), markup=False)
     else:
-        _print(sizing_json, directory, time.monotonic() - started, servers.forked_days)
+        _print(sizing_json, directory, time.monotonic() - started, servers.forked_days,
+               apply_command(sizing, str(file), str(directory / "plan.yaml")))
     if not sizing.met:
         raise typer.Exit(1)
 
@@ -138,6 +142,16 @@ def days(scenario: Scenario, seeds: list[np.random.SeedSequence], runner: Execut
         yield Simulations(scenario, seeds, runner)
 
 
+def held_out(scenario: Scenario, count: int) -> list[np.random.SeedSequence]:
+    """Seeds of the days the agents are confirmed on: the replications after the search's
+    own (``count`` of them), so no day is both searched on and confirmed on."""
+    from ..run import replication_seeds
+
+    days = scenario.sizing.agents.confirm_days
+    days = count if days is None else days
+    return replication_seeds(scenario.seed, count + days)[count:]
+
+
 def nothing_to_size(scenario: Scenario) -> str | None:
     """Why the scenario cannot be sized, or ``None``."""
     slo = scenario.slo
@@ -153,7 +167,8 @@ def nothing_to_size(scenario: Scenario) -> str | None:
     return None
 
 
-def _print(sizing: dict, directory: Path, wall_s: float, forked_days: float) -> None:
+def _print(sizing: dict, directory: Path, wall_s: float, forked_days: float,
+           apply: str) -> None:
     console = common.console
     if sizing["met"]:
         console.print("[bold green]A plan that meets every SLO[/]:")
@@ -176,8 +191,16 @@ def _print(sizing: dict, directory: Path, wall_s: float, forked_days: float) -> 
               if forked_days else "")
     console.print(f"Search: {search['steps']} steps, {search['simulated_days']} simulated "
                   f"days (servers){forked}, {wall_s:.0f} s.", markup=False)
-    console.print(f"\nResults: {directory}/  (report: {directory / 'report.html'}; apply: "
-                  f"--overlay {directory / 'plan.yaml'})", markup=False)
+    confirmation = agents["confirmation"] if agents else None
+    if confirmation:
+        missed = confirmation["missed"]
+        console.print(f"Agents confirmed on {confirmation['days']} held-out days: "
+                      + (f"{len(missed)} interval(s) missed there, sized again on all the days "
+                         f"(+{confirmation['added_agent_hours']:g} agent-hours): "
+                         + "; ".join(missed) if missed else "every interval met."),
+                      markup=False)
+    console.print(f"\nResults: {directory}/  (report: {directory / 'report.html'})\n"
+                  f"Check the plan: {apply}", markup=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ sized agents, so ``peakday simulate FILE --overlay DIR/plan.yaml --check`` verif
 from __future__ import annotations
 
 import math
+import shlex
 from dataclasses import dataclass
 from typing import TypedDict
 
@@ -33,6 +34,9 @@ class Sizing:
     servers: ServerPlan
     agents: AgentPlan | None
     replications: int
+    changes: tuple[str, ...] = ()
+    """The ``--overlay``/``--set`` arguments the scenario was sized with: the plan is a plan
+    for the scenario with them, so applying it takes them too (:func:`apply_command`)."""
 
     @property
     def met(self) -> bool:
@@ -64,9 +68,15 @@ def overlay(sizing: Sizing) -> dict[str, object]:
     return document
 
 
+def apply_command(sizing: Sizing, scenario: str = "SCENARIO", plan: str = "plan.yaml") -> str:
+    """The command that checks the plan: with the changes it was sized with, then the plan."""
+    words = ["peakday", "simulate", scenario, *sizing.changes, "--overlay", plan, "--check"]
+    return shlex.join(words)
+
+
 def plan_yaml(sizing: Sizing) -> bytes:
     header = (f"# peakday size: the plan for {sizing.scenario.name}. Apply it with\n"
-              f"#   peakday simulate SCENARIO --overlay plan.yaml --check\n")
+              f"#   {apply_command(sizing)}\n")
     return (header + yaml.safe_dump(overlay(sizing), sort_keys=False)).encode()
 
 
@@ -135,13 +145,22 @@ def what_to_do(sizing: Sizing) -> list[str]:
             worst = final.failing(set())[0]
             why = f" ({interval.bound_text()})" if interval.bound_by else ""
             if ("stock lock" in interval.bound_by.values()
-                    and scenario.inventory.strategy == "row_lock"):
-                why += ("; servers cannot fix a hot row: try inventory.strategy sharded or "
-                        "atomic_counter")
+                    and scenario.inventory.strategy != "atomic_counter"):
+                why += _hot_row(scenario.inventory.strategy)
             lines.append(f"{_clock(scenario, interval.start)}–{_clock(scenario, interval.end)}: "
                          f"SLO NOT MET with {plural(interval.instances, 'instance')}: "
                          f"{_against(worst, final.values[worst], final.limits[worst])}{why}")
     return lines
+
+
+def _hot_row(strategy: str) -> str:
+    """What to do where the stock lock binds: the search only varies servers, so it is the
+    planner's to try another strategy — sized again, since the servers the hour then needs
+    differ (on double11, 12 instances miss under any strategy; sharded or atomic_counter meet
+    with more)."""
+    others = [s for s in ("sharded", "atomic_counter") if s != strategy]
+    return (f"; servers alone cannot fix a hot row under {strategy}: size again with "
+            + " or ".join(f"--set inventory.strategy={s}" for s in others))
 
 
 def _against(metric: str, value: float, limit: float) -> str:

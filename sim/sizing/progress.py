@@ -45,7 +45,8 @@ class _Bar(SearchProgress):
         """The agents search's callback (:data:`sim.sizing.agents.Progress`)."""
         if self.bars is None:
             return
-        label = "agents: recording contacts" if step == "contacts" else f"agents: {step} step"
+        label = {"contacts": "agents: recording contacts",
+                 "confirm": "agents: held-out days"}.get(step, f"agents: {step} step")
         if self.agent_task is None:
             self.agent_task = self.bars.add_task(label, total=None)
         self.bars.update(self.agent_task, description=label, completed=done,

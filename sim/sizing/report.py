@@ -24,7 +24,7 @@ from ..report.figures import STYLES, Figure, canvas, clock_ticks, finish
 from ..report.formatting import fmt, plural
 from ..scenario.schedule import StepSchedule
 from .gantt import roster_gantt
-from .plan import Sizing
+from .plan import Sizing, apply_command
 
 
 def render(sizing: Sizing, document: dict) -> bytes:
@@ -55,6 +55,7 @@ def render(sizing: Sizing, document: dict) -> bytes:
     text = resources.files(__package__).joinpath("templates/sizing.html.j2").read_text()
     html = template.from_string(text).render(
         s=document, costs=costs, endpoints=endpoints, own_agents=own_agents, fmt=fmt,
+        apply=apply_command(sizing),
         figures=[{"title": f.title, "data": base64.b64encode(f.png).decode()} for f in figures])
     return html.encode()
 
