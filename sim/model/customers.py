@@ -23,7 +23,6 @@ The rules themselves (journey planning, both retry policies, the channel rule) a
 from __future__ import annotations
 
 from collections.abc import Callable
-from heapq import heappush
 
 import numpy as np
 import simpy
@@ -32,6 +31,7 @@ from simpy.events import NORMAL
 from ..behaviour.journeys import CART, CHECKOUT, FLASH_STEPS, HOME, PAY, PRODUCT, JourneyPlanner
 from ..behaviour.retries import PlatformRetry, next_channel, payment_retry, platform_retry
 from ..scenario.schema import FlashSale, Scenario
+from .calendar import Calendar
 from .inventory import Inventory, Reservation, Stock
 from .outcomes import CouponFigures, Losses, Lost
 from .payments import Gateway
@@ -135,6 +135,8 @@ class Shoppers:
         self.sale_end: list[float] = []
         self.sale_stats: list[dict[str, int]] = []
         self._step_done = self.step_done
+        self._calendar = calendar = Calendar(env)
+        self._held, self._per = calendar.held, calendar.per
         self._sending = (self._send,)
         self._submitting = (servers.submit,)
         self._coupons = list(scenario.promotions.coupons) if scenario.promotions else []
@@ -210,7 +212,9 @@ class Shoppers:
             # The think time, then the next request. A step with nothing to decide when it is
             # sent (no stock or payment to name, no sale to have closed) is the request woken
             # straight into the servers; the others wake the session, which sends (_send).
-            # wake() written out: once per request, the call costs more than the push.
+            # The wakeup goes to the think-time calendar, which holds it out of SimPy's heap
+            # until its bucket starts (calendar.py); its bucket's append written out, as this
+            # runs once per request and a call costs more than the append.
             step = session.steps[position]
             if step in (CHECKOUT, PAY):
                 event: Wakeable = session
@@ -219,8 +223,13 @@ class Shoppers:
                 event = Request(step, self._step_done, session)
                 event.callbacks = self._submitting
             env = self.env
-            entry = (env._now + self._think(), NORMAL, next(env._eid), event)
-            heappush(env._queue, entry)  # type: ignore[misc]  # a Wakeable: see wakeup.py
+            time = env._now + self._think()
+            entry = (time, NORMAL, next(env._eid), event)
+            held = self._held.get(int(time * self._per))
+            if held is not None:
+                held.append(entry)
+            else:
+                self._calendar.add(entry)
 
     def _after(self, session: Session, delay: float) -> None:
         if delay:

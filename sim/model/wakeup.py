@@ -14,9 +14,10 @@ session's think time, a line's next deadline). :func:`later` wraps any value in 
 :class:`Wakeup` for the rest. Ordering and behaviour are SimPy's own; the test suite pins
 this against ``env.timeout`` (tests/test_wakeup.py).
 
-Two entries are pushed once per request, a service and a think time; there
+Two entries are scheduled once per request, a service and a think time; there
 (``Servers.submit``, ``Shoppers.step_done``) the push is written out in place, as a function
-call costs more than the push itself (about 3% of a double11 day each). :func:`run` is
+call costs more than the push itself (about 3% of a double11 day each). A think time's entry
+goes to the think-time calendar (calendar.py) rather than straight into the heap. :func:`run` is
 ``env.run(until=...)`` with ``Environment.step``'s body in its loop, for the same reason.
 """
 
