@@ -71,7 +71,16 @@ def overlay(sizing: Sizing) -> dict[str, object]:
 def apply_command(sizing: Sizing, scenario: str = "SCENARIO", plan: str = "plan.yaml") -> str:
     """The command that checks the plan: with the changes it was sized with, then the plan."""
     words = ["peakday", "simulate", scenario, *sizing.changes, "--overlay", plan, "--check"]
-    return shlex.join(words)
+    return " ".join(map(_quoted, words))
+
+
+def _quoted(word: str) -> str:
+    """``word`` as a POSIX shell reads it back: in double quotes where it holds single ones
+    and nothing double quotes expand (``--set "support.agents={'00:00': 20}"``, as people
+    write it), else as :func:`shlex.quote` has it."""
+    if shlex.quote(word) != word and "'" in word and not set('"$`\\!') & set(word):
+        return f'"{word}"'
+    return shlex.quote(word)
 
 
 def plan_yaml(sizing: Sizing) -> bytes:
