@@ -1,6 +1,7 @@
-"""The think-time calendar (sim/model/calendar.py) changes how long wakeups wait outside SimPy's
-heap, never the order events are processed in: a day is the same to the byte whether think
-wakeups are held in buckets of any width or pushed straight into the heap, and paused or not."""
+"""The calendars (sim/model/calendar.py: think times, delayed support contacts) change how long
+wakeups wait outside SimPy's heap, never the order events are processed in: a day is the same
+to the byte whether those wakeups are held in buckets of any width or pushed straight into the
+heap, and paused or not."""
 
 from __future__ import annotations
 
@@ -31,15 +32,17 @@ CASES = {
 
 def day(monkeypatch: pytest.MonkeyPatch, name: str, width: float,
         pauses: tuple[float, ...] = ()) -> tuple[bytes, int]:
-    """The pickled observation of the case's day with buckets ``width`` wide, paused at
-    ``pauses`` on the way, and the most wakeups its calendar held at a pause or the end."""
+    """The pickled observation of the case's day with buckets ``width`` wide (both calendars),
+    paused at ``pauses`` on the way, and the most wakeups its calendars held at a pause."""
     monkeypatch.setattr(calendar, "WIDTH", width)
+    monkeypatch.setattr(calendar, "LATER_WIDTH", width)
     scenario, until = CASES[name]
     run = DayRun(scenario, np.random.SeedSequence(7))
     held = 0
     for t in pauses:
         run.advance(t)
-        held = max(held, sum(map(len, run.day.shoppers._calendar.held.values())))
+        calendars = [run.day.shoppers._calendar, run.day.support._later]  # type: ignore[union-attr]
+        held = max(held, sum(len(bucket) for c in calendars for bucket in c.held.values()))
     return pickle.dumps(run.finish(until)), held
 
 

@@ -27,11 +27,12 @@ entry's bucket never starts after it is due.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from heapq import heappush
 from typing import Any
 
 import simpy
-from simpy.events import URGENT
+from simpy.events import NORMAL, URGENT
 
 from .wakeup import Wakeup
 
@@ -40,6 +41,11 @@ WIDTH = 1 / 16
 markers: on double11's first ten minutes with ten times the sessions, 19.7-20.3 CPU-s at
 1 s, 19.6-19.8 at 1/4 s, 18.3-19.2 at 1/16 s, 18.8 at 1/64 s (21.3 with no calendar); the
 first half hour at x1 3.5 s at 1/16 s, 4.0 at 1/64 s (3.6 with none)."""
+
+LATER_WIDTH = 16.0
+"""Seconds per bucket for wakeups scheduled far ahead: a support contact an hour after its
+order (double11 x10: 7,000 of them in the heap by the first half hour, more than everything
+else together). Wide buckets, as these are sparse and none is due soon."""
 
 Entry = tuple[float, int, int, Any]
 """A heap entry as SimPy's ``Environment.schedule`` makes it: (time, priority, id, event)."""
@@ -55,8 +61,9 @@ class Calendar:
 
     __slots__ = ("_refilling", "env", "held", "per", "width")
 
-    def __init__(self, env: simpy.Environment):
-        width = WIDTH
+    def __init__(self, env: simpy.Environment, width: float | None = None):
+        """Buckets ``width`` seconds wide: :data:`WIDTH` (think times) unless given."""
+        width = WIDTH if width is None else width
         if width <= 0 or 2.0 ** round(math.log2(width)) != width:
             raise ValueError(f"a calendar's bucket width must be a power of two, not {width}")
         self.env = env
@@ -84,6 +91,14 @@ class Calendar:
         marker = Wakeup(bucket)
         marker.callbacks = self._refilling
         heappush(env._queue, (start, URGENT, next(env._eid), marker))  # type: ignore[misc]
+
+    def later(self, delay: float, callback: Callable[[Any], None], value: Any = None) -> None:
+        """``wakeup.later`` through the calendar: the same entry, held until its bucket
+        starts."""
+        wakeup = Wakeup(value)
+        wakeup.callbacks = (callback,)
+        env = self.env
+        self.add((env._now + delay, NORMAL, next(env._eid), wakeup))
 
     def _refill(self, marker: Wakeup) -> None:
         queue = self.env._queue

@@ -31,6 +31,7 @@ import simpy
 from ..scenario.distributions import Exponential
 from ..scenario.schedule import StepSchedule
 from ..scenario.schema import Scenario
+from . import calendar
 from .streams import pool, uniforms
 from .wakeup import later
 
@@ -188,6 +189,9 @@ class Support:
         self._handle = pool(spec.handle_time, rng)
         self._patience = pool(spec.patience, rng) if spec.patience is not None else None
         self._after_order = pool(spec.contacts.after_order, rng)
+        self._later = calendar.Calendar(env, calendar.LATER_WIDTH)
+        """Delayed contacts (an hour after an order) wait out of SimPy's heap until nearly
+        due."""
         self._uniform = uniforms(rng)
         self._gap = pool(_UNIT_GAP, rng)
         start = scenario.clock.start_time_of_day
@@ -223,7 +227,7 @@ class Support:
             self.expected[slot] += probability
         if probability and self._uniform() < probability:
             if delay:
-                later(self.env, delay, lambda _: self.contact(source))
+                self._later.later(delay, lambda _: self.contact(source))
             else:
                 self.contact(source)
 
