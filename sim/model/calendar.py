@@ -7,16 +7,19 @@ is the more of it falls out of the CPU's caches: a pop cost 0.68 µs at 6,000 en
 3.2 µs at 60,000, which made a ten-times day 13 times as long as the day.
 
 So a think wakeup goes into a *bucket* of the calendar instead: bucket ``k`` holds the entries
-due in ``[k·W, (k+1)·W)``. The first entry of a bucket whose start is still ahead opens it and
-pushes one *refill marker* at the bucket's start, which moves the bucket's entries into the
-heap when it pops; an entry whose bucket has already started goes straight into the heap. The
-heap then holds what is due within about ``W`` seconds plus one marker per pending bucket.
+due in ``[k·W, (k+1)·W)``; the first entry of a bucket whose start is still ahead opens it, and
+an entry whose bucket has already started goes straight into the heap. The earliest held
+bucket has a *refill marker* in the heap at its start, which moves the bucket's entries into
+the heap when it pops and marks the next held bucket. The heap then holds what is due within
+about ``W`` seconds and one marker (a marker per held bucket, the first version, kept some 540
+markers in double11's heap of 580 entries).
 
 Nothing about the order events are processed in changes. Each entry is the one SimPy would
 have pushed — ``(time, NORMAL, id, event)``, the id taken when the wakeup is scheduled — and it
 reaches the heap before it is due: the marker ``(k·W, URGENT, id)`` sorts before every entry of
-its bucket (none is earlier than ``k·W``, and URGENT precedes NORMAL at equal times), so while
-a bucket is held its marker keeps the heap's smallest entry no later than the bucket's. Only
+its bucket (none is earlier than ``k·W``, and URGENT precedes NORMAL at equal times) and of
+every later bucket, so while buckets are held the heap's smallest entry is no later than any
+of theirs. Only
 the relative order of ids matters to the heap, and markers take ids of their own without
 reordering the others'. The stop markers of a paused day (``wakeup.stop_at``) are heap entries
 like any other, so a day paused (and forked, ``sim.sizing.forks``) still equals one run
@@ -28,7 +31,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from heapq import heappush
+from heapq import heappop, heappush
 from typing import Any
 
 import simpy
@@ -37,10 +40,10 @@ from simpy.events import NORMAL, URGENT
 from .wakeup import Wakeup
 
 WIDTH = 1 / 16
-"""Seconds per bucket (a power of two). The narrower, the smaller the heap and the more
-markers: on double11's first ten minutes with ten times the sessions, 19.7-20.3 CPU-s at
-1 s, 19.6-19.8 at 1/4 s, 18.3-19.2 at 1/16 s, 18.8 at 1/64 s (21.3 with no calendar); the
-first half hour at x1 3.5 s at 1/16 s, 4.0 at 1/64 s (3.6 with none)."""
+"""Seconds per bucket (a power of two). The narrower, the fewer entries in the heap and the
+more refills: double11's first ten minutes with ten times the sessions took 18.7, 17.8 and
+17.8 CPU-s at 1/4, 1/16 and 1/64 s, its first half hour at x1 3.33, 3.44 and 3.54 CPU-s
+(one run each, one after the other on an otherwise idle machine)."""
 
 LATER_WIDTH = 16.0
 """Seconds per bucket for wakeups scheduled far ahead: a support contact an hour after its
@@ -52,14 +55,14 @@ Entry = tuple[float, int, int, Any]
 
 
 class Calendar:
-    """Think wakeups by bucket of ``WIDTH`` seconds, each moved into the heap as it starts.
+    """Wakeups by bucket of ``width`` seconds, each moved into the heap as it starts.
 
     The caller's fast path is written out where the push is (``Shoppers.step_done``):
     ``held.get(int(time * per))`` and an append when the bucket is open; :meth:`add` does the
     rest (opening a bucket, or pushing an entry whose bucket has started).
     """
 
-    __slots__ = ("_refilling", "env", "held", "per", "width")
+    __slots__ = ("_keys", "_marked", "_refilling", "env", "held", "per", "width")
 
     def __init__(self, env: simpy.Environment, width: float | None = None):
         """Buckets ``width`` seconds wide: :data:`WIDTH` (think times) unless given."""
@@ -72,6 +75,11 @@ class Calendar:
         """Buckets per second: ``int(time * per)`` is an entry's bucket, exactly."""
         self.held: dict[int, list[Entry]] = {}
         """Entries of the buckets not yet started, by bucket."""
+        self._keys: list[int] = []
+        """The held buckets, as a heap: the earliest is ``_keys[0]``."""
+        self._marked: set[int] = set()
+        """Buckets with a refill marker in SimPy's heap: always the earliest held, and any
+        that was the earliest when it opened."""
         self._refilling = (self._refill,)
 
     def add(self, entry: Entry) -> None:
@@ -83,14 +91,22 @@ class Calendar:
             held.append(entry)
             return
         env = self.env
-        start = bucket * self.width
-        if start <= env._now:
+        if bucket * self.width <= env._now:
             heappush(env._queue, entry)  # type: ignore[misc]  # a Wakeable: see wakeup.py
             return
         self.held[bucket] = [entry]
+        keys = self._keys
+        heappush(keys, bucket)
+        if keys[0] == bucket:
+            self._mark(bucket)
+
+    def _mark(self, bucket: int) -> None:
+        """Push the marker that refills ``bucket`` at its start."""
+        self._marked.add(bucket)
         marker = Wakeup(bucket)
         marker.callbacks = self._refilling
-        heappush(env._queue, (start, URGENT, next(env._eid), marker))  # type: ignore[misc]
+        env = self.env
+        heappush(env._queue, (bucket * self.width, URGENT, next(env._eid), marker))  # type: ignore[misc]
 
     def later(self, delay: float, callback: Callable[[Any], None], value: Any = None) -> None:
         """``wakeup.later`` through the calendar: the same entry, held until its bucket
@@ -101,6 +117,14 @@ class Calendar:
         self.add((env._now + delay, NORMAL, next(env._eid), wakeup))
 
     def _refill(self, marker: Wakeup) -> None:
+        """Move the earliest held bucket (the marker's: every earlier one was refilled by its
+        own marker) into the heap, and mark the next."""
+        bucket: int = marker._value
+        self._marked.discard(bucket)
         queue = self.env._queue
-        for entry in self.held.pop(marker._value):
+        for entry in self.held.pop(bucket):
             heappush(queue, entry)  # type: ignore[misc]
+        keys = self._keys
+        heappop(keys)
+        if keys and keys[0] not in self._marked:
+            self._mark(keys[0])
