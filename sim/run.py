@@ -33,15 +33,22 @@ def replication_seeds(seed: int, replications: int) -> list[np.random.SeedSequen
     return np.random.SeedSequence(seed).spawn(replications)
 
 
-def mean_ci(values: list[float], confidence: float) -> tuple[float, float, float]:
+def mean_ci(values: list[float], confidence: float,
+            future: int | None = None) -> tuple[float, float, float]:
     """Mean and the two ends of its Student-t interval at ``confidence`` (the scenario's
-    ``sizing.confidence``: no level is assumed here, so no figure is silently at 95%)."""
+    ``sizing.confidence``: no level is assumed here, so no figure is silently at 95%).
+
+    With ``future``, the ends of the *prediction* interval of the mean of that many further
+    replications: where another run of ``future`` days (``simulate --check`` with another
+    seed) will find its mean, the spread of that mean added to the estimate's own.
+    """
     array = np.asarray(values, dtype=float)
     mean = float(np.mean(array))
     if len(array) < 2:
         return mean, mean, mean
+    spread = 1 / len(array) + (1 / future if future else 0.0)
     half = float(stats.t.ppf((1 + confidence) / 2, len(array) - 1)
-                 * np.std(array, ddof=1) / math.sqrt(len(array)))
+                 * np.std(array, ddof=1) * math.sqrt(spread))
     return mean, mean - half, mean + half
 
 

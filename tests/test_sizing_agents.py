@@ -20,8 +20,15 @@ from sim.erlang import ErlangA, MMc
 from sim.executors import Inline
 from sim.model.day import simulate_day
 from sim.model.support import ContactStream, replay
+from sim.run import mean_ci
 from sim.scenario import load_scenario
-from sim.sizing.agents import NothingToSize, record_contacts, replay_staffing, size_agents
+from sim.sizing.agents import (
+    NothingToSize,
+    caps,
+    record_contacts,
+    replay_staffing,
+    size_agents,
+)
 from sim.sizing.isa import Formula, Judged, judge
 from sim.sizing.plan import _agent_lines
 from sim.sizing.servers import size_servers
@@ -243,9 +250,39 @@ def test_agents_are_confirmed_on_held_out_days_and_isa_goes_on_where_those_miss(
     assert confirmed.rows[-1].required > searched.rows[-1].required
     final = judged([r.required for r in confirmed.rows], streams)
     assert all(j.meets for j in final)
+    # ...and at the worse end of where the mean of another three days will fall.
+    assert all(j.meets for j in judge([replay_staffing(scenario, s, [r.required for r in
+                                                                     confirmed.rows])
+                                       for s in streams], slo, confidence, future=3))
     assert [j.service_level for j in final] == [r.service_level for r in confirmed.rows]
     assert confirmed.confirmation.added_agent_hours == pytest.approx(
         confirmed.required_agent_hours - searched.required_agent_hours)
     assert confirmed.to_json()["confirmation"] == {
         "days": 6, "missed": confirmed.confirmation.missed,
         "added_agent_hours": confirmed.confirmation.added_agent_hours}
+
+
+def test_a_prediction_interval_is_wider_than_the_confidence_interval_by_the_future_days():
+    values = [0.90, 0.85, 0.95, 0.80, 0.88]
+    mean, low, high = mean_ci(values, 0.95)
+    _, future_low, future_high = mean_ci(values, 0.95, future=5)
+    assert future_high - mean == pytest.approx((high - mean) * math.sqrt(2))
+    assert mean - future_low == pytest.approx((mean - low) * math.sqrt(2))
+    figures = [{"offered": [100.0], "within_target": [v * 100], "abandoned": [0.0],
+                "answered": [100.0], "wait_answered_s": [0.0], "busy_s": [1.0],
+                "staffed_s": [2.0]} for v in values]
+    slo = Formula(load_scenario(ERLANG_C, ["slo.support.service_level=0.8"])).slo
+    assert low >= 0.8 > future_low  # met on the CI, not on the prediction
+    assert judge(figures, slo, 0.95)[0].meets
+    predicted = judge(figures, slo, 0.95, future=5)[0]
+    assert not predicted.meets and predicted.service_level.low == pytest.approx(low)
+
+
+def test_a_burst_of_contacts_lifts_the_cap_past_what_the_half_hour_rate_asks():
+    # 300 contacts in the first second of the second half-hour: the formula at the half-hour's
+    # rate asks for a few dozen agents, answering all of them at once takes 300.
+    scenario = load_scenario(ERLANG_C, ["clock.duration=1h"])
+    arrived = np.concatenate([np.linspace(0, 1700, 20), 1800 + np.linspace(0, 1, 300)])
+    stream = ContactStream(arrived, np.full(320, 180.0), np.full(320, np.inf),
+                           np.zeros(2), np.zeros(2), np.zeros(2))
+    assert caps(scenario, [stream], 50) == [50, 320]

@@ -186,27 +186,36 @@ def offered_load(rates: np.ndarray, widths: np.ndarray, handle: float) -> np.nda
     return loads
 
 
-def judge(figures: list[Figures], slo: SupportSlo, confidence: float) -> list[Judged]:
-    """Each interval's SLO figures over replications, met or not at the CI's worse end."""
+def judge(figures: list[Figures], slo: SupportSlo, confidence: float,
+          future: int | None = None) -> list[Judged]:
+    """Each interval's SLO figures over replications, met or not at the CI's worse end — or,
+    with ``future``, at the worse end of the prediction interval of the mean of that many
+    further days (the figures reported are the confidence intervals either way)."""
     judged = []
     for i in range(len(figures[0]["offered"])):
         served = [f for f in figures if f["offered"][i] > 0]
-        level = _estimate([f["within_target"][i] / f["offered"][i] for f in served], confidence)
-        abandon = _estimate([f["abandoned"][i] / f["offered"][i] for f in served], confidence)
+        levels = [f["within_target"][i] / f["offered"][i] for f in served]
+        abandons = [f["abandoned"][i] / f["offered"][i] for f in served]
+        level, abandon = _estimate(levels, confidence), _estimate(abandons, confidence)
         asa = _estimate([f["wait_answered_s"][i] / f["answered"][i]
                          for f in figures if f["answered"][i] > 0], confidence)
         occupancy = _estimate([f["busy_s"][i] / f["staffed_s"][i]
                                for f in figures if f["staffed_s"][i] > 0], confidence)
-        meets = not served or (level.low >= slo.service_level - 1e-12
-                               and abandon.high <= slo.max_abandon + 1e-12)
+        if future:
+            worst_level = _estimate(levels, confidence, future).low
+            worst_abandon = _estimate(abandons, confidence, future).high
+        else:
+            worst_level, worst_abandon = level.low, abandon.high
+        meets = not served or (worst_level >= slo.service_level - 1e-12
+                               and worst_abandon <= slo.max_abandon + 1e-12)
         judged.append(Judged(level, asa, abandon, occupancy, meets))
     return judged
 
 
-def _estimate(values: list[float], confidence: float) -> Estimate:
+def _estimate(values: list[float], confidence: float, future: int | None = None) -> Estimate:
     if not values:
         return Estimate(math.nan, math.nan, math.nan)
-    mean, low, high = mean_ci(values, confidence)
+    mean, low, high = mean_ci(values, confidence, future)
     return Estimate(mean, max(low, 0.0), high)
 
 
@@ -220,18 +229,20 @@ class Staffed:
 
 
 def iterate(formula: Formula, start: Sequence[int], replay: Replay, confidence: float,
-            cap: int, progress: Callable[[int], None] | None = None) -> Staffed:
+            cap: Sequence[int], progress: Callable[[int], None] | None = None,
+            future: int | None = None) -> Staffed:
     """Simulate, re-staff the intervals that miss, until every interval meets the SLO; then
     give back, where the simulation allows, agents the re-staffing added beyond ``start``.
 
-    Stops early at ``MAX_ITERATIONS`` or when a missing interval is already at ``cap`` agents;
-    the intervals still missing then show it in their ``meets``.
+    Stops early at ``MAX_ITERATIONS`` or when a missing interval is already at its ``cap``
+    agents; the intervals still missing then show it in their ``meets``. ``future``: judged
+    on the prediction interval of that many further days' mean (:func:`judge`).
     """
     agents = [int(a) for a in start]
     iterations: list[Iteration] = []
 
     def step(kind: str, trial: list[int]) -> list[Judged]:
-        judged = judge(replay(trial), formula.slo, confidence)
+        judged = judge(replay(trial), formula.slo, confidence, future)
         iterations.append(Iteration(len(iterations), kind, tuple(trial),
                                     sum(not j.meets for j in judged)))
         if progress is not None:
@@ -240,11 +251,11 @@ def iterate(formula: Formula, start: Sequence[int], replay: Replay, confidence: 
 
     judged = step("isa", agents)
     while len(iterations) < MAX_ITERATIONS:
-        grow = [i for i, j in enumerate(judged) if not j.meets and agents[i] < cap]
+        grow = [i for i, j in enumerate(judged) if not j.meets and agents[i] < cap[i]]
         if not grow:
             break
         for i in grow:
-            agents[i] = min(cap, formula.restaff(agents[i], judged[i]))
+            agents[i] = min(cap[i], formula.restaff(agents[i], judged[i]))
         judged = step("isa", agents)
     while len(iterations) < MAX_ITERATIONS and all(j.meets for j in judged):
         trial = [a - 1 if a > floor else a for a, floor in zip(agents, start, strict=True)]
