@@ -138,7 +138,6 @@ class Shoppers:
         self._calendar = calendar = Calendar(env)
         self._held, self._per = calendar.held, calendar.per
         self._sending = (self._send,)
-        self._submitting = (servers.submit,)
         self._coupons = list(scenario.promotions.coupons) if scenario.promotions else []
         self._coupon_uses = [0] * len(self._coupons)
         self._coupon_discount = [0.0] * len(self._coupons)
@@ -209,22 +208,17 @@ class Shoppers:
         elif session.bot:
             self._send(session)
         else:
-            # The think time, then the next request. A step with nothing to decide when it is
-            # sent (no stock or payment to name, no sale to have closed) is the request woken
-            # straight into the servers; the others wake the session, which sends (_send).
+            # The think time, then the session sends its next request (_send): the request is
+            # made when it is sent, so a thinking session holds no request (with ten times
+            # the sessions thinking, every object held through a think time is one more
+            # fetched from memory rather than the caches when it wakes).
             # The wakeup goes to the think-time calendar, which holds it out of SimPy's heap
             # until its bucket starts (calendar.py); its bucket's append written out, as this
             # runs once per request and a call costs more than the append.
-            step = session.steps[position]
-            if step in (CHECKOUT, PAY):
-                event: Wakeable = session
-                session.callbacks = self._sending
-            else:
-                event = Request(step, self._step_done, session)
-                event.callbacks = self._submitting
+            session.callbacks = self._sending
             env = self.env
             time = env._now + self._think()
-            entry = (time, NORMAL, next(env._eid), event)
+            entry = (time, NORMAL, next(env._eid), session)
             held = self._held.get(int(time * self._per))
             if held is not None:
                 held.append(entry)
