@@ -89,16 +89,16 @@ def scale_for(load: float, saturation: float, overlay: Path) -> float:
     return load * saturation / per_scale
 
 
-def judge(comparison: dict) -> list[tuple[str, float, float, bool]]:
-    """(endpoint, throughput error, p95 error, within both limits) per judged endpoint."""
+def judge(comparison: dict) -> list[tuple[str, dict, dict, bool]]:
+    """(endpoint, throughput row, p95 row, within both limits) per judged endpoint."""
     rows = {(r["figure"], r["endpoint"]): r for r in comparison["rows"] if r["phase"] == "all"}
     verdicts = []
     for (figure, endpoint), row in rows.items():
         if figure != "throughput" or endpoint == "all" or row.get("requests", 0) < MIN_REQUESTS:
             continue
-        x = row["relative_error"]
-        p95 = rows[("latency p95", endpoint)]["relative_error"]
-        verdicts.append((endpoint, x, p95, abs(x) <= 0.10 and abs(p95) <= 0.25))
+        p95 = rows[("latency p95", endpoint)]
+        verdicts.append((endpoint, row, p95, abs(row["relative_error"]) <= 0.10
+                         and abs(p95["relative_error"]) <= 0.25))
     return verdicts
 
 
@@ -156,9 +156,12 @@ def main() -> None:
               + ", ".join(f"{b['mix']} {b['busy']:.0%}" for b in f.get("busy", [])))
     for load, (scale, comparison) in results.items():
         print(f"\ndrill at {load:.0%} of saturation (drill.scale={scale:.4f}):")
-        print("  endpoint   throughput err   p95 err   ok")
+        print("  endpoint   throughput/s predicted observed   err   p95 ms predicted observed"
+              "    err   ok")
         for endpoint, x, p95, ok in judge(comparison):
-            print(f"  {endpoint:9s} {x:+14.1%} {p95:+9.1%}   {'yes' if ok else 'NO'}")
+            print(f"  {endpoint:9s} {x['predicted']:22.1f} {x['observed']:8.1f} "
+                  f"{x['relative_error']:+6.1%} {p95['predicted']:17.1f} {p95['observed']:8.1f} "
+                  f"{p95['relative_error']:+6.1%}   {'yes' if ok else 'NO'}")
     print(f"\nresults: {out}")
 
 

@@ -9,6 +9,7 @@ import pytest
 from loadtests.calibrate.fit import fit
 from loadtests.calibrate.outputs import Source, overlay, overrides_of
 from loadtests.calibrate.profile import JOURNEY, MIXES, requests_per_session
+from loadtests.calibrate.spread import WAITING, tune
 from loadtests.calibrate.steps import StepResult
 from sim.scenario import load_scenario
 
@@ -132,3 +133,29 @@ def test_calibrated_model_saturates_where_the_target_did():
     sessions = 2 * ceiling / requests_per_session(scenario)
     predicted = source.predict_step(sessions, 10.0, calibrated)
     assert sum(e["throughput"] for e in predicted.values()) == pytest.approx(ceiling, rel=0.10)
+
+
+def test_shared_spread_is_fitted_to_the_waiting_at_moderate_load():
+    """A step at half the ceiling answered as the calibrated model with cv 1.5 answers it:
+    the spread fitted to its p95 is 1.5, shared by every endpoint; the light steps and the
+    saturated one say nothing about it."""
+    result = fit(ramp())
+    scenario = load_scenario(FLASH)
+    source = Source(FLASH, [], [], scenario, scenario.seed)
+    for fitted in result.endpoints.values():
+        fitted.cv = 1.5
+    sessions = 0.5 * journey_capacity() / requests_per_session(scenario)
+    answered = source.predict_step(sessions, STEP_S, overrides_of(overlay(result)))
+    half = StepResult(index=9, sessions_per_s=sessions, duration_s=STEP_S, ran_s=STEP_S,
+                      offered=round(sum(f["requests"] for f in answered.values())),
+                      requests=round(sum(f["requests"] for f in answered.values())), errors=0,
+                      endpoints={e: {"requests": round(f["requests"]), "mean_ms": f["p50_ms"],
+                                     "p50_ms": f["p50_ms"], "p95_ms": f["p95_ms"],
+                                     "p99_ms": f["p99_ms"]} for e, f in answered.items()},
+                      cpu_s=None, stopped_because="schedule completed")
+    steps = [*ramp(), half]
+    tuned = tune(source, steps, fit(steps))
+    assert tuned.queue_cv == pytest.approx(1.5)
+    assert {f.cv for f in tuned.endpoints.values()} == {1.5}
+    assert [w["step"] for w in tuned.waiting] == [9]
+    assert WAITING[0] <= tuned.waiting[0]["utilization"] <= WAITING[1]

@@ -37,8 +37,10 @@ much as a 0.6% capacity misfit. With the five mixes the steps decide; without th
 probes, a probe that did not saturate) the prior holds where the steps say nothing, and with
 the ceiling step alone it is the fit (it already meets that step's law).
 
-Each endpoint's outside time is what its light latency leaves (o_e = L_e - D_e). The spread
-of each demand is a lognormal whose cv matches the lightest step's p95 / mean.
+Each endpoint's outside time is what its light latency leaves (o_e = L_e - D_e).
+
+The spread of each demand is a lognormal whose cv matches the light steps' p95 / mean (capped
+at an exponential's); spread.py then fits one shared spread to the waiting the target showed.
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ FIRST = "home"
 """Every calibration session starts here."""
 LIGHT = 0.3
 """Unsaturated steps under this share of the top throughput count as light load."""
+SPLIT = 0.6
+"""Unsaturated steps under this share of the top throughput split the demand by time inside."""
 MAX_CV = 1.0
 """The spread of a demand is capped at an exponential's."""
 MIN_LIGHT_REQUESTS = 10
@@ -97,6 +101,12 @@ class Fit:
     busy: list[dict] = field(default_factory=list)
     """Per saturated step: its mix, throughput, and the workers the fitted demands keep
     busy there as a share of all (1 where the fit meets the utilization law)."""
+    waiting: list[dict] = field(default_factory=list)
+    """Per step the shared spread was fitted to (spread.py): utilization, observed and
+    predicted p95 (ms)."""
+    queue_cv: float | None = None
+    """The spread every endpoint's demand shares, fitted to the waiting (None: each its
+    light-load spread)."""
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -172,7 +182,7 @@ def fit(steps: list[StepResult]) -> Fit:
                 assumed, _median([f.cv for f in endpoints.values()]), outside,
                 _median([f.outside_cv for f in endpoints.values()]), seen.get("mean_ms"),
                 seen.get("requests", 0), measured=False)
-    return Fit(endpoints, workers, concurrency, x_sat, cpu, outside, busy, notes)
+    return Fit(endpoints, workers, concurrency, x_sat, cpu, outside, busy, notes=notes)
 
 
 def busy_fit(saturated: list[StepResult], prior: dict[str, float], workers: int
@@ -206,18 +216,43 @@ def _light_steps(steps: list[StepResult]) -> list[StepResult]:
 
 
 def _inside(steps: list[StepResult], latency: dict[str, float]) -> dict[str, float]:
-    """Per endpoint, the seconds a request spends inside the server at light load (median
-    over the light steps), or {} when the target's metrics did not say for every one.
+    """Per endpoint, the seconds a request spends inside the server at light load, or {} when
+    the target's metrics did not say for every one.
 
-    An endpoint whose time inside passes its light latency waited inside for something the
-    drill's figure leaves out (the reference service's pay waits for the payment provider,
-    whose time the drill takes off its latency): its time inside is its light latency less
-    the others' time outside (median)."""
-    chosen = _light_steps(steps)
-    seen = {e: [s.server_ms[e] for s in chosen if e in s.server_ms] for e in latency}
-    if not all(seen.values()):
+    The split between endpoints is the median over the unsaturated steps under SPLIT of the
+    top throughput of each endpoint's time inside over the step's mean (rare endpoints have a
+    handful of requests in a light step: more steps, steadier shares; contention inflates
+    every route alike); the level is the light steps' mean. An endpoint whose time inside
+    passes its latency waited inside for something the drill's figure leaves out (the
+    reference service's pay waits for the payment provider, whose time the drill takes off
+    its latency): its time inside is its latency less the others' time outside (median)."""
+    top = max(s.throughput for s in steps)
+    chosen = [s for s in steps if not s.saturated and s.throughput <= SPLIT * top
+              and all(e in s.server_ms and e in s.endpoints for e in latency)]
+    if not chosen:
         return {}
-    inside = {e: _median(ms) / 1000 for e, ms in seen.items()}
+    shares: dict[str, list[float]] = {e: [] for e in latency}
+    levels = []
+    for s in chosen:
+        inside = _step_inside(s, list(latency))
+        if not inside:
+            continue
+        n = {e: s.endpoints[e]["requests"] for e in inside}
+        mean = _weighted(inside, n)
+        for e, t in inside.items():
+            shares[e].append(t / mean)
+        if s in _light_steps(steps):
+            levels.append(mean)
+    if not levels:
+        return {}
+    level = _median(levels)
+    return {e: _median(ratios) * level for e, ratios in shares.items()}
+
+
+def _step_inside(step: StepResult, endpoints: list[str]) -> dict[str, float]:
+    """One step's time inside per endpoint (s), pay-like endpoints from their latency."""
+    latency = {e: (step.endpoints[e]["mean_ms"] or 0.0) / 1000 for e in endpoints}
+    inside = {e: step.server_ms[e] / 1000 for e in endpoints}
     plain = [latency[e] - t for e, t in inside.items() if t < latency[e]]
     if not plain:
         return {}

@@ -22,7 +22,7 @@ from sim.scenario.schema import Scenario
 
 from ..safety import AllowList, UnsafeTarget, check_target
 from ..target.launch import start_service
-from . import outputs
+from . import outputs, spread
 from .fit import fit
 from .profile import JOURNEY, Profile, requests_per_session
 from .steps import CalibrationError, StepResult, run_profile
@@ -130,9 +130,9 @@ def _measured(folder: Path) -> tuple[str, list[StepResult]]:
 
 def _files(ask: Request, target: str, steps: list[StepResult]) -> dict[str, bytes]:
     """The fit of ``steps`` and the files that hold it."""
-    result = fit(steps)
     seed = ask.scenario.seed if ask.seed is None else ask.seed
     source = outputs.Source(ask.file, ask.overrides, ask.overlays, ask.scenario, seed)
+    result = spread.tune(source, steps, fit(steps))
     rows = outputs.residuals(source, steps, result, ask.profile)
     points = outputs.curve(source, steps, result, ask.profile)
     title, png = outputs.figure(steps, rows, points, result)

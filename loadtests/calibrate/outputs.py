@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +103,13 @@ class Source:
         """The model of one step of ``rate`` sessions/s of ``mix`` with the calibrated
         target (its warm phase included: the model starts empty, as the step did)."""
         return load_scenario(self.file, [*self.overrides, *step_overrides(
-            self.scenario, Step(0, rate, mix), step_s, shape(self.scenario).warm_s),
-            *calibrated], self.overlays)
+            self.scenario, Step(0, rate, mix), step_s, self.warm_s), *calibrated],
+            self.overlays)
+
+    @cached_property
+    def warm_s(self) -> float:
+        """The steps' warm phase (the same for every step of the scenario)."""
+        return shape(self.scenario).warm_s
 
     def predict_step(self, rate: float, step_s: float, calibrated: list[str],
                      mix: str = JOURNEY) -> dict[str, dict]:
