@@ -136,9 +136,10 @@ def test_calibrated_model_saturates_where_the_target_did():
 
 
 def test_shared_spread_is_fitted_to_the_waiting_at_moderate_load():
-    """A step at half the ceiling answered as the calibrated model with cv 1.5 answers it:
-    the spread fitted to its p95 is 1.5, shared by every endpoint; the light steps and the
-    saturated one say nothing about it."""
+    """Steps at half the ceiling answered as the calibrated model with cv 1.5 answers them,
+    and one whose p95 is three times theirs (a machine stalled minutes apart): the spread is
+    their median step's, 1.5, shared by every endpoint; the light steps and the saturated one
+    say nothing about it."""
     result = fit(ramp())
     scenario = load_scenario(FLASH)
     source = Source(FLASH, [], [], scenario, scenario.seed)
@@ -146,16 +147,21 @@ def test_shared_spread_is_fitted_to_the_waiting_at_moderate_load():
         fitted.cv = 1.5
     sessions = 0.5 * journey_capacity() / requests_per_session(scenario)
     answered = source.predict_step(sessions, STEP_S, overrides_of(overlay(result)))
-    half = StepResult(index=9, sessions_per_s=sessions, duration_s=STEP_S, ran_s=STEP_S,
-                      offered=round(sum(f["requests"] for f in answered.values())),
-                      requests=round(sum(f["requests"] for f in answered.values())), errors=0,
-                      endpoints={e: {"requests": round(f["requests"]), "mean_ms": f["p50_ms"],
-                                     "p50_ms": f["p50_ms"], "p95_ms": f["p95_ms"],
-                                     "p99_ms": f["p99_ms"]} for e, f in answered.items()},
-                      cpu_s=None, stopped_because="schedule completed")
-    steps = [*ramp(), half]
+    total = round(sum(f["requests"] for f in answered.values()))
+
+    def half(index: int, slower: float) -> StepResult:
+        return StepResult(
+            index=index, sessions_per_s=sessions, duration_s=STEP_S, ran_s=STEP_S,
+            offered=total, requests=total, errors=0,
+            endpoints={e: {"requests": round(f["requests"]), "mean_ms": f["p50_ms"],
+                           "p50_ms": f["p50_ms"], "p95_ms": f["p95_ms"] * slower,
+                           "p99_ms": f["p99_ms"]} for e, f in answered.items()},
+            cpu_s=None, stopped_because="schedule completed")
+
+    steps = [*ramp(), half(5, 1.0), half(6, 3.0), half(7, 1.0)]
     tuned = tune(source, steps, fit(steps))
     assert tuned.queue_cv == pytest.approx(1.5)
     assert {f.cv for f in tuned.endpoints.values()} == {1.5}
-    assert [w["step"] for w in tuned.waiting] == [9]
-    assert WAITING[0] <= tuned.waiting[0]["utilization"] <= WAITING[1]
+    assert [w["step"] for w in tuned.waiting] == [5, 6, 7]
+    assert tuned.waiting[1]["best_cv"] > 2.5
+    assert all(WAITING[0] <= w["utilization"] <= WAITING[1] for w in tuned.waiting)

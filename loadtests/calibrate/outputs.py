@@ -149,7 +149,7 @@ def curve(source: Source, steps: list[StepResult], result: Fit, profile: Profile
     past the ramp's last."""
     calibrated = overrides_of(overlay(result))
     low = steps[0].sessions_per_s
-    high = [s for s in steps if s.mix == JOURNEY][-1].sessions_per_s * 1.1
+    high = max(s.sessions_per_s for s in steps if s.mix == JOURNEY) * 1.1
     points = []
     for i in range(CURVE_POINTS):
         rate = low * (high / low) ** (i / (CURVE_POINTS - 1))

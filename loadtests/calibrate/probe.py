@@ -24,6 +24,11 @@ CPU_METRIC = "process_cpu_seconds_total"
 ROUTE_METRIC = "peakday_request_seconds"
 IDLE_S = 1.0
 """Seconds between the two readings that measure the target's CPU when idle."""
+SETTLE_EVERY_S, SETTLE_S = 0.5, 30.0
+"""How often, and how long at most, to read the target's CPU while it drains a step's left
+work."""
+BUSY = 0.05
+"""CPU seconds per second over the idle rate that still count as busy."""
 _ROUTE = re.compile(r'\{[^}]*route="([^"]*)"[^}]*\}')
 
 
@@ -77,3 +82,17 @@ def idle_rate(target: str) -> float | None:
     if second is None:
         return None
     return max(0.0, (second - first) / (time.monotonic() - since))
+
+
+def settle(target: str, idle: float | None) -> None:
+    """Wait (SETTLE_S at most) until the target's CPU rate is back to idle: past saturation
+    it still serves requests whose clients the step's end abandoned, and a step that met that
+    work would count it as its own (on the loopback target, a worker more than it has)."""
+    last, since = cpu_seconds(metrics(target)), time.monotonic()
+    deadline = since + SETTLE_S
+    while last is not None and time.monotonic() < deadline:
+        time.sleep(SETTLE_EVERY_S)
+        now, at = cpu_seconds(metrics(target)), time.monotonic()
+        if now is None or (now - last) / (at - since) <= (idle or 0.0) + BUSY:
+            return
+        last, since = now, at

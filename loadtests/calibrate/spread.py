@@ -8,9 +8,11 @@ milliseconds at a time (the load generator, other processes), and every request 
 meanwhile waits. A light-load spread (cv under 1) cannot show that, and a model with it
 foresaw p95 about half the drill's.
 
-So every endpoint's demand shares one cv, chosen on a grid so that the calibrated model's p95
-of the unsaturated steps at moderate load (WAITING of the ceiling) is the observed one (least
-squares of the log ratio, request-weighted p95 over endpoints). Past that load the two
+So every endpoint's demand shares one cv, chosen on a grid: for each unsaturated step at
+moderate load (WAITING of the ceiling: the ramp's, and the profile's spread steps at half of
+it) the cv at which the calibrated model's p95 is the observed one (request-weighted over
+endpoints), then the median over those steps — on a shared machine one step's p95 at half
+load was three times another's, minutes apart. Past that load the two
 processes, each near a core, contend for the machine's two, and the target's latency climbs
 faster than any one queue with the measured ceiling does: the fit is for the load drills are
 planned at, and calibration.json's residuals show the rest.
@@ -19,6 +21,7 @@ planned at, and calibration.json's residuals show the rest.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Mapping
 
 from .fit import Fit
@@ -47,29 +50,29 @@ def tune(source: Source, steps: list[StepResult], result: Fit) -> Fit:
                 for s in chosen}
     chosen = [s for s in chosen if observed[s.index]]
     if not chosen:
-        result.notes.append(f"no unsaturated step ran at {WAITING[0]:.0%}-{WAITING[1]:.0%} of "
-                            "the ceiling: each demand keeps its light-load spread")
+        result.notes.append(f"no unsaturated step at {WAITING[0]:.0%}-{WAITING[1]:.0%} of the "
+                            f"ceiling measured {MIN_REQUESTS} requests of an endpoint: each "
+                            "demand keeps its light-load spread")
         return result
-    best: tuple[float, float, dict[int, float | None]] | None = None
+    # Per step, the model's p95 at every cv of the grid; each step's best cv; their median.
+    curves: dict[int, dict[float, float]] = {s.index: {} for s in chosen}
     for cv in GRID:
         for fitted in result.endpoints.values():
             fitted.cv = cv
         calibrated = overrides_of(overlay(result))
-        predicted = {s.index: _p95(s.endpoints, {
-            e: f["p95_ms"] for e, f in source.predict_step(
-                s.sessions_per_s, s.duration_s, calibrated, s.mix).items()}) for s in chosen}
-        error = math.fsum(math.log((predicted[i] or 1e-9) / (observed[i] or 1.0)) ** 2
-                          for i in predicted)
-        if best is None or error < best[0]:
-            best = (error, cv, predicted)
-    assert best is not None
-    _, cv, predicted = best
+        for s in chosen:
+            curves[s.index][cv] = _p95(s.endpoints, {
+                e: f["p95_ms"] for e, f in source.predict_step(
+                    s.sessions_per_s, s.duration_s, calibrated, s.mix).items()}) or 1e-9
+    best = {i: min(GRID, key=lambda cv: abs(math.log(curve[cv] / (observed[i] or 1.0))))
+            for i, curve in curves.items()}
+    cv = statistics.median_low(best.values())
     for fitted in result.endpoints.values():
         fitted.cv = cv
     result.queue_cv = cv
     result.waiting = [{"step": s.index, "utilization": round(s.throughput / ceiling, 3),
-                       "p95_ms": observed[s.index], "predicted_p95_ms": predicted[s.index]}
-                      for s in chosen]
+                       "p95_ms": observed[s.index], "best_cv": best[s.index],
+                       "predicted_p95_ms": round(curves[s.index][cv], 3)} for s in chosen]
     return result
 
 

@@ -40,6 +40,9 @@ from .profile import (
     step_overrides,
 )
 
+SPREAD_STEPS = 2
+"""Steps at SPREAD_LOAD of the ceiling after the ramp, for the service's spread."""
+SPREAD_LOAD = 0.5
 STEADY = "steady"
 """The phase of a step whose requests are its figures (the warm phase before it is not)."""
 
@@ -97,7 +100,8 @@ class StepResult:
 def run_profile(scenario: Scenario, file: Path, overrides: list[str], overlays: list[Path],
                 target: str, allow_hosts: list[str], profile: Profile, seed: int | None,
                 report: Callable[[StepResult], None] = lambda _: None) -> list[StepResult]:
-    """Run steps, light to past saturation; ``report`` hears of each step as it ends."""
+    """Run steps, light to past saturation, then the probes (when asked) and the spread
+    steps at half the ceiling; ``report`` hears of each step as it ends."""
     drill = scenario.drill
     idle = probe.idle_rate(target)
     sessions = shape(scenario)
@@ -119,6 +123,7 @@ def run_profile(scenario: Scenario, file: Path, overrides: list[str], overlays: 
                                  target, str(Path(scratch) / f"step-{step.index}"), seed,
                                  master_port=free_port(), overlays=[str(o) for o in overlays],
                                  allow_hosts=allow_hosts)
+            probe.settle(target, idle)
             result = _run_step(scenario, step, config, idle)
             results.append(result)
             report(result)
@@ -136,6 +141,13 @@ def run_profile(scenario: Scenario, file: Path, overrides: list[str], overlays: 
             for mix in probe_mixes(scenario):
                 if run(Step(len(results) + 1,
                             ceiling / requests_per_session(scenario, mix), mix)) is None:
+                    break
+        if results and results[-1].saturated:
+            # The spread steps (spread.py): at half the ceiling, where one step's p95 on a
+            # shared machine can be three times another's; the fit takes their median.
+            half = SPREAD_LOAD * max(r.throughput for r in results) / sessions.requests
+            for _ in range(SPREAD_STEPS):
+                if run(Step(len(results) + 1, half)) is None:
                     break
     return results
 
