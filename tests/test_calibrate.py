@@ -58,8 +58,12 @@ def test_fit_recovers_set_demands_and_workers(runner, known_target, tmp_path):
         assert fit["endpoints"][endpoint]["demand_s"] == pytest.approx(seconds, rel=0.10), \
             (endpoint, SERVICE_S[endpoint])
     steps = document["steps"]
-    assert not steps[0]["saturated"] and steps[-1]["saturated"]
-    assert not any(s["saturated"] for s in steps[:-1]), "the profile stops at saturation"
+    ramp, spread = steps[:-2], steps[-2:]
+    assert not ramp[0]["saturated"] and ramp[-1]["saturated"]
+    assert not any(s["saturated"] for s in ramp[:-1]), "the ramp stops at saturation"
+    for step in spread:
+        assert not step["saturated"]
+        assert step["throughput"] == pytest.approx(fit["saturation_throughput"] / 2, rel=0.15)
     assert fit["saturation_throughput"] == pytest.approx(
         WORKERS / (sum(delivered.values()) / len(delivered)), rel=0.15)
     assert [r["step"] for r in document["residuals"]] == [s["index"] for s in steps]
