@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from scipy.linalg import expm
+from scipy.sparse import csc_matrix
+from scipy.sparse.linalg import expm_multiply
 
 
 def erlang_b(servers: int, load: float) -> float:
@@ -79,6 +80,10 @@ class MMc:
         return (1 - c) * math.exp(-mu * t) + c * both
 
 
+LOG_NEGLIGIBLE = math.log(1e-16)
+"""A state this much less likely than all together ends the chain."""
+
+
 @dataclass(frozen=True)
 class ErlangA:
     """M/M/c+M: customers abandon after an exponential patience with rate ``theta``.
@@ -96,16 +101,21 @@ class ErlangA:
     @cached_property
     def _probabilities(self) -> list[float]:
         c, lam, mu, theta = self.servers, self.lam, self.mu, self.theta
-        weights = [1.0]
+        if lam <= 0:
+            return [1.0] + [0.0] * (c + 1)
+        # In logarithms: with hundreds of agents and more arrivals than they serve, the
+        # weights pass 1e308 and an overflow to inf would never meet the stopping test.
+        logs = [0.0]
+        log_total = 0.0
         n = 0
         while True:
             n += 1
             rate_down = min(n, c) * mu + max(n - c, 0) * theta
-            weights.append(weights[-1] * lam / rate_down)
-            if n > c and weights[-1] < 1e-16 * sum(weights):
+            logs.append(logs[-1] + math.log(lam / rate_down))
+            log_total = np.logaddexp(log_total, logs[-1])
+            if n > c and logs[-1] < LOG_NEGLIGIBLE + log_total:
                 break
-        total = sum(weights)
-        return [w / total for w in weights]
+        return np.exp(np.asarray(logs) - log_total).tolist()
 
     @property
     def p_wait(self) -> float:
@@ -134,8 +144,12 @@ class ErlangA:
         """Share of arrivals answered within ``within`` (abandoners count as not answered).
 
         An arrival finding n >= c waits for n - c + 1 departures from the queue ahead (rate
-        c mu + k theta with k still ahead) while its own patience runs (rate theta): a small
-        absorbing chain, solved by one matrix exponential for every place in the queue.
+        c mu + k theta with k still ahead) while its own patience runs (rate theta): an
+        absorbing chain, whose column "served" of the matrix exponential gives every place in
+        the queue at once. The generator is sparse (three entries a row) and, for hundreds of
+        agents in an overloaded queue, thousands of places long, so the exponential is applied
+        to that one column (``expm_multiply``): milliseconds where the dense matrix took
+        seconds, which sizing's staffing searches call thousands of times.
         """
         probabilities = self._probabilities
         c, mu, theta = self.servers, self.mu, self.theta
@@ -143,12 +157,16 @@ class ErlangA:
         if places == 0:
             return 1.0
         served, gone = places, places + 1
-        generator = np.zeros((places + 2, places + 2))
-        for ahead in range(places):
-            generator[ahead, ahead - 1 if ahead else served] = c * mu + ahead * theta
-            generator[ahead, gone] = theta
-            generator[ahead, ahead] = -(c * mu + (ahead + 1) * theta)
-        reached = expm(generator * within)[:places, served]
+        ahead = np.arange(places)
+        rows = np.concatenate([ahead, ahead, ahead])
+        cols = np.concatenate([np.where(ahead > 0, ahead - 1, served), np.full(places, gone),
+                               ahead])
+        rates = np.concatenate([c * mu + ahead * theta, np.full(places, theta),
+                                -(c * mu + (ahead + 1) * theta)])
+        generator = csc_matrix((rates * within, (rows, cols)), shape=(places + 2, places + 2))
+        column = np.zeros(places + 2)
+        column[served] = 1.0
+        reached = expm_multiply(generator, column)[:places]
         return float(sum(probabilities[:c]) + np.dot(probabilities[c:c + places], reached))
 
     @property

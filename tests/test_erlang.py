@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 from scipy import stats
+from scipy.linalg import expm
 
 from sim.erlang import ErlangA, MMc, erlang_b, erlang_c
 
@@ -63,3 +64,33 @@ def test_erlang_a_limits():
     assert patient.mean_wait_answered == pytest.approx(MMc(10, 8.0, 1.0).mean_wait, rel=1e-4)
     assert patient.p_abandon < 1e-6
     assert math.isfinite(ErlangA(1, 5.0, 1.0, 2.0).mean_wait_answered)
+
+
+def _dense_service_level(model: ErlangA, within: float) -> float:
+    """The service level by the dense matrix exponential of the whole absorbing chain."""
+    probabilities, c = model._probabilities, model.servers
+    places = len(probabilities) - c
+    served, gone = places, places + 1
+    generator = np.zeros((places + 2, places + 2))
+    for ahead in range(places):
+        generator[ahead, ahead - 1 if ahead else served] = c * model.mu + ahead * model.theta
+        generator[ahead, gone] = model.theta
+        generator[ahead, ahead] = -(c * model.mu + (ahead + 1) * model.theta)
+    reached = expm(generator * within)[:places, served]
+    return float(sum(probabilities[:c]) + np.dot(probabilities[c:], reached))
+
+
+@pytest.mark.parametrize(("c", "load"), [(9, 0.9), (20, 1.1), (40, 3.0)])
+def test_the_service_level_is_the_dense_chains_to_nine_digits(c, load):
+    model = ErlangA(c, c * load / 240, 1 / 240, 1 / 120)
+    assert model.service_level(20.0) == pytest.approx(_dense_service_level(model, 20.0),
+                                                      rel=1e-9, abs=1e-12)
+
+
+def test_hundreds_of_agents_far_overloaded_do_not_overflow():
+    # 700 agents offered twice what they serve: the unnormalised state weights pass 1e308.
+    # Half the arrivals must abandon (the agents serve the other half), none is answered at once.
+    model = ErlangA(700, 2 * 700 / 240, 1 / 240, 1 / 120)
+    assert model.p_abandon == pytest.approx(0.5, abs=1e-3)
+    assert model.p_wait == pytest.approx(1.0, abs=1e-6)
+    assert 0.0 <= model.service_level(20.0) < 1e-3
