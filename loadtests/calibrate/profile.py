@@ -23,6 +23,8 @@ think times), each offered as many requests per second as the saturated step. Ev
 step has the same mix, so the ramp alone cannot tell what each endpoint costs the target;
 saturated steps of different mixes can: each keeps the target's workers busy, so
 per-endpoint throughputs x demands sum to the workers in each (the utilization law, fit.py).
+
+Last, two steps of the journeys at half the ceiling, for the service's spread (spread.py).
 """
 
 from __future__ import annotations
