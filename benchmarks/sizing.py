@@ -95,7 +95,8 @@ def main() -> None:
                   *confirmation["missed"], sep="\n   ")
     own = sizing["scenario_plan"]
     print(f"plan: {sizing['servers']['instance_hours']:.1f} instance-hours"
-          + (f", {agents['agent_hours']:.0f} agent-hours" if agents else "")
+          + (f", {agents['agent_hours']:.0f} scheduled agent-hours "
+             f"({agents['paid_agent_hours']:.0f} paid)" if agents else "")
           + f", cost {sizing['cost']:,.0f}; scenario's own: {own['instance_hours']:.1f} "
           f"instance-hours, {own['agent_hours']:.0f} agent-hours, cost {own['cost']:,.0f} "
           f"(servers met: {own['servers_met']}, support met: {own['support_met']})")

@@ -99,7 +99,8 @@ def test_a_sized_roster_covers_the_requirement_and_meets_the_slo_in_simulation()
     surge = "support.contacts.baseline_per_hour={'00:00': 200, '02:00': 600, '04:00': 200}"
     scenario = load_scenario(ERLANG_C, [
         "clock.duration=6h", surge, "support.handle_time=exponential(mean=180s)",
-        "sizing.agents.shrinkage=20%", "sizing.agents.shifts={'lengths': ['2h', '4h']}"])
+        "sizing.agents.shrinkage=20%", "sizing.agents.shifts={'lengths': ['2h', '4h']}",
+        "sizing.agents.cost_per_agent_hour=25"])
     plan = size_agents(scenario, np.random.SeedSequence(5).spawn(12), Inline())
     roster = plan.roster
     assert roster is not None
@@ -110,6 +111,9 @@ def test_a_sized_roster_covers_the_requirement_and_meets_the_slo_in_simulation()
     assert all(j.meets for j in roster.judged) and not plan.unmet
     assert roster.agent_hours >= roster.need_agent_hours
     assert roster.agent_hours == sum(s.agents * s.hours for s in roster.shifts)
+    # What is paid is the roster's shifts, not the scheduled requirement.
+    assert plan.paid_hours == roster.agent_hours > plan.agent_hours
+    assert plan.cost == pytest.approx(25 * roster.agent_hours)
     assert plan.schedule()["00:00"] == roster.on_the_phones[0]
     doc = plan.to_json()["roster"]
     assert doc["shifts"][0].keys() == {"start", "hours", "agents"}

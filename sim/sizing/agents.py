@@ -169,6 +169,7 @@ class AgentPlan:
     agent_hours: float
     """Scheduled agent-hours (what is paid)."""
     cost: float
+    """What the agents cost: the scheduled agent-hours, or the roster's paid ones."""
     required_agent_hours: float
     sipp_agent_hours: float
     shrinkage: float
@@ -179,6 +180,11 @@ class AgentPlan:
     """With ``sizing.agents.shifts``: the shifts to staff, which set the schedule."""
     confirmation: Confirmation | None = None
     """What days the search never saw said of its agents (None: not confirmed)."""
+
+    @property
+    def paid_hours(self) -> float:
+        """Agent-hours paid: the roster's shifts where there is one, else the scheduled."""
+        return self.agent_hours if self.roster is None else self.roster.agent_hours
 
     @property
     def unmet(self) -> list[AgentRow]:
@@ -207,6 +213,7 @@ class AgentPlan:
     def to_json(self) -> dict[str, object]:
         """The agents part of ``sizing.json``."""
         return {"shrinkage": self.shrinkage, "agent_hours": tidy(self.agent_hours),
+                "paid_agent_hours": tidy(self.paid_hours),
                 "required_agent_hours": tidy(self.required_agent_hours),
                 "sipp_agent_hours": tidy(self.sipp_agent_hours), "cost": tidy(self.cost),
                 "schedule": self.schedule(),
@@ -262,8 +269,11 @@ def size_agents(scenario: Scenario, seeds: Sequence[np.random.SeedSequence],
                  sipp_judged, staffed.iterations, confirmation)
     if scenario.sizing.agents.shifts is None:
         return plan
-    return replace(plan, roster=_roster(scenario, formula,
-                                        [row.scheduled for row in plan.rows], simulate))
+    # With a roster, what is paid is its shifts (a four-hour shift for a half-hour's peak),
+    # not the scheduled requirement: the plan's cost is the roster's.
+    roster = _roster(scenario, formula, [row.scheduled for row in plan.rows], simulate)
+    return replace(plan, roster=roster,
+                   cost=roster.agent_hours * scenario.sizing.agents.cost_per_agent_hour)
 
 
 def caps(scenario: Scenario, streams: Sequence[ContactStream], least: int) -> list[int]:

@@ -178,7 +178,8 @@ def _print(sizing: dict, directory: Path, wall_s: float, forked_days: float,
         console.print(f"  {line}", markup=False)
     servers, own = sizing["servers"], sizing["scenario_plan"]
     agents = sizing["agents"]
-    agent_hours = f" + {agents['agent_hours']:,.0f} agent-hours" if agents else ""
+    agent_hours = (f" + {agents['paid_agent_hours']:,.0f} paid agent-hours" if agents
+                   else "")
     own_met = own["servers_met"] and own["support_met"] is not False
     console.print(f"\nPlan: {servers['instance_hours']:,.1f} instance-hours{agent_hours}, "
                   f"cost {sizing['cost']:,.0f}; the scenario's own plan: "

@@ -39,7 +39,7 @@ def render(sizing: Sizing, document: dict) -> bytes:
     plan_agents = document["agents"]
     costs = [
         ("sized plan", fmt(document["servers"]["instance_hours"], "float"),
-         fmt(plan_agents["agent_hours"], "float") if plan_agents else "–",
+         fmt(plan_agents["paid_agent_hours"], "float") if plan_agents else "–",
          fmt(document["cost"], "money"), "met" if document["met"] else "not met"),
         ("scenario's own plan", fmt(own["instance_hours"], "float"),
          fmt(own["agent_hours"], "float"), fmt(own["cost"], "money"),
