@@ -77,7 +77,7 @@ def test_an_error_burst_says_it_sits_in_one_minute_and_what_the_rest_of_the_hour
                               "to": "21:00", "value": 0.191, "limit": 0.005, "over_by": "n/a",
                               "minutes_over": 1, "minutes": ["20:00"],
                               "failed_in_burst": 203380, "rest_of_hour": 0.0002}])
-    assert row["text"] == ("error rate 19.10% > 0.50% (over by 3720%); the breach sits in one "
+    assert row["text"] == ("error rate 19.10% > 0.50% (over by 19 points); the breach sits in one "
                            "minute, 20:00 (203,380 failed requests; the rest of the hour 0.02%)")
 
 

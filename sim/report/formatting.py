@@ -86,9 +86,10 @@ def _amount(metric: str, value: float) -> str:
 
 
 def _gap(metric: str, worst: float, limit: float) -> str:
-    """How far from the SLO: a ratio for latency and errors, points for support rates, and
+    """How far from the SLO: a ratio for latency, points for rates (an error rate of 19.1%
+    against 0.5% is 18.6 points over, which a planner reads; "over by 3720%" is not), and
     "short by" where the SLO is a floor."""
-    if metric in ("latency_p99", "error_rate"):
+    if metric == "latency_p99":
         return f"over by {worst / limit - 1:.0%}" if limit else "over"
     points = abs(worst - limit) * 100
     shown = f"{points:.0f}" if points >= 1 else f"{points:.1f}"
