@@ -61,6 +61,19 @@ class DeadlineProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
+LOOP = "asyncio"
+"""The event loop: asyncio's, which accepts every connection waiting when the listening
+socket is ready. uvloop (uvicorn's pick when installed) accepts one connection per turn of
+its loop (libuv since 1.45), and a busy loop turns slower than new shoppers arrive: in a
+drill at 90% of the reference service's ceiling, requests on open connections waited 9 ms
+while a new connection waited in the kernel's accept queue for up to 0.9 s, longer the
+longer the drill ran (up to 350 connections queued, `ss -ltn`). Every session's first
+request, and every request after a think longer than the keep-alive, paid it: a second
+queue, in front of the server, that no model of the server foresees. asyncio's loop costs
+about 30% more CPU per request (a lower ceiling, which calibration measures) and keeps one
+queue."""
+
+
 def server_options() -> dict[str, Any]:
     """uvicorn settings for the checkout, wherever it is served (``peakday serve``, tests)."""
-    return {"http": DeadlineProtocol, "timeout_keep_alive": KEEP_ALIVE}
+    return {"http": DeadlineProtocol, "timeout_keep_alive": KEEP_ALIVE, "loop": LOOP}
