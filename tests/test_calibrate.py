@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from loadtests.calibrate.steps import SPREAD_LOAD
 from peakday.cli import app
 from sim.scenario import load_scenario
 
@@ -63,7 +64,8 @@ def test_fit_recovers_set_demands_and_workers(runner, known_target, tmp_path):
     assert not any(s["saturated"] for s in ramp[:-1]), "the ramp stops at saturation"
     for step in spread:
         assert not step["saturated"]
-        assert step["throughput"] == pytest.approx(fit["saturation_throughput"] / 2, rel=0.15)
+        assert step["throughput"] == pytest.approx(fit["saturation_throughput"] * SPREAD_LOAD,
+                                                   rel=0.15)
     assert fit["saturation_throughput"] == pytest.approx(
         WORKERS / (sum(delivered.values()) / len(delivered)), rel=0.15)
     assert [r["step"] for r in document["residuals"]] == [s["index"] for s in steps]

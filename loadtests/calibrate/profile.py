@@ -24,7 +24,7 @@ step has the same mix, so the ramp alone cannot tell what each endpoint costs th
 saturated steps of different mixes can: each keeps the target's workers busy, so
 per-endpoint throughputs x demands sum to the workers in each (the utilization law, fit.py).
 
-Last, two steps of the journeys at half the ceiling, for the service's spread (spread.py).
+Last, two steps of the journeys at 40% of the ceiling, for the service's spread (spread.py).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ meanwhile waits. A light-load spread (cv under 1) cannot show that, and a model 
 foresaw p95 about half the drill's.
 
 So every endpoint's demand shares one cv, chosen on a grid: for each unsaturated step at
-moderate load (WAITING of the ceiling: the ramp's, and the profile's spread steps at half of
+moderate load (WAITING of the ceiling: the ramp's, and the profile's spread steps at 40% of
 it) the cv at which the calibrated model's p95 is the observed one (request-weighted over
 endpoints), then the median over those steps — on a shared machine one step's p95 at half
 load was three times another's, minutes apart. Past that load the two

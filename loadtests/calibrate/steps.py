@@ -42,7 +42,9 @@ from .profile import (
 
 SPREAD_STEPS = 2
 """Steps at SPREAD_LOAD of the ceiling after the ramp, for the service's spread."""
-SPREAD_LOAD = 0.5
+SPREAD_LOAD = 0.4
+"""Off the loads a drill is usually judged at (half and 90% of the ceiling), so that such a
+drill checks the prediction at a load the calibration did not use."""
 STEADY = "steady"
 """The phase of a step whose requests are its figures (the warm phase before it is not)."""
 
@@ -101,7 +103,7 @@ def run_profile(scenario: Scenario, file: Path, overrides: list[str], overlays: 
                 target: str, allow_hosts: list[str], profile: Profile, seed: int | None,
                 report: Callable[[StepResult], None] = lambda _: None) -> list[StepResult]:
     """Run steps, light to past saturation, then the probes (when asked) and the spread
-    steps at half the ceiling; ``report`` hears of each step as it ends."""
+    steps at SPREAD_LOAD of the ceiling; ``report`` hears of each step as it ends."""
     drill = scenario.drill
     idle = probe.idle_rate(target)
     sessions = shape(scenario)
@@ -143,11 +145,11 @@ def run_profile(scenario: Scenario, file: Path, overrides: list[str], overlays: 
                             ceiling / requests_per_session(scenario, mix), mix)) is None:
                     break
         if results and results[-1].saturated:
-            # The spread steps (spread.py): at half the ceiling, where one step's p95 on a
+            # The spread steps (spread.py): at 40% of the ceiling, where one step's p95 on a
             # shared machine can be three times another's; the fit takes their median.
-            half = SPREAD_LOAD * max(r.throughput for r in results) / sessions.requests
+            moderate = SPREAD_LOAD * max(r.throughput for r in results) / sessions.requests
             for _ in range(SPREAD_STEPS):
-                if run(Step(len(results) + 1, half)) is None:
+                if run(Step(len(results) + 1, moderate)) is None:
                     break
     return results
 
