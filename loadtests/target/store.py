@@ -76,10 +76,16 @@ CREATE TABLE IF NOT EXISTS payments (idem_key TEXT PRIMARY KEY, order_id TEXT NO
     channel TEXT NOT NULL, status TEXT NOT NULL, created DOUBLE PRECISION NOT NULL);
 CREATE UNIQUE INDEX IF NOT EXISTS payments_one_live ON payments (order_id)
     WHERE status IN ('{PaymentState.PENDING}', '{PaymentState.PAID}');
+CREATE INDEX IF NOT EXISTS payments_order ON payments (order_id);
 CREATE TABLE IF NOT EXISTS tickets (id TEXT PRIMARY KEY, shopper TEXT NOT NULL,
     topic TEXT NOT NULL, created DOUBLE PRECISION NOT NULL);
 CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+"""Every lookup a shopper's request makes is by an index: ``payments_order`` serves "the
+order's payment in flight" (``order_id = ? AND status = ?``), which the partial unique index
+cannot (the planner cannot tell that the bound status is one of its two): without it every new
+payment read the whole payments table, and pay grew dearer with every order paid (two
+calibrations minutes apart found it 7-30% dearer the second time)."""
 
 TABLES = ("skus", "stock", "carts", "orders", "order_items", "limits", "payments", "tickets",
           "settings")

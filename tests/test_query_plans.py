@@ -1,0 +1,57 @@
+"""No shopper's request reads a whole table that grows with the day's traffic.
+
+A full scan costs nothing in a test's empty shop and grows with every order: a checkout
+whose pay read every payment ever made got dearer through a drill (calibrations minutes
+apart found pay 7-30% dearer the second time). Every statement a shopper's journey sends
+(home to pay, an order read back, a support ticket) is asked for SQLite's query plan, with
+the values it was sent with.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from typing import Any
+
+from loadtests.target.store import Store
+
+from .conftest import ROOT
+from .service_inside import inside
+
+SHOP = ROOT / "tests" / "data" / "checkout.yaml"
+GROWING = ("carts", "orders", "order_items", "limits", "payments", "tickets")
+"""Tables with rows per shopper, order or payment."""
+
+
+def test_a_journeys_statements_read_growing_tables_by_index(monkeypatch, tmp_path):
+    sent: list[tuple[str, tuple[Any, ...]]] = []
+    run = Store._run
+
+    def recorded(self: Store, statement: str, *args: Any) -> Any:
+        sent.append((statement, args))
+        return run(self, statement, *args)
+
+    database = tmp_path / "c.db"
+    with inside(f"sqlite:///{database}", SHOP) as shop:
+        shop.reset()
+        monkeypatch.setattr(Store, "_run", recorded)
+        shopper = {"X-Shopper-Id": "ana"}
+        assert shop.client.get("/").status_code == 200
+        assert shop.client.get("/products/HOT").status_code == 200
+        cart = shop.client.post("/cart", json={"sku": "HOT", "qty": 1}, headers=shopper)
+        order = shop.client.post("/orders", json={"cart_id": cart.json()["cart_id"]},
+                                 headers=shopper).json()["order_id"]
+        assert shop.pay(order, "ana", key=str(uuid.uuid4())).status_code == 200
+        assert shop.client.get(f"/orders/{order}", headers=shopper).status_code == 200
+        assert shop.client.post("/support/tickets", json={"topic": "where"},
+                                headers=shopper).status_code == 201
+        monkeypatch.undo()
+    statements = {s for s, _ in sent}
+    assert any("payments" in s for s in statements), "the journey paid nothing"
+    scans = []
+    with sqlite3.connect(database) as db:
+        for statement, args in dict(sent).items():
+            for *_, detail in db.execute(f"EXPLAIN QUERY PLAN {statement}", args):
+                if detail.startswith("SCAN") and detail.split()[1] in GROWING:
+                    scans.append(f"{detail}: {statement}")
+    assert not scans, scans
