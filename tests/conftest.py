@@ -15,6 +15,8 @@ from loadtests.target.launch import ServiceProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIOS = ROOT / "scenarios"
+CHECKOUT_SHOP = ROOT / "tests" / "data" / "checkout.yaml"
+"""The small shop the checkout service's own tests serve."""
 SHIPPED = sorted(SCENARIOS.glob("*.yaml")) + sorted((SCENARIOS / "textbook").glob("*.yaml"))
 
 

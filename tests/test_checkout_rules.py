@@ -16,10 +16,9 @@ import pytest
 from loadtests.target.launch import bearer
 from loadtests.target.protocol import READ_TIMEOUT
 
-from .conftest import ROOT
+from .conftest import CHECKOUT_SHOP as SHOP
 from .service_inside import Inside, inside
 
-SHOP = ROOT / "tests" / "data" / "checkout.yaml"
 TTL = 60.0
 
 

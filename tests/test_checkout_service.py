@@ -18,10 +18,8 @@ from hypothesis import strategies as st
 from loadtests.target.launch import ServiceProcess
 from loadtests.target.store import SQLite, Store
 
-from .conftest import ROOT, open_store, start_service
-
-SHOP = ROOT / "tests" / "data" / "checkout.yaml"
-
+from .conftest import CHECKOUT_SHOP as SHOP
+from .conftest import open_store, start_service
 
 TTL = 40.0
 """Seconds a reservation holds stock in these tests: longer than a storm takes, even on a

@@ -18,10 +18,9 @@ import time
 
 from loadtests.target.protocol import DeadlineProtocol
 
-from .conftest import ROOT
+from .conftest import CHECKOUT_SHOP as SHOP
 from .service_inside import inside
 
-SHOP = ROOT / "tests" / "data" / "checkout.yaml"
 WAITING = 40
 """Connections opened while the server's loop is held."""
 

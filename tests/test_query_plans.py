@@ -15,10 +15,9 @@ from typing import Any
 
 from loadtests.target.store import Store
 
-from .conftest import ROOT
+from .conftest import CHECKOUT_SHOP as SHOP
 from .service_inside import inside
 
-SHOP = ROOT / "tests" / "data" / "checkout.yaml"
 GROWING = ("carts", "orders", "order_items", "limits", "payments", "tickets")
 """Tables with rows per shopper, order or payment."""
 
