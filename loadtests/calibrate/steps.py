@@ -145,7 +145,7 @@ def run_profile(scenario: Scenario, file: Path, overrides: list[str], overlays: 
                             ceiling / requests_per_session(scenario, mix), mix)) is None:
                     break
         if results and results[-1].saturated:
-            # The spread steps (spread.py): at 40% of the ceiling, where one step's p95 on a
+            # The spread steps (spread.py): at SPREAD_LOAD of the ceiling, where one step's p95 on a
             # shared machine can be three times another's; the fit takes their median.
             moderate = SPREAD_LOAD * max(r.throughput for r in results) / sessions.requests
             for _ in range(SPREAD_STEPS):

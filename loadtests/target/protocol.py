@@ -1,4 +1,5 @@
-"""How the checkout's HTTP server treats slow clients: a request must arrive in time.
+"""How the checkout's HTTP server meets its clients: a request must arrive in time, and new
+connections are accepted as fast as they come (:data:`LOOP`).
 
 uvicorn closes a keep-alive connection that stays idle (``timeout_keep_alive``), but sets no
 limit on how long a request may take to arrive: a client that connects and sends nothing, or
@@ -20,6 +21,17 @@ READ_TIMEOUT = 10.0
 """Seconds a client has to send a whole request (headers and body, at most 64 KiB)."""
 KEEP_ALIVE = 5
 """Seconds an idle keep-alive connection stays open (uvicorn's default, stated)."""
+LOOP = "asyncio"
+"""The event loop: asyncio's, which accepts every connection waiting when the listening
+socket is ready. uvloop (uvicorn's pick when installed) accepts one connection per turn of
+its loop (libuv since 1.45), and a busy loop turns slower than new shoppers arrive: in a
+drill at 90% of the reference service's ceiling, requests on open connections waited 9 ms
+while a new connection waited in the kernel's accept queue for up to 0.9 s, longer the
+longer the drill ran (up to 350 connections queued, `ss -ltn`). Every session's first
+request, and every request after a think longer than the keep-alive, paid it: a second
+queue, in front of the server, that no model of the server foresees. asyncio's loop costs
+about 30% more CPU per request (a lower ceiling, which calibration measures) and keeps one
+queue."""
 
 
 class DeadlineProtocol(HttpToolsProtocol):
@@ -59,19 +71,6 @@ class DeadlineProtocol(HttpToolsProtocol):
         reading = cycle is None or cycle.response_complete or cycle.more_body
         if reading and not self.transport.is_closing():
             self.transport.close()
-
-
-LOOP = "asyncio"
-"""The event loop: asyncio's, which accepts every connection waiting when the listening
-socket is ready. uvloop (uvicorn's pick when installed) accepts one connection per turn of
-its loop (libuv since 1.45), and a busy loop turns slower than new shoppers arrive: in a
-drill at 90% of the reference service's ceiling, requests on open connections waited 9 ms
-while a new connection waited in the kernel's accept queue for up to 0.9 s, longer the
-longer the drill ran (up to 350 connections queued, `ss -ltn`). Every session's first
-request, and every request after a think longer than the keep-alive, paid it: a second
-queue, in front of the server, that no model of the server foresees. asyncio's loop costs
-about 30% more CPU per request (a lower ceiling, which calibration measures) and keeps one
-queue."""
 
 
 def server_options() -> dict[str, Any]:
