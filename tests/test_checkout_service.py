@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from loadtests.target.app import THREADS
 from loadtests.target.launch import ServiceProcess
 from loadtests.target.store import SQLite, Store
 
@@ -137,6 +138,21 @@ def test_a_thousand_buyers_never_oversell_a_hundred_units(service):
     hot = wait_for_expiry(service, "HOT")  # unpaid reservations go back to stock
     assert hot == {"initial": 100, "available": 100 - paid, "reserved": 0, "sold": paid}
     assert database_problems(service.db) == []
+
+
+def test_a_storm_waits_for_the_database_on_the_loop_or_in_bounded_threads(service):
+    """SQLite is called on the event loop (threads passing the GIL doubled the CPU a request
+    cost and made it grow with load, app.py ``_db``): a storm leaves one connection, the
+    loop's. PostgreSQL is called from threads: never more connections than THREADS."""
+    results = asyncio.run(_storm(service.url, 200, pay_every=2))
+    assert [code for code, _, _ in results].count(201) == 100
+    exposition = httpx.get(f"{service.url}/metrics").text
+    held = next(int(line.split()[1]) for line in exposition.splitlines()
+                if line.startswith("peakday_db_connections "))
+    if service.db.startswith("sqlite"):
+        assert held == 1, f"{held} SQLite connections: requests were handed to threads"
+    else:
+        assert 1 <= held <= THREADS
 
 
 def test_the_same_payment_retried_concurrently_charges_once(service):

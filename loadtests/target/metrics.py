@@ -30,7 +30,8 @@ class Metrics:
             self.latency[route][bisect.bisect_left(BUCKETS, seconds)] += 1
             self.latency_sum[route] += seconds
 
-    def exposition(self, stock: dict[str, dict[str, int]], orders: dict[str, int]) -> str:
+    def exposition(self, stock: dict[str, dict[str, int]], orders: dict[str, int],
+                   connections: int) -> str:
         lines = ["# HELP peakday_requests_total HTTP requests by route, method and status.",
                  "# TYPE peakday_requests_total counter"]
         with self._lock:
@@ -52,6 +53,10 @@ class Metrics:
                   "seconds (this worker process).",
                   "# TYPE process_cpu_seconds_total counter",
                   f"process_cpu_seconds_total {time.process_time():.6f}"]
+        lines += ["# HELP peakday_db_connections Database connections this worker process "
+                  "holds (one per thread that has called the database).",
+                  "# TYPE peakday_db_connections gauge",
+                  f"peakday_db_connections {connections}"]
         lines += ["# HELP peakday_stock_units Stock units by SKU and state.",
                   "# TYPE peakday_stock_units gauge"]
         for sku, figures in stock.items():

@@ -130,6 +130,9 @@ class Dialect(ABC):
     placeholder = "?"
     busy_errors: tuple[type[BaseException], ...] = ()
     conflict_errors: tuple[type[BaseException], ...] = ()
+    on_loop = False
+    """Calls are quick enough to make on the server's event loop (a file on this machine):
+    no thread is needed to wait for the database (app.py ``_db``)."""
 
     @abstractmethod
     def connect(self) -> Any:
@@ -144,6 +147,7 @@ class SQLite(Dialect):
 
     busy_errors = (sqlite3.OperationalError,)
     conflict_errors = (sqlite3.IntegrityError,)
+    on_loop = True
 
     def __init__(self, path: Path):
         self.path = path
@@ -200,6 +204,12 @@ class Store:
         self._opened: list[Any] = []
         """Every thread's connection, for :meth:`close_all`."""
         self._opened_lock = threading.Lock()
+
+    @property
+    def connections(self) -> int:
+        """Connections open: one per thread that has called the database."""
+        with self._opened_lock:
+            return len(self._opened)
 
     # -- plumbing ----------------------------------------------------------------------------
     def _connection(self) -> Any:
