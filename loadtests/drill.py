@@ -22,6 +22,7 @@ import time
 from collections import deque
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import gevent
 import httpx
@@ -38,7 +39,7 @@ from sim.scenario import load_scenario
 from sim.scenario.schema import Scenario
 
 from .config import DrillConfig
-from .recorder import Recorder, summarize, thresholds
+from .recorder import GENERATOR_LIMIT, Recorder, summarize, thresholds
 from .schedule import Plan, build_plan
 from .stops import Stop
 from .target.launch import bearer
@@ -83,6 +84,17 @@ class Control:
             return not self.local.visits and self.local.in_flight == 0
         return bool(self.reports) and all(
             r["remaining"] == 0 and r["in_flight"] == 0 for r in self.reports.values())
+
+    def load_generator(self) -> dict[str, Any] | None:
+        """The busiest load-generating process's share of a core over the load, and whether
+        it reached GENERATOR_LIMIT (the drill measured its generator too); None: no process
+        said."""
+        if self.local is not None:
+            busy = self.local.busy(self.stopped_at or time.time())
+        else:
+            busy = max((r["busy"] for r in self.reports.values() if r.get("busy") is not None),
+                       default=None)
+        return None if busy is None else {"busy": busy, "limited": busy >= GENERATOR_LIMIT}
 
     def recorder(self) -> Recorder:
         if self.local is not None:
@@ -308,7 +320,7 @@ def _work(config: DrillConfig, state: DrillState) -> int:
     def report(final: bool) -> None:
         runner.send_message("peakday_report", {
             "snapshot": state.recorder.snapshot(), "remaining": len(state.visits),
-            "in_flight": state.in_flight, "final": final})
+            "in_flight": state.in_flight, "final": final, "busy": state.busy(time.time())})
 
     def reporter() -> None:
         while True:
@@ -345,6 +357,7 @@ def _write(config: DrillConfig, control: Control, env: Environment, plan: Plan,
         "ran_s": round(real, 2),
         "stop": control.stop,
         "stopped_because": control.stop_reason or "stopped",
+        "load_generator": control.load_generator(),
         **measured,
         "thresholds": checks,
         "server": server,

@@ -183,6 +183,11 @@ def _verdict(directory: Path, console: Console) -> int:
                   f"started ({sessions['late']:,} late); fidelity (worst 10 s window) "
                   f"{report['fidelity']:.1%}; start lag p99 {_ms(report['start_lag_ms']['p99'])} "
                   f"ms", markup=False)
+    generator = report.get("load_generator")
+    if generator and generator["limited"]:
+        console.print(f"The load generator was busy {generator['busy']:.0%} of a core: its own "
+                      "lateness is in these latencies (spread the load: --workers, or --master "
+                      "with workers on other machines)", markup=False)
     for origin, n in report["redirects"]["not_followed"].items():
         why = ("not sent: off drill.allowed_hosts, or past 5 hops"
                if report["redirects"]["follow"] else "not followed: drill.follow_redirects is off")

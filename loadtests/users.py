@@ -70,10 +70,21 @@ class DrillState:
     target (schedules restart at s1 with every drill): from the shared time zero, so every
     process of a distributed drill agrees on it."""
 
+    cpu_from: float = 0.0
+    """This process's CPU seconds when it took its share (time.process_time())."""
+
     def take(self, worker: int, workers: int, t0: float) -> None:
         self.visits = deque(self.plan.share(worker, workers))
         self.t0 = t0
         self.run = format(int(t0 * 1000), "x")
+        self.cpu_from = time.process_time()
+
+    def busy(self, until: float) -> float | None:
+        """The share of a core this process spent from the schedule's zero to ``until``
+        (wall-clock): how near it came to limiting the load it generated (GENERATOR_LIMIT)."""
+        if self.t0 is None or until <= self.t0:
+            return None
+        return round((time.process_time() - self.cpu_from) / (until - self.t0), 3)
 
     def refusal(self, host: str | None) -> UnsafeTarget | None:
         """Why this process must not load ``host`` (None when it may): checked by every

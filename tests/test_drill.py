@@ -117,6 +117,8 @@ def check_drill(report: dict) -> None:
     assert report["thresholds"] and {c["metric"] for c in report["thresholds"]} >= {
         "latency_p99", "error_rate"}
     assert report["endpoints"]["checkout"]["outcomes"]["sold_out"] > 0
+    generator = report["load_generator"]  # from the local process, or each worker's reports
+    assert 0 < generator["busy"] < 2 and generator["limited"] == (generator["busy"] >= 0.9)
 
 
 @pytest.mark.parametrize("workers", [0, 2], ids=["local", "two-workers"])
@@ -131,6 +133,7 @@ def test_self_test_drill_replays_the_flash_sale(runner, tmp_path, workers):
     check_drill(report)
     for name in ("locust_stats.csv", "locust_failures.csv", "locust.html", "report.html"):
         assert (out / name).stat().st_size > 0
+    assert "The load generator's busiest process used" in (out / "report.html").read_text()
     config = json.loads((out / "config.json").read_text())
     assert config["admin_token"] == "(withheld)", "the target's admin token is not written"
     comparison = json.loads((out / "comparison.json").read_text())

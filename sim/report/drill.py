@@ -49,6 +49,10 @@ ran {{ "%.0f" % d.ran_s }} s ({{ d.stopped_because }}).</p>
 <td>{{ fmt(d.sessions.late) }}</td><td>{{ fmt(d.sessions.not_started) }}</td>
 <td>{{ fmt(d.start_lag_ms.p50, 'ms') }}</td><td>{{ fmt(d.start_lag_ms.p99, 'ms') }}</td></tr>
 </table>
+{% if d.load_generator %}<p{% if d.load_generator.limited %} class="verdict fail"{% endif %}>
+The load generator's busiest process used {{ fmt(d.load_generator.busy, 'pct') }} of a core.
+{% if d.load_generator.limited %}At that load it limits what it measures: its own lateness is in
+the latencies below; spread the load over more workers or machines.{% endif %}</p>{% endif %}
 <h2>Latency per endpoint</h2>
 <p>Measured from each request's intended start (coordinated omission corrected); the last
 column is the plain response time. Payment latency excludes the provider's own time when the

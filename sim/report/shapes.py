@@ -159,6 +159,12 @@ class ServerStock(Shape):
     oversold: dict[str, int]
 
 
+class LoadGenerator(Shape):
+    busy: float
+    """The busiest load-generating process's share of a core over the load."""
+    limited: bool
+
+
 class Drill(Shape):
     scenario: str
     target: str
@@ -178,6 +184,7 @@ class Drill(Shape):
     endpoints: dict[str, Latency]
     sold_out: dict[str, SoldOut] = {}
     server: ServerStock | None = None
+    load_generator: LoadGenerator | None = None
 
 
 class ComparisonRow(Shape):
