@@ -4,6 +4,8 @@ utilization law."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from loadtests.calibrate.fit import fit
@@ -39,16 +41,18 @@ def counts(mix: str) -> dict[str, float]:
 
 
 def step(index: int, mix: str, requests_per_s: float, saturated: bool,
-         per_route: bool = False) -> StepResult:
+         per_route: bool = False, cold: float = 1.0) -> StepResult:
     """A step as the target above answers it: light steps at their latencies, saturated
-    ones at the throughput that keeps the worker busy."""
+    ones at the throughput that keeps the worker busy; its time inside ``cold`` times the
+    demand's (a server idle between requests, woken for each)."""
     per = counts(mix)
     share = {e: n / sum(per.values()) for e, n in per.items()}
     capacity = 1 / sum(share[e] * DEMAND_S[e] for e in NAMES)
     done = min(requests_per_s, capacity) if not saturated else capacity
     endpoints = {e: {"requests": round(share[e] * done * STEP_S), "errors": 0,
-                     "mean_ms": (DEMAND_S[e] * CPU_SHARE + OUTSIDE_S[e]) * 1000,
-                     "p50_ms": 1.0, "p95_ms": (DEMAND_S[e] * CPU_SHARE + OUTSIDE_S[e]) * 2500,
+                     "mean_ms": (DEMAND_S[e] * CPU_SHARE * cold + OUTSIDE_S[e]) * 1000,
+                     "p50_ms": 1.0,
+                     "p95_ms": (DEMAND_S[e] * CPU_SHARE * cold + OUTSIDE_S[e]) * 2500,
                      "p99_ms": 10.0} for e in NAMES if share[e]}
     requests = sum(e["requests"] for e in endpoints.values())
     cpu = sum(e["requests"] * DEMAND_S[name] * CPU_SHARE for name, e in endpoints.items())
@@ -58,13 +62,15 @@ def step(index: int, mix: str, requests_per_s: float, saturated: bool,
                       requests=requests, errors=0, endpoints=endpoints,
                       cpu_s=None if saturated else cpu, stopped_because="schedule completed",
                       mix=mix, completed=requests,
-                      server_ms={e: DEMAND_S[e] * CPU_SHARE * 1000 + (PROVIDER_MS if e == "pay"
-                                                                       else 0.0)
+                      server_ms={e: DEMAND_S[e] * CPU_SHARE * 1000 * cold
+                                 + (PROVIDER_MS if e == "pay" else 0.0)
                                  for e in endpoints} if per_route else {})
 
 
-def ramp(per_route: bool = False) -> list[StepResult]:
-    return [step(1, JOURNEY, 20, False, per_route), step(2, JOURNEY, 40, False, per_route),
+def ramp(per_route: bool = False, cold: float = 1.0) -> list[StepResult]:
+    """Four steps, the last saturated; the two lightest ``cold``."""
+    return [step(1, JOURNEY, 20, False, per_route, cold),
+            step(2, JOURNEY, 40, False, per_route, cold),
             step(3, JOURNEY, 100, False, per_route), step(4, JOURNEY, 800, True, per_route)]
 
 
@@ -102,6 +108,27 @@ def test_per_route_time_splits_the_demand_without_probes():
         assert result.endpoints[endpoint].demand_s == pytest.approx(seconds, rel=0.03), endpoint
     assert result.endpoints["home"].outside_s > 2 * result.endpoints["product"].outside_s
     assert not any("no per-route time" in note for note in result.notes)
+
+
+def test_time_inside_a_cold_server_is_not_taken_for_demand():
+    """At the lightest loads the target's time inside is three times its service (idle between
+    requests, woken for each: the reference service on its loop); the warmer step sets the
+    level, so the demands and the one worker are recovered (the light steps' level made it
+    two workers at the ceiling)."""
+    result = fit(ramp(per_route=True, cold=3.0))
+    assert result.workers == 1
+    for endpoint, seconds in DEMAND_S.items():
+        assert result.endpoints[endpoint].demand_s == pytest.approx(seconds, rel=0.03), endpoint
+
+
+def test_a_step_the_load_generator_limited_is_the_ceiling_and_is_said():
+    """The ramp ends where the generator reaches its limit, the target not yet saturated: the
+    fit takes that step as the ceiling and says it is the generator's."""
+    steps = [*ramp()[:3], replace(step(4, JOURNEY, 300, False), generator_busy=0.95)]
+    result = fit(steps)
+    assert result.saturation_throughput == pytest.approx(steps[-1].throughput)
+    assert any("load generator was busy 95% of a core in step 4" in n for n in result.notes)
+    assert not any("load generator" in n for n in fit(ramp()).notes)
 
 
 def test_mix_probes_recover_each_endpoints_demand():

@@ -103,7 +103,9 @@ def _calibrate(ask: Request, target: str, console: Console) -> dict[str, bytes]:
         offered = step.sessions_per_s * requests_per_session(ask.scenario, step.mix)
         _say(ask, console, f"step {step.index}{'' if step.mix == JOURNEY else f' ({step.mix})'}"
                            f": offered {offered:,.0f} requests/s, completed "
-                           f"{step.throughput:,.1f}/s{' (saturated)' if step.saturated else ''}")
+                           f"{step.throughput:,.1f}/s{' (saturated)' if step.saturated else ''}"
+                           + (f"; load generator busy {step.generator_busy:.0%} of a core"
+                              if step.generator_bound else ""))
 
     steps = run_profile(ask.scenario, ask.file, ask.overrides, ask.overlays, target,
                         ask.allow_hosts, ask.profile, ask.seed, heard)

@@ -165,7 +165,8 @@ def figure(steps: list[StepResult], rows: list[dict], points: list[dict], result
     """Observed steps of the ramp (the probes' mixes are not the curve's) against the
     calibrated model's curve; the title says how close."""
     ramp = [(s, row) for s, row in zip(steps, rows, strict=True) if s.mix == JOURNEY]
-    observed = [{"label": f"step {s.index}" + (" (saturated)" if s.saturated else ""),
+    observed = [{"label": f"step {s.index}" + (" (saturated)" if s.saturated else "")
+                 + (" (load generator at its limit)" if s.generator_bound else ""),
                  "throughput": s.throughput,
                  "endpoints": {e: {"p95_ms": f["p95_ms"], "requests": f["requests"]}
                                for e, f in s.endpoints.items()}} for s, _ in ramp]

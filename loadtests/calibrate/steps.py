@@ -24,6 +24,7 @@ from sim.scenario.schema import Scenario
 
 from ..config import DrillConfig
 from ..drill_launch import locust_process
+from ..recorder import GENERATOR_LIMIT
 from ..schedule import build_plan
 from ..stops import Stop
 from ..target.launch import free_port
@@ -87,13 +88,18 @@ class StepResult:
     server_ms: dict[str, float] = field(default_factory=dict)
     """Per endpoint, the mean time its requests spent inside the target over the whole step,
     from the target's per-route histogram ({}: not exposed)."""
+    generator_busy: float | None = None
+    """The load generator's share of a core over the step (drill.json): at GENERATOR_LIMIT
+    or more the step measured the generator as well as the target."""
     saturated: bool = field(init=False)
     throughput: float = field(init=False)
     """Requests per second completed in the steady phase."""
+    generator_bound: bool = field(init=False)
 
     def __post_init__(self) -> None:
         self.saturated = self.requests < SATURATED * self.offered
         self.throughput = self.requests / self.duration_s
+        self.generator_bound = (self.generator_busy or 0.0) >= GENERATOR_LIMIT
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -133,9 +139,11 @@ def run_profile(scenario: Scenario, file: Path, overrides: list[str], overlays: 
 
         # Up to the first saturated step: past it, the load generator's own work grows with
         # every session it cannot finish, and on a shared machine takes the target's CPU.
+        # A step whose generator was busy to its limit ends the ramp too: a harder one would
+        # measure the generator.
         for index in range(1, profile.max_steps + 1):
             result = run(Step(index, rate))
-            if result is None or result.saturated:
+            if result is None or result.saturated or result.generator_bound:
                 break
             rate = next_rate(rate, _p95(result), _p95(results[0]))
         if profile.probes and results and results[-1].saturated:
@@ -144,7 +152,7 @@ def run_profile(scenario: Scenario, file: Path, overrides: list[str], overlays: 
                 if run(Step(len(results) + 1,
                             ceiling / requests_per_session(scenario, mix), mix)) is None:
                     break
-        if results and results[-1].saturated:
+        if results and (results[-1].saturated or results[-1].generator_bound):
             # The spread steps (spread.py): at SPREAD_LOAD of the ceiling, where one step's p95 on a
             # shared machine can be three times another's; the fit takes their median.
             moderate = SPREAD_LOAD * max(r.throughput for r in results) / sessions.requests
@@ -213,6 +221,7 @@ def _run_step(scenario: Scenario, step: Step, config: DrillConfig, idle: float |
         errors=measured["errors"], endpoints=endpoints, cpu_s=cpu,
         stopped_because=measured["stopped_because"],
         start_lag_ms=measured["start_lag_ms"].get("mean") or 0.0, mix=step.mix,
+        generator_busy=(measured.get("load_generator") or {}).get("busy"),
         completed=measured["requests"],
         server_ms=_server_ms(scenario, probe.route_seconds(before),
                              probe.route_seconds(after)))
