@@ -12,12 +12,18 @@ same target:
 3. per drill, from comparison.json: throughput within 10% and p95 within 25% for every
    endpoint with >= 200 requests?
 
+With ``--repeats N`` each load is drilled N times in a row, the same schedule against the same
+server: how far the target's own p95 moves between identical drills is the yardstick for the
+prediction's error (on this 2-core microVM it moved 3-15x at ~760 requests/s, README). Each
+drill's load generator busy share (drill.json) says whether the generator, not only the
+target, was measured.
+
 Prints the figures and the machine's 1-minute load average sampled through each phase (the
 machine may be shared: say so when quoting them). Results under
 results/bench-calibration-<UTC time>/.
 
     python benchmarks/calibration.py [--step 15] [--first-rate 20] [--loads 0.5 0.9]
-                                     [--calibrations 2] [--probes]
+                                     [--calibrations 2] [--probes] [--repeats 1]
 """
 
 from __future__ import annotations
@@ -110,6 +116,8 @@ def main() -> None:
     parser.add_argument("--calibrations", type=int, choices=(1, 2), default=2,
                         help="1: skip B (no repeatability figure; saves ~4 minutes)")
     parser.add_argument("--probes", action="store_true", help="calibrate with --probes")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="drills per load (the target's own run-to-run spread)")
     args = parser.parse_args()
     loads: dict[str, list[float]] = {}
     out = ROOT / "results" / f"bench-calibration-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
@@ -127,15 +135,18 @@ def main() -> None:
             overlay = out / "A" / "calibration.yaml"
             if not fits[0]["saturation_throughput"]:
                 sys.exit("A never saturated")
-            results = {}
+            results = []
             for load in args.loads:
                 scale = scale_for(load, fits[0]["saturation_throughput"], overlay)
-                folder = out / f"drill-{load:g}"
-                with load_watch(f"drill at {load:.0%}", loads):
-                    peakday("drill", str(SCENARIO), "--target", service.url, "--overlay",
-                            str(overlay), *(x for s in [*STEADY, f"drill.scale={scale:.5f}"]
-                                            for x in ("--set", s)), "--out", str(folder))
-                results[load] = (scale, json.loads((folder / "comparison.json").read_text()))
+                for run in range(1, args.repeats + 1):
+                    folder = out / f"drill-{load:g}" / f"run-{run}"
+                    with load_watch(f"drill at {load:.0%}", loads):
+                        peakday("drill", str(SCENARIO), "--target", service.url, "--overlay",
+                                str(overlay), *(x for s in [*STEADY, f"drill.scale={scale:.5f}"]
+                                                for x in ("--set", s)), "--out", str(folder))
+                    results.append((load, run, scale, *(
+                        json.loads((folder / name).read_text())
+                        for name in ("comparison.json", "drill.json"))))
         finally:
             service.stop()
     print(f"load average after: {os.getloadavg()}\n")
@@ -154,15 +165,32 @@ def main() -> None:
         print(f"  {name}: {ceiling} -> workers {f['workers']}, CPU/request "
               f"{(f['cpu_demand_s'] or 0) * 1000:.2f} ms; saturated steps kept busy: "
               + ", ".join(f"{b['mix']} {b['busy']:.0%}" for b in f.get("busy", [])))
-    for load, (scale, comparison) in results.items():
-        print(f"\ndrill at {load:.0%} of saturation (drill.scale={scale:.4f}):")
+    for load, run, scale, comparison, drill in results:
+        busy = (drill.get("load_generator") or {}).get("busy")
+        print(f"\ndrill at {load:.0%} of saturation (drill.scale={scale:.4f}), run {run}; "
+              f"load generator busy {'?' if busy is None else f'{busy:.0%}'} of a core:")
         print("  endpoint   throughput/s predicted observed   err   p95 ms predicted observed"
               "    err   ok")
         for endpoint, x, p95, ok in judge(comparison):
             print(f"  {endpoint:9s} {x['predicted']:22.1f} {x['observed']:8.1f} "
                   f"{x['relative_error']:+6.1%} {p95['predicted']:17.1f} {p95['observed']:8.1f} "
                   f"{p95['relative_error']:+6.1%}   {'yes' if ok else 'NO'}")
+    if args.repeats > 1:
+        spread(results)
     print(f"\nresults: {out}")
+
+
+def spread(results: list[tuple]) -> None:
+    """Per load and endpoint, the observed p95 over the repeated drills: the target's own
+    run-to-run spread, against which a prediction's error can be read."""
+    print("\nthe target's own spread: observed p95 ms over identical drills (max / min)")
+    for load in dict.fromkeys(r[0] for r in results):
+        seen: dict[str, list[float]] = {}
+        for _, _, _, comparison, _ in (r for r in results if r[0] == load):
+            for endpoint, _, p95, _ in judge(comparison):
+                seen.setdefault(endpoint, []).append(p95["observed"])
+        print(f"  at {load:.0%}: " + "; ".join(
+            f"{e} {min(v):.1f}-{max(v):.1f} (x{max(v) / min(v):.1f})" for e, v in seen.items()))
 
 
 if __name__ == "__main__":
