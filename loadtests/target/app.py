@@ -167,14 +167,15 @@ async def _db(store: Store, call: Callable[..., T], *args: Any) -> T:
     """``call(*args)``, a call on ``store``, made where its database wants it made.
 
     SQLite's calls run on the event loop: each takes a fraction of a millisecond and waits
-    for nothing but a local file, and handing it to a thread cost more than the call. In a
-    drill of the flash-sale scenario at ~760 requests/s, the threaded server spent 1.6 ms of
-    CPU per request (sixteen threads and the loop passing the GIL between them) and fell
-    behind (p95 of seconds); on the loop, 0.76 ms and p95 8-10 ms. Worse than the cost, it
-    grew with the requests in flight: a server that gets slower as it gets busier has no
-    service demand a capacity model can measure. PostgreSQL's calls each wait for a round
-    trip to the database: on the loop they would serialise the process on it, so they go
-    to a thread (:data:`THREADS`)."""
+    for nothing but a local file, and handing it to a thread cost more than the call. In
+    drills of the flash-sale scenario at ~760 requests/s the threaded server spent 0.99 ms
+    of CPU per request, and 1.62 ms in a run where it fell behind (sixteen threads and the
+    loop passing the GIL, more of them the more requests were in flight: p95 in seconds);
+    on the loop 0.76-1.03 ms over five runs, and its ceiling rose from ~850 requests/s past
+    what one Locust process on the same machine can send (~1,380). A server whose cost per
+    request grows as it gets busier has no service demand a capacity model can measure.
+    PostgreSQL's calls each wait for a round trip to the database: on the loop they would
+    serialise the process on it, so they go to a thread (:data:`THREADS`)."""
     if store.dialect.on_loop:
         return call(*args)
     return await run_in_threadpool(call, *args)
