@@ -18,8 +18,11 @@ prediction's error (on this 2-core microVM it moved 3-15x at ~760 requests/s, RE
 drill's load generator busy share (drill.json) says whether the generator, not only the
 target, was measured.
 
-Prints the figures and the machine's 1-minute load average sampled through each phase (the
-machine may be shared: say so when quoting them). Results under
+The service gets a core of its own and the load generator the others (``--no-pin``: the
+scheduler's choice): sharing two cores, the target's p95 at ~760 requests/s moved 8-152 ms
+between identical drills; pinned, 16-18 ms (README). Prints the figures and the machine's
+1-minute load average sampled through each phase (the machine may be shared: say so when
+quoting them). Results under
 results/bench-calibration-<UTC time>/.
 
     python benchmarks/calibration.py [--step 15] [--first-rate 20] [--loads 0.5 0.9]
@@ -95,6 +98,19 @@ def scale_for(load: float, saturation: float, overlay: Path) -> float:
     return load * saturation / per_scale
 
 
+def pin(server: int) -> None:
+    """The service's threads on this process's last core; this process, and so the load
+    generator it starts, on the others (nothing when there is one core)."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return
+    for thread in Path(f"/proc/{server}/task").iterdir():
+        os.sched_setaffinity(int(thread.name), {cores[-1]})
+    os.sched_setaffinity(0, set(cores[:-1]))
+    print(f"pinned: the service on core {cores[-1]}, the load generator on "
+          f"{', '.join(map(str, cores[:-1]))}", flush=True)
+
+
 def judge(comparison: dict) -> list[tuple[str, dict, dict, bool]]:
     """(endpoint, throughput row, p95 row, within both limits) per judged endpoint."""
     rows = {(r["figure"], r["endpoint"]): r for r in comparison["rows"] if r["phase"] == "all"}
@@ -118,6 +134,8 @@ def main() -> None:
     parser.add_argument("--probes", action="store_true", help="calibrate with --probes")
     parser.add_argument("--repeats", type=int, default=1,
                         help="drills per load (the target's own run-to-run spread)")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="leave the service and the load generator to the scheduler")
     args = parser.parse_args()
     loads: dict[str, list[float]] = {}
     out = ROOT / "results" / f"bench-calibration-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
@@ -126,6 +144,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         service = start_service(f"sqlite:///{Path(scratch) / 'checkout.db'}", SCENARIO,
                                 "--reset", log=Path(scratch) / "serve.log")
+        if not args.no_pin:
+            pin(service.process.pid)
         try:
             fits = []
             for name in "AB"[:args.calibrations]:
