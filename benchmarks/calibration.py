@@ -14,13 +14,13 @@ same target:
 
 With ``--repeats N`` each load is drilled N times in a row, the same schedule against the same
 server: how far the target's own p95 moves between identical drills is the yardstick for the
-prediction's error (on this 2-core microVM it moved 3-15x at ~760 requests/s, README). Each
+prediction's error (on this 2-core microVM, up to 15x at ~760 requests/s, README). Each
 drill's load generator busy share (drill.json) says whether the generator, not only the
 target, was measured.
 
 The service gets a core of its own and the load generator the others (``--no-pin``: the
-scheduler's choice): sharing two cores, the target's p95 at ~760 requests/s moved 8-152 ms
-between identical drills; pinned, 16-18 ms (README). Prints the figures and the machine's
+scheduler's choice): sharing two cores, the target's product p95 at ~760 requests/s moved
+8-122 ms between identical drills; pinned, 16-18 ms (README). Prints the figures and the machine's
 1-minute load average sampled through each phase (the machine may be shared: say so when
 quoting them). Results under
 results/bench-calibration-<UTC time>/.

@@ -148,7 +148,7 @@ def fit(steps: list[StepResult]) -> Fit:
                      "demands split between endpoints by light-load latency")
     # A step whose load generator was busy to its limit is the most it could send: the
     # target's ceiling is at least that (said in a note), and the fit takes it as the ceiling.
-    saturated = [s for s in journey if s.saturated or s.generator_bound]
+    saturated = [s for s in journey if s.at_ceiling]
     bound = [s for s in steps if s.generator_bound]
     if bound:
         notes.append("the load generator was busy "

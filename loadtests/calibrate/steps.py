@@ -95,11 +95,14 @@ class StepResult:
     throughput: float = field(init=False)
     """Requests per second completed in the steady phase."""
     generator_bound: bool = field(init=False)
+    at_ceiling: bool = field(init=False)
+    """Saturated, or its load generator at its limit: the most this ramp can measure."""
 
     def __post_init__(self) -> None:
         self.saturated = self.requests < SATURATED * self.offered
         self.throughput = self.requests / self.duration_s
         self.generator_bound = (self.generator_busy or 0.0) >= GENERATOR_LIMIT
+        self.at_ceiling = self.saturated or self.generator_bound
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -143,7 +146,7 @@ def run_profile(scenario: Scenario, file: Path, overrides: list[str], overlays: 
         # measure the generator.
         for index in range(1, profile.max_steps + 1):
             result = run(Step(index, rate))
-            if result is None or result.saturated or result.generator_bound:
+            if result is None or result.at_ceiling:
                 break
             rate = next_rate(rate, _p95(result), _p95(results[0]))
         if profile.probes and results and results[-1].saturated:
@@ -152,7 +155,7 @@ def run_profile(scenario: Scenario, file: Path, overrides: list[str], overlays: 
                 if run(Step(len(results) + 1,
                             ceiling / requests_per_session(scenario, mix), mix)) is None:
                     break
-        if results and (results[-1].saturated or results[-1].generator_bound):
+        if results and results[-1].at_ceiling:
             # The spread steps (spread.py): at SPREAD_LOAD of the ceiling, where one step's p95 on a
             # shared machine can be three times another's; the fit takes their median.
             moderate = SPREAD_LOAD * max(r.throughput for r in results) / sessions.requests
