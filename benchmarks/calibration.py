@@ -44,6 +44,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from loadtests.schedule import window_of
+from loadtests.target.cores import place
 from loadtests.target.launch import start_service
 from sim.results.compare import predict
 from sim.scenario import load_scenario
@@ -99,16 +100,14 @@ def scale_for(load: float, saturation: float, overlay: Path) -> float:
 
 
 def pin(server: int) -> None:
-    """The service's threads on this process's last core; this process, and so the load
-    generator it starts, on the others (nothing when there is one core)."""
-    cores = sorted(os.sched_getaffinity(0))
-    if len(cores) < 2:
+    """The service on a core of its own, as the self-tests place it (loadtests/target/cores.py);
+    this process, and so the load generator it starts, on the others."""
+    placement = place(server)
+    if placement is None:
         return
-    for thread in Path(f"/proc/{server}/task").iterdir():
-        os.sched_setaffinity(int(thread.name), {cores[-1]})
-    os.sched_setaffinity(0, set(cores[:-1]))
-    print(f"pinned: the service on core {cores[-1]}, the load generator on "
-          f"{', '.join(map(str, cores[:-1]))}", flush=True)
+    os.sched_setaffinity(0, placement.generator)
+    print(f"pinned: the service on core {placement.service[0]}, the load generator on "
+          f"{', '.join(map(str, placement.generator))}", flush=True)
 
 
 def judge(comparison: dict) -> list[tuple[str, dict, dict, bool]]:
@@ -195,6 +194,10 @@ def main() -> None:
             print(f"  {endpoint:9s} {x['predicted']:22.1f} {x['observed']:8.1f} "
                   f"{x['relative_error']:+6.1%} {p95['predicted']:17.1f} {p95['observed']:8.1f} "
                   f"{p95['relative_error']:+6.1%}   {'yes' if ok else 'NO'}")
+        for row in comparison["rows"]:
+            if row["figure"] == "CPU per request (ms)":
+                print(f"  the target's CPU per request: model {row['predicted']:.3f} ms, drill "
+                      f"{row['observed']:.3f} ms ({row['relative_error']:+.1%})")
     if args.repeats > 1:
         spread(results)
     print(f"\nresults: {out}")

@@ -35,6 +35,10 @@ __all__ = ["register"]
 AllowHostOption = Annotated[list[str] | None, typer.Option(
     metavar="HOST", help="Allow this target host besides drill.allowed_hosts (repeatable).")]
 """Shared by every command that sends load (drill, calibrate): one spelling, one help."""
+NoPinOption = Annotated[bool, flag(
+    "--no-pin", help="--self-test: leave the service and the load generator to the scheduler "
+                     "(default: each on cores of its own when there are enough).")]
+"""Shared by the commands with a self-test (drill, calibrate)."""
 
 
 def serve(
@@ -105,6 +109,7 @@ def drill(
     overlays: OverlayOption = None,
     quiet: Annotated[bool, flag("--quiet", "-q", help="Print only the results path.")] = False,
     as_json: Annotated[bool, flag("--json", help="Print drill.json to stdout.")] = False,
+    no_pin: NoPinOption = False,
 ) -> None:
     """Replay the scenario's drill window with Locust against real checkout endpoints.
 
@@ -122,7 +127,7 @@ def drill(
         target=target, self_test=self_test, allow_hosts=list(allow_host or []),
         workers=workers, master=master, expect_workers=expect_workers, worker=worker,
         master_host=master_host, master_port=master_port, seed=seed, out=directory,
-        force=force)
+        force=force, pin=not no_pin)
     status = launch_drill(scenario, options, Console(file=io.StringIO()) if muted else console)
     results = directory / "drill.json"
     if muted and status in (0, 1) and results.is_file():  # a refused run wrote nothing

@@ -26,3 +26,6 @@ class DrillConfig:
     """Facts the parent adds to drill.json (e.g. the self-test service's settings)."""
     overlays: list[str] = field(default_factory=list)
     """``--overlay`` files merged onto the scenario (before ``overrides``)."""
+    cores: list[int] = field(default_factory=list)
+    """Cores the load generator's processes run on (a self-test's placement, target/cores.py);
+    empty: the scheduler's choice."""

@@ -16,6 +16,7 @@ import contextlib
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
 import time
@@ -227,6 +228,8 @@ def _start_workers(config: DrillConfig, path: Path) -> list[subprocess.Popen]:
 
 def run(role: str, path: Path) -> int:
     config = DrillConfig(**json.loads(path.read_text()))
+    if config.cores:  # before any thread or worker process starts: they inherit it
+        os.sched_setaffinity(0, config.cores)
     setup_logging("WARNING")
     scenario = load_scenario(config.scenario, config.overrides, config.overlays)
     plan = build_plan(scenario, config.seed)

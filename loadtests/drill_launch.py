@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -30,9 +31,11 @@ from sim.results.folders import (
 )
 from sim.scenario.schema import Scenario
 
+from . import probe
 from .config import DrillConfig
 from .safety import AllowList, UnsafeTarget, check_target
 from .schedule import window_of
+from .target.cores import place
 from .target.launch import SERVICE_HOST, free_port, start_service
 
 
@@ -58,6 +61,8 @@ class DrillOptions:
     seed: int | None = None
     out: Path | None = None
     force: bool = False
+    pin: bool = True
+    """--self-test: the service and the load generator on cores apart (target/cores.py)."""
 
 
 def launch_drill(scenario: Scenario, options: DrillOptions, console: Console) -> int:
@@ -85,11 +90,11 @@ def launch_drill(scenario: Scenario, options: DrillOptions, console: Console) ->
         expect_workers=options.expect_workers if options.master else 0,
         master_port=options.master_port if options.master else free_port(),
         overlays=[str(o) for o in options.overlays], allow_hosts=options.allow_hosts)
-    status = _run_locust(scenario, options, config, console)
+    status, cpu_s = _run_locust(scenario, options, config, console)
     if status != 0:
         err.print(f"the drill's Locust process failed (exit {status})", markup=False)
         return 2
-    _compare(scenario, directory, options.seed)
+    _compare(scenario, directory, options.seed, cpu_s)
     write_report(directory, render_drill_report((directory / "drill.json").read_bytes(),
                                                 comparison=(directory / "comparison.json")
                                                 .read_bytes()))
@@ -119,12 +124,13 @@ def _checked_target(scenario: Scenario, options: DrillOptions) -> str:
 
 
 def _run_locust(scenario: Scenario, options: DrillOptions, config: DrillConfig,
-                console: Console) -> int:
-    """The Locust child's exit status; with --self-test, against a reference checkout started
-    on a loopback port for the drill and stopped after it, whatever happens."""
+                console: Console) -> tuple[int, float | None]:
+    """The Locust child's exit status and the target's CPU seconds over it; with --self-test,
+    against a reference checkout started on a loopback port for the drill (on a core of its
+    own unless --no-pin) and stopped after it, whatever happens."""
     role = "master" if (options.workers or options.master) else "local"
     if not options.self_test:
-        return locust_process(role, config)
+        return _measured(role, config)
     with tempfile.TemporaryDirectory(prefix="peakday-selftest-") as scratch:
         service = start_service(
             f"sqlite:///{Path(scratch) / 'checkout.db'}", options.file, "--reset",
@@ -133,20 +139,41 @@ def _run_locust(scenario: Scenario, options: DrillOptions, config: DrillConfig,
             *(x for o in options.overlays for x in ("--overlay", str(o))),
             log=Path(scratch) / "serve.log")
         try:
+            placement = place(service.process.pid, options.workers) if options.pin else None
             config.target, config.admin_token = service.url, service.token
             config.allow_hosts = [*options.allow_hosts, SERVICE_HOST]
+            config.cores = placement.generator if placement else []
             config.extra = {"self_test": {"service": service.url,
-                                          "stock_scale": scenario.drill.scale}}
-            console.print(f"Self-test: reference checkout on {service.url}", markup=False)
-            return locust_process(role, config)
+                                          "stock_scale": scenario.drill.scale,
+                                          "cores": asdict(placement) if placement else None}}
+            console.print(f"Self-test: reference checkout on {service.url}"
+                          + (f" (core {placement.service[0]}; the load generator on "
+                             f"{_cores(placement.generator)})" if placement else ""),
+                          markup=False)
+            return _measured(role, config)
         finally:
             service.stop()
 
 
-def _compare(scenario: Scenario, directory: Path, seed: int | None) -> None:
+def _cores(cores: list[int]) -> str:
+    return ("core " if len(cores) == 1 else "cores ") + ", ".join(map(str, cores))
+
+
+def _measured(role: str, config: DrillConfig) -> tuple[int, float | None]:
+    """Run the Locust child; its exit status, and the CPU seconds the target spent beyond
+    idle meanwhile (None when its /metrics does not say: probe.py)."""
+    idle = probe.idle_rate(config.target)
+    before, since = probe.metrics(config.target), time.monotonic()
+    status = locust_process(role, config)
+    return status, probe.cpu_between(before, probe.metrics(config.target), idle,
+                                     time.monotonic() - since)
+
+
+def _compare(scenario: Scenario, directory: Path, seed: int | None,
+             cpu_s: float | None) -> None:
     """comparison.json: the model's prediction for the drill window beside the drill."""
     drill = json.loads((directory / "drill.json").read_text())
-    comparison = compare(scenario, drill, window_of(scenario), seed)
+    comparison = compare(scenario, drill, window_of(scenario), seed, target_cpu_s=cpu_s)
     add_files(directory, {"comparison.json": json_bytes(comparison)})
 
 
@@ -204,6 +231,8 @@ def _verdict(directory: Path, console: Console) -> int:
         console.print(f"Model vs drill: {row['figure']} {row.get('sku') or row['endpoint']}: "
                       f"predicted {row['predicted']}, observed {row['observed']}"
                       + ("" if error is None else f" ({error:+.0%})"), markup=False)
+    for note in comparison.get("notes", []):
+        console.print(f"note: {note}", markup=False)
     if report.get("server"):
         console.print(f"Server stock after the drill: oversold "
                       f"{sum(report['server']['oversold'].values())}, conserved "

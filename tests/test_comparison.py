@@ -112,6 +112,29 @@ def test_comparison_rows_set_prediction_beside_the_drill():
     assert set(document) >= {"scenario", "window", "scale", "compress", "seed", "rows"}
 
 
+@pytest.mark.parametrize(("cpu_ms", "noted"), [(10.5, False), (13.0, True), (8.5, True)])
+def test_the_targets_cpu_per_request_is_set_beside_the_models_demand(cpu_ms, noted):
+    """The drill's CPU seconds over its requests against the model's 10 ms demand: within
+    CPU_DRIFT nothing is said; beyond it, in either direction, a note says the latency
+    predictions carry the difference. No CPU (a target without /metrics): no row."""
+    scenario = scenario_of(mm1_drill(window=["01:00", "01:30"]))
+    seconds = 30 * 60 / COMPRESS
+    requests = 21_600
+    drill = {"planned_duration_s": seconds, "sessions": {"started": 21_000}, "error_rate": 0,
+             "endpoints": {"home": {"requests": requests, "p50_ms": 20.0, "p95_ms": 80.0,
+                                    "p99_ms": 120.0}}, "sold_out": {}}
+    document = compare(scenario, drill, window(scenario), curve=False,
+                       target_cpu_s=cpu_ms / 1000 * requests)
+    cpu = next(r for r in document["rows"] if r["figure"] == "CPU per request (ms)")
+    assert cpu["predicted"] == pytest.approx(SERVICE_S * 1000)
+    assert cpu["observed"] == pytest.approx(cpu_ms)
+    assert cpu["relative_error"] == pytest.approx((SERVICE_S * 1000 - cpu_ms) / cpu_ms, abs=1e-3)
+    assert bool(document["notes"]) == noted, document["notes"]
+    without = compare(scenario, drill, window(scenario), curve=False)
+    assert "CPU per request (ms)" not in {r["figure"] for r in without["rows"]}
+    assert without["notes"] == []
+
+
 def test_load_curve_rises_with_load():
     scenario = scenario_of(mm1_drill(window=["01:00", "01:30"]))
     curve = compare(scenario, {"planned_duration_s": 360, "sessions": {"started": 1},

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from loadtests.cli import AllowHostOption
+from loadtests.cli import AllowHostOption, NoPinOption
 from sim.cli.common import (
     OverlayOption,
     SetOption,
@@ -47,6 +47,7 @@ def calibrate(
     as_json: Annotated[bool, flag("--json", help="Print the fit as JSON.")] = False,
     overrides: SetOption = None,
     overlays: OverlayOption = None,
+    no_pin: NoPinOption = False,
 ) -> None:
     """Measure a checkout with a short step load and fit a model of it: per-endpoint service
     demands, effective concurrency, time outside the server.
@@ -63,8 +64,7 @@ def calibrate(
                   overlays=overlays_of(ctx, overlays), target=target, self_test=self_test,
                   allow_hosts=list(allow_host or []), out=out,
                   profile=Profile(first_rate, step, max_steps, probes), seed=seed, refit=refit,
-                  quiet=quiet,
-                  as_json=as_json)
+                  quiet=quiet, as_json=as_json, pin=not no_pin)
     raise typer.Exit(launch_calibration(ask, console))
 
 

@@ -21,6 +21,7 @@ from sim.results.folders import ResultsError, json_bytes, prepare_output, write_
 from sim.scenario.schema import Scenario
 
 from ..safety import AllowList, UnsafeTarget, check_target
+from ..target.cores import place
 from ..target.launch import start_service
 from . import outputs, spread
 from .fit import fit
@@ -46,6 +47,8 @@ class Request:
     """A calibration folder whose measured steps to fit again (no load is sent)."""
     quiet: bool = False
     as_json: bool = False
+    pin: bool = True
+    """--self-test: the service and the load generator on cores apart (target/cores.py)."""
 
 
 def launch_calibration(ask: Request, console: Console) -> int:
@@ -72,8 +75,12 @@ def launch_calibration(ask: Request, console: Console) -> int:
                     *(x for o in ask.overlays for x in ("--overlay", str(o))),
                     log=Path(scratch) / "serve.log")
                 try:
-                    _say(ask, console, f"Self-test: reference checkout on {service.url}")
-                    files = _calibrate(ask, service.url, console)
+                    placement = place(service.process.pid) if ask.pin else None
+                    _say(ask, console, f"Self-test: reference checkout on {service.url}"
+                         + (f" (core {placement.service[0]}; the load generator on the others)"
+                            if placement else ""))
+                    files = _calibrate(ask, service.url, console,
+                                       placement.generator if placement else [])
                 finally:
                     service.stop()
         write_atomically(ask.out, files)
@@ -98,7 +105,8 @@ def _say(ask: Request, console: Console, text: str) -> None:
         console.print(text, markup=False)
 
 
-def _calibrate(ask: Request, target: str, console: Console) -> dict[str, bytes]:
+def _calibrate(ask: Request, target: str, console: Console, cores: list[int] | None = None
+               ) -> dict[str, bytes]:
     def heard(step: StepResult) -> None:
         offered = step.sessions_per_s * requests_per_session(ask.scenario, step.mix)
         _say(ask, console, f"step {step.index}{'' if step.mix == JOURNEY else f' ({step.mix})'}"
@@ -108,7 +116,7 @@ def _calibrate(ask: Request, target: str, console: Console) -> dict[str, bytes]:
                               if step.generator_bound else ""))
 
     steps = run_profile(ask.scenario, ask.file, ask.overrides, ask.overlays, target,
-                        ask.allow_hosts, ask.profile, ask.seed, heard)
+                        ask.allow_hosts, ask.profile, ask.seed, heard, cores or [])
     return _files(ask, target, steps)
 
 

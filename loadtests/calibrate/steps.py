@@ -22,13 +22,13 @@ import numpy as np
 from sim.scenario import load_scenario
 from sim.scenario.schema import Scenario
 
+from .. import probe
 from ..config import DrillConfig
 from ..drill_launch import locust_process
 from ..recorder import GENERATOR_LIMIT
 from ..schedule import build_plan
 from ..stops import Stop
 from ..target.launch import free_port
-from . import probe
 from .profile import (
     JOURNEY,
     SATURATED,
@@ -110,9 +110,11 @@ class StepResult:
 
 def run_profile(scenario: Scenario, file: Path, overrides: list[str], overlays: list[Path],
                 target: str, allow_hosts: list[str], profile: Profile, seed: int | None,
-                report: Callable[[StepResult], None] = lambda _: None) -> list[StepResult]:
+                report: Callable[[StepResult], None] = lambda _: None,
+                cores: list[int] | None = None) -> list[StepResult]:
     """Run steps, light to past saturation, then the probes (when asked) and the spread
-    steps at SPREAD_LOAD of the ceiling; ``report`` hears of each step as it ends."""
+    steps at SPREAD_LOAD of the ceiling; ``report`` hears of each step as it ends; each
+    step's load generator runs on ``cores`` (None: the scheduler's choice)."""
     drill = scenario.drill
     idle = probe.idle_rate(target)
     sessions = shape(scenario)
@@ -133,7 +135,7 @@ def run_profile(scenario: Scenario, file: Path, overrides: list[str], overlays: 
                                      scenario, step, profile.step_s, sessions.warm_s)],
                                  target, str(Path(scratch) / f"step-{step.index}"), seed,
                                  master_port=free_port(), overlays=[str(o) for o in overlays],
-                                 allow_hosts=allow_hosts)
+                                 allow_hosts=allow_hosts, cores=cores or [])
             probe.settle(target, idle)
             result = _run_step(scenario, step, config, idle)
             results.append(result)
@@ -208,10 +210,7 @@ def _run_step(scenario: Scenario, step: Step, config: DrillConfig, idle: float |
         raise CalibrationError(f"step {step.index}: the drill's Locust process failed "
                                f"(exit {status})")
     measured = json.loads((out / "drill.json").read_text())
-    cpu = None
-    cpu_before, cpu_after = probe.cpu_seconds(before), probe.cpu_seconds(after)
-    if cpu_before is not None and cpu_after is not None:
-        cpu = max(0.0, cpu_after - cpu_before - (idle or 0.0) * elapsed)
+    cpu = probe.cpu_between(before, after, idle, elapsed)
     steady = measured["phases"].get(STEADY, {})
     offered, seconds = _offered(config)
     endpoints = {name: {"requests": e["count"],

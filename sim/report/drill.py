@@ -75,6 +75,8 @@ target reports it (Server-Timing: gateway).</p>
 <td>{{ d.server.oversold[sku] }}</td></tr>{% endfor %}</table>{% endif %}
 {% if comparison %}<h2>The model's prediction beside the drill</h2>
 <p>{{ comparison.note }}. Every phase's rows are in comparison.json.</p>
+{% for n in comparison.notes %}<p class="verdict fail">{{ n[0] | upper }}{{ n[1:] }}.</p>
+{% endfor %}
 {% if curve_png %}<figure><img src="data:image/png;base64,{{ curve_png }}" alt="{{ curve_title }}">
 <figcaption>{{ curve_title }}</figcaption></figure>{% endif %}
 <table id="comparison"><tr><th>figure</th><th>endpoint</th><th>requests</th><th>predicted</th>

@@ -206,6 +206,7 @@ class CurvePoint(Shape):
 class Comparison(Shape):
     note: str
     rows: list[ComparisonRow]
+    notes: list[str] = []
     curve: list[CurvePoint] = []
 
 

@@ -44,6 +44,9 @@ OUTSIDE_DRAWS = 20_000
 """Draws for adding the outside time to a latency histogram (percentiles within ~1%)."""
 OUTSIDE_SEED = 15
 """Fixed: the same prediction gives the same bytes."""
+CPU_DRIFT = 0.10
+"""How far the target's CPU per request may stray from the model's demand before the
+comparison says so: the calibration's own repeatability goal (two calibrations within 10%)."""
 
 
 def drill_model(scenario: Scenario, window: tuple[float, float],
@@ -196,10 +199,15 @@ def _endpoint_rows(predicted: dict, observed: dict, seconds: float, phase: str
 
 def compare(scenario: Scenario, drill: dict, window: tuple[float, float],
             seed: int | None = None, client_timeout: float | None = None,
-            curve: bool = True) -> dict:
+            curve: bool = True, target_cpu_s: float | None = None) -> dict:
     """``comparison.json``: predicted vs observed per endpoint and phase — throughput, p50,
     p95, p99 — plus sessions, error rate and sell-outs, each with its relative error
-    ((predicted - observed) / observed), and the predicted load curve for the report."""
+    ((predicted - observed) / observed), and the predicted load curve for the report.
+
+    ``target_cpu_s`` (the CPU seconds the target spent on the drill, from its /metrics) adds
+    the CPU per request beside the model's demand: a queue's latency near its ceiling follows
+    its demand steeply, so a latency miss with a demand miss beside it is the target's speed
+    (or an uncalibrated model), not the queueing model."""
     seed = scenario.seed if seed is None else seed
     predicted = predict(scenario, window, seed, client_timeout)
     planned = drill.get("planned_duration_s") or (window[1] - window[0]) / scenario.drill.compress
@@ -220,17 +228,38 @@ def compare(scenario: Scenario, drill: dict, window: tuple[float, float],
         seen = drill["sold_out"].get(sku)
         rows.append({**_row("sold out (s into the drill)", "checkout", ALL, after,
                             seen["after_s"] if seen else None), "sku": sku})
+    notes = []
+    if target_cpu_s is not None and total:
+        row = _row("CPU per request (ms)", ALL, ALL, _demand_ms(scenario, predicted),
+                   round(target_cpu_s / total * 1000, 4), total)
+        rows.append(row)
+        if row["relative_error"] is not None and abs(row["relative_error"]) > CPU_DRIFT:
+            notes.append(
+                f"the target spent {row['observed']:.3g} ms of CPU per request where the model "
+                f"assumes {row['predicted']:.3g} ms ({row['relative_error']:+.0%}): the latency "
+                "predictions carry that difference. peakday calibrate measures the target as "
+                "it runs now (again, if the machine's speed has changed since)")
     clock = scenario.clock
     document = {"scenario": scenario.name,
                 "window": [clock.label(window[0]), clock.label(window[1])],
                 "scale": scenario.drill.scale, "compress": scenario.drill.compress,
-                "seed": seed, "rows": rows,
+                "seed": seed, "rows": rows, "notes": notes,
                 "note": "predicted: the model on the drill as it ran (window, scale, seed; the "
                         "target's demands stretched by compress); observed: drill.json; "
                         "relative_error = (predicted - observed) / observed"}
     if curve:
         document["curve"] = load_curve(scenario, window, seed, client_timeout)
     return document
+
+
+def _demand_ms(scenario: Scenario, predicted: dict) -> float | None:
+    """The model's service demand per request over the drill's predicted mix (real ms)."""
+    endpoints = scenario.platform.endpoints
+    paid = {e: f["requests"] for e, f in predicted["endpoints"].items() if e in endpoints}
+    total = sum(paid.values())
+    if not total:
+        return None
+    return sum(n * endpoints[e].service.mean for e, n in paid.items()) / total * 1000
 
 
 def load_curve(scenario: Scenario, window: tuple[float, float], seed: int,

@@ -5,7 +5,9 @@ requests spent inside it per route.
 Prometheus client libraries' process collectors and the reference service expose it) read
 before and after a step gives the CPU the step cost: the service demand law D = U / X, summed
 over the step, is D = CPU seconds / requests completed. A target that does not expose it is
-calibrated from latency alone.
+calibrated from latency alone. A drill reads it the same way around its load: the CPU per
+request it observes, beside the one its prediction assumed (comparison.json), says whether a
+latency miss is the model's or a target that ran slower or faster than it was calibrated.
 
 A per-route latency histogram (``peakday_request_seconds``, labelled ``route``, as the
 reference service exposes it) read the same way gives the mean time a request of each route
@@ -51,6 +53,16 @@ def cpu_seconds(text: str | None) -> float | None:
             except (ValueError, IndexError):
                 return None
     return None
+
+
+def cpu_between(before: str | None, after: str | None, idle: float | None,
+                elapsed: float) -> float | None:
+    """CPU seconds the target spent between two /metrics readings ``elapsed`` seconds apart,
+    beyond its idle rate; None when either reading does not say."""
+    first, last = cpu_seconds(before), cpu_seconds(after)
+    if first is None or last is None:
+        return None
+    return max(0.0, last - first - (idle or 0.0) * elapsed)
 
 
 def route_seconds(text: str | None) -> dict[str, tuple[float, int]]:
