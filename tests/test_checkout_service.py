@@ -155,6 +155,19 @@ def test_a_storm_waits_for_the_database_on_the_loop_or_in_bounded_threads(servic
         assert 1 <= held <= THREADS
 
 
+def test_the_served_process_keeps_its_start_up_heap_out_of_the_collector(service):
+    """collector.py: start-up's objects frozen (a full collection walked them every ~2.7 s at
+    a drill's load, 180 ms each), and the collector's pauses counted on /metrics."""
+    asyncio.run(_storm(service.url, 50, pay_every=2))
+    lines = httpx.get(f"{service.url}/metrics").text.splitlines()
+    frozen = next(int(line.split()[1]) for line in lines
+                  if line.startswith("peakday_gc_frozen_objects "))
+    assert frozen > 50_000, f"only {frozen} objects frozen: the start-up heap is collected"
+    young = next(line for line in lines
+                 if line.startswith('peakday_gc_pause_seconds_count{generation="0"}'))
+    assert int(young.split()[1]) > 0, "the collector's pauses are not counted"
+
+
 def test_the_same_payment_retried_concurrently_charges_once(service):
     order = httpx.post(f"{service.url}/orders", json={"items": [{"sku": "HOT", "qty": 1}]},
                        headers=shopper("once")).json()["order_id"]

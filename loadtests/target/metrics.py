@@ -13,6 +13,8 @@ import threading
 import time
 from collections import defaultdict
 
+from . import collector
+
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 
@@ -53,6 +55,7 @@ class Metrics:
                   "seconds (this worker process).",
                   "# TYPE process_cpu_seconds_total counter",
                   f"process_cpu_seconds_total {time.process_time():.6f}"]
+        lines += collector.exposition()
         lines += ["# HELP peakday_db_connections Database connections this worker process "
                   "holds (one per thread that has called the database).",
                   "# TYPE peakday_db_connections gauge",

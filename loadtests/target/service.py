@@ -22,6 +22,7 @@ from fastapi import FastAPI
 from sim.behaviour.scaling import scaled_stock
 from sim.scenario import Scenario, load_scenario
 
+from . import collector
 from .app import Service, create_app
 from .gateway import Gateway
 from .store import SkuSeed, Store, dialect_for
@@ -86,9 +87,12 @@ def prepare(config: ServiceConfig) -> Service:
 
 
 def app_from_env() -> FastAPI:
-    """uvicorn's factory in each worker process."""
+    """uvicorn's factory in each worker process; the cycle collector tuned once the app is
+    built (collector.py)."""
     config = ServiceConfig(**json.loads(os.environ[ENV]))
-    return create_app(build_service(config))
+    app = create_app(build_service(config))
+    collector.tune()
+    return app
 
 
 def admin_token(given: str | None) -> str:
