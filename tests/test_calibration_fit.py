@@ -131,6 +131,34 @@ def test_a_step_the_load_generator_limited_is_the_ceiling_and_is_said():
     assert not any("load generator" in n for n in fit(ramp()).notes)
 
 
+def test_cost_falling_with_load_is_measured_and_reaches_the_overlay():
+    """The target's CPU per request falls as a power of its load (an event loop sharing each
+    turn's wake-up between the requests it finds ready): the fit recovers the factor at every
+    step's load against the ceiling's, and the overlay carries it into the drill's model."""
+    slope = -0.2
+    ceiling = journey_capacity()
+
+    def costly(s: StepResult) -> StepResult:
+        return s if s.cpu_s is None else replace(
+            s, cpu_s=s.cpu_s * (s.throughput / ceiling) ** slope)
+
+    steps = [costly(step(i + 1, JOURNEY, rate, False)) for i, rate in enumerate((20, 40, 100,
+                                                                               200, 300))]
+    result = fit([*steps, step(6, JOURNEY, 800, True)])
+    assert result.saturation_throughput == pytest.approx(ceiling, rel=0.01)
+    assert set(result.demand_by_load) >= {round(s.throughput) for s in steps}
+    for load, factor in result.demand_by_load.items():
+        assert factor == pytest.approx((load / result.saturation_throughput) ** slope,
+                                       rel=0.01), load
+    calibrated = load_scenario(FLASH, overrides_of(overlay(result)))
+    assert calibrated.drill.demand_factor(100) == pytest.approx(
+        (100 / result.saturation_throughput) ** slope, rel=0.01)
+    assert fit(ramp()).demand_by_load == pytest.approx(
+        dict.fromkeys(fit(ramp()).demand_by_load, 1.0)), "a flat cost: factors of 1"
+    no_cpu = [replace(s, cpu_s=None) for s in ramp()]
+    assert fit(no_cpu).demand_by_load == {}
+
+
 def test_mix_probes_recover_each_endpoints_demand():
     """Five saturated mixes pin every endpoint's demand (the light-load split alone puts
     home's connection time into its demand and product's into nothing)."""

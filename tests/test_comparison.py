@@ -57,6 +57,21 @@ def test_prediction_is_mm1_in_real_time():
             ARRIVALS_PER_S, rel=0.03)
 
 
+def test_a_cost_that_falls_with_load_is_taken_at_the_drills_own_load():
+    """``drill.demand_by_load`` 2 at 30 requests/s and 0.5 at 120 puts the factor at the
+    drill's 60 requests/s midway on the log scale (1.25): the target is then M/M/1 at 12.5 ms,
+    rho = 0.75, and answers in Exp(80 - 60) real seconds."""
+    scenario = scenario_of({**mm1_drill(), "drill": {
+        **mm1_drill()["drill"], "demand_by_load": {30: 2.0, 120: 0.5}}})
+    predicted = predict(scenario, window(scenario))
+    assert predicted["demand_factor"] == pytest.approx(1.25, rel=0.02)
+    home = predicted["endpoints"]["home"]
+    rate = 1 / (SERVICE_S * 1.25) - ARRIVALS_PER_S
+    for key, q in (("p50_ms", 0.5), ("p95_ms", 0.95)):
+        assert home[key] == pytest.approx(-math.log(1 - q) / rate * 1000, rel=0.08), key
+    assert predict(scenario_of(mm1_drill()), window(scenario))["demand_factor"] == 1.0
+
+
 def test_outside_time_is_added_to_every_latency():
     """A constant outside time shifts every percentile by itself; a spread one is drawn and
     added: the sum's percentiles, not the sum of percentiles."""

@@ -37,7 +37,11 @@ much as a 0.6% capacity misfit. With the five mixes the steps decide; without th
 probes, a probe that did not saturate) the prior holds where the steps say nothing, and with
 the ceiling step alone it is the fit (it already meets that step's law).
 
-Each endpoint's outside time is what its light latency leaves (o_e = L_e - D_e).
+The demands are the ceiling's; what a request costs at other loads is :func:`cost_by_load`,
+the steps' CPU per request as factors on the ceiling's (``drill.demand_by_load``).
+
+Each endpoint's outside time is what its light latency leaves (o_e = L_e - D_e x the factor
+at the light steps' load).
 
 The spread of each demand is a lognormal whose cv matches the light steps' p95 / mean (capped
 at an exponential's); spread.py then fits one shared spread to the waiting the target showed.
@@ -51,7 +55,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy.optimize import nnls
 
-from sim.scenario.schema import ENDPOINTS
+from sim.scenario.schema import ENDPOINTS, factor_at
 
 from .profile import JOURNEY
 from .steps import CalibrationError, StepResult
@@ -72,6 +76,8 @@ PRIOR_WEIGHT = 0.02
 """Weight of the light-load split against the saturated steps' utilization law (see above)."""
 MIN_RELATIVE = 0.1
 """The least demand the fit gives an endpoint, as a share of its light-load prior."""
+MIN_CURVE_STEPS = 3
+"""Unsaturated steps with a CPU figure the cost-by-load curve needs."""
 
 
 @dataclass
@@ -98,6 +104,8 @@ class Fit:
     """Mean CPU seconds per request from the target's metrics (None: not exposed)."""
     outside_s: float
     """Mean time outside the server at light load."""
+    demand_by_load: dict[int, float] = field(default_factory=dict)
+    """Requests/s -> the factor on every demand there (see :func:`cost_by_load`)."""
     busy: list[dict] = field(default_factory=list)
     """Per saturated step: its mix, throughput, and the workers the fitted demands keep
     busy there as a share of all (1 where the fit meets the utilization law)."""
@@ -179,7 +187,12 @@ def fit(steps: list[StepResult]) -> Fit:
         top = max(s.throughput for s in steps)
         notes.append(f"no step saturated the target (up to {top:.0f} requests/s): workers "
                      "assumed 1; calibrate with more steps or a higher first rate")
-    endpoints = {e: _endpoint(light[e], demand[e], outside, counts[e]) for e in demand}
+    curve = cost_by_load(journey, x_sat or max(s.throughput for s in journey))
+    # The light steps' latency holds the demand at their load, not at the ceiling's.
+    at_light = factor_at({float(x): f for x, f in curve.items()},
+                         _median([s.throughput for s in _light_steps(journey)]))
+    endpoints = {e: _endpoint(light[e], demand[e], outside, counts[e], at_light)
+                 for e in demand}
     assumed = _weighted(demand, counts)
     # Every endpoint the steps did not measure gets the measured mean: the model may send
     # requests the drill does not (support tickets), and the scenario's production demand
@@ -192,7 +205,29 @@ def fit(steps: list[StepResult]) -> Fit:
                 assumed, _median([f.cv for f in endpoints.values()]), outside,
                 _median([f.outside_cv for f in endpoints.values()]), seen.get("mean_ms"),
                 seen.get("requests", 0), measured=False)
-    return Fit(endpoints, workers, concurrency, x_sat, cpu, outside, busy, notes=notes)
+    return Fit(endpoints, workers, concurrency, x_sat, cpu, outside, curve, busy, notes=notes)
+
+
+def cost_by_load(journey: list[StepResult], reference: float) -> dict[int, float]:
+    """The target's CPU per request across the ramp, as factors on its cost at ``reference``
+    requests/s (the ceiling the demands are scaled to), at each step's throughput.
+
+    An event loop's cost per request falls as it gets busier (each turn's wake-up and system
+    calls shared by the requests it finds ready): the reference service spent 1.2 ms at 160
+    requests/s and 0.56 at 1,640, and a drill at half its ceiling cost 17% more per request
+    than the demands fitted to the ceiling (README, calibration run 12). The curve is a power
+    law fitted to the logs by least squares, each step weighted by its requests: a light
+    step's CPU carries the idle-rate correction as noise (0.7-2.1 ms at 20 requests/s where its
+    neighbours agree within 10%). {} without CPU figures or with under MIN_CURVE_STEPS steps."""
+    points = [(s.throughput, s.cpu_s / (s.completed or s.requests), s.completed or s.requests)
+              for s in journey
+              if not s.saturated and s.cpu_s and (s.completed or s.requests) and s.throughput]
+    if len(points) < MIN_CURVE_STEPS or reference <= 0:
+        return {}
+    loads, costs, weights = (np.array(column, dtype=float) for column in zip(*points, strict=True))
+    slope = float(np.polyfit(np.log(loads), np.log(costs), 1, w=np.sqrt(weights))[0])
+    return {x: round((x / reference) ** slope, 4)
+            for x in sorted({round(x) for x in loads} | {round(reference)}) if x > 0}
 
 
 def busy_fit(saturated: list[StepResult], prior: dict[str, float], workers: int
@@ -302,15 +337,18 @@ def _median(values: list[float]) -> float:
     return ordered[len(ordered) // 2] if ordered else 0.5
 
 
-def _endpoint(figures: dict, demand: float, outside: float, requests: int) -> EndpointFit:
+def _endpoint(figures: dict, demand: float, outside: float, requests: int,
+              at_light: float = 1.0) -> EndpointFit:
     """One endpoint's fit: the light step's latency less the common outside time gives the
     service's spread (capped: beyond an exponential's, the tail is the machine's — a starved
     client, a scheduling hiccup — and would make the model queue for nothing); the latency
-    less the demand is this endpoint's time outside the server, with its own spread."""
+    less the demand at light load (``at_light`` x the demand) is this endpoint's time outside
+    the server, with its own spread."""
     mean, p95 = figures["mean_ms"] / 1000, (figures["p95_ms"] or 0) / 1000
-    away = max(0.0, mean - demand)
+    light_demand = demand * at_light
+    away = max(0.0, mean - light_demand)
     return EndpointFit(demand, min(MAX_CV, _cv(mean - outside, p95 - outside)), away,
-                       _cv(away, p95 - demand), figures["mean_ms"], requests)
+                       _cv(away, p95 - light_demand), figures["mean_ms"], requests)
 
 
 def _cv(mean: float, p95: float) -> float:

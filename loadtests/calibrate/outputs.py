@@ -48,7 +48,9 @@ def overlay(result: Fit) -> dict:
         "inventory": {"lock_hold": "0s"},
         "drill": {"outside_server": {e: f"lognormal(mean={_ms(f.outside_s)}, cv={f.outside_cv:g})"
                                      if f.outside_s > 0 else "constant(0s)"
-                                     for e, f in result.endpoints.items()}},
+                                     for e, f in result.endpoints.items()},
+                  **({"demand_by_load": result.demand_by_load} if result.demand_by_load
+                     else {})},
     }
 
 

@@ -50,10 +50,11 @@ comparison says so: the calibration's own repeatability goal (two calibrations w
 
 
 def drill_model(scenario: Scenario, window: tuple[float, float],
-                client_timeout: float | None = None) -> Scenario:
+                client_timeout: float | None = None, demand_factor: float = 1.0) -> Scenario:
     """The scenario the model runs to predict a drill of ``window`` (see the module's note).
 
-    ``client_timeout`` is the drill client's own timeout in real seconds (None: it waits)."""
+    ``client_timeout`` is the drill client's own timeout in real seconds (None: it waits);
+    ``demand_factor`` multiplies every endpoint's demand (``drill.demand_by_load``)."""
     model = scaled(scenario)
     stretch = scenario.drill.compress
     w0, w1 = window
@@ -63,7 +64,8 @@ def drill_model(scenario: Scenario, window: tuple[float, float],
     if w0 > 0:
         traffic = traffic.model_copy(update={"sessions_per_min": _window_points(model, w0, w1)})
     platform = model.platform
-    endpoints = {name: demand.model_copy(update={"service": _stretch(demand.service, stretch)})
+    endpoints = {name: demand.model_copy(update={"service": _stretch(demand.service,
+                                                                     stretch * demand_factor)})
                  for name, demand in platform.endpoints.items()}
     timeout = platform.admission.queue_timeout
     platform = platform.model_copy(update={
@@ -145,12 +147,23 @@ def _figures(hist: Histogram, seconds: float, compress: float,
 def predict(scenario: Scenario, window: tuple[float, float], seed: int | None = None,
             client_timeout: float | None = None) -> dict:
     """What the model expects of the drill: per endpoint and phase, requests, throughput (per
-    real second) and latency percentiles (real ms); sessions, error rate, sell-outs."""
-    model = drill_model(scenario, window, client_timeout)
-    obs = simulate_day(model, np.random.SeedSequence(scenario.seed if seed is None else seed))
+    real second) and latency percentiles (real ms); sessions, error rate, sell-outs; the
+    factor its demands were taken at.
+
+    With ``drill.demand_by_load`` the model runs twice: once to learn the drill's throughput
+    (below the ceiling it is the offered load, whatever the demands), then with every demand
+    at that throughput's factor."""
+    seed = scenario.seed if seed is None else seed
+    real = (window[1] - window[0]) / scenario.drill.compress
+    factor = 1.0
+    if scenario.drill.demand_by_load:
+        first = simulate_day(drill_model(scenario, window, client_timeout),
+                             np.random.SeedSequence(seed))
+        factor = scenario.drill.demand_factor(float(first.series["requests"].sum()) / real)
+    model = drill_model(scenario, window, client_timeout, factor)
+    obs = simulate_day(model, np.random.SeedSequence(seed))
     compress = scenario.drill.compress
     outside = scenario.drill.outside_server
-    real = (window[1] - window[0]) / compress
     endpoints = {e: _figures(obs.latency[e], real, compress, outside.get(e))
                  for e in ENDPOINTS if e in obs.latency and obs.latency[e].count}
     phases = {}
@@ -158,7 +171,8 @@ def predict(scenario: Scenario, window: tuple[float, float], seed: int | None = 
         hists = obs.phase_latency.get(name, {})
         phases[name] = {e: _figures(hists[e], seconds, compress, outside.get(e))
                         for e in ENDPOINTS if e in hists and hists[e].count}
-    return {"endpoints": endpoints, "phases": phases, **_totals(obs, compress)}
+    return {"endpoints": endpoints, "phases": phases, "demand_factor": factor,
+            **_totals(obs, compress)}
 
 
 def _totals(obs: Observation, compress: float) -> dict:
@@ -253,13 +267,15 @@ def compare(scenario: Scenario, drill: dict, window: tuple[float, float],
 
 
 def _demand_ms(scenario: Scenario, predicted: dict) -> float | None:
-    """The model's service demand per request over the drill's predicted mix (real ms)."""
+    """The model's service demand per request over the drill's predicted mix (real ms), at
+    the drill's load."""
     endpoints = scenario.platform.endpoints
     paid = {e: f["requests"] for e, f in predicted["endpoints"].items() if e in endpoints}
     total = sum(paid.values())
     if not total:
         return None
-    return sum(n * endpoints[e].service.mean for e, n in paid.items()) / total * 1000
+    return (sum(n * endpoints[e].service.mean for e, n in paid.items()) / total * 1000
+            * predicted["demand_factor"])
 
 
 def load_curve(scenario: Scenario, window: tuple[float, float], seed: int,

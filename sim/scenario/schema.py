@@ -9,9 +9,11 @@ relate several fields live in :mod:`sim.scenario.checks`, so each can name the e
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .distributions import Constant, Kind
@@ -485,6 +487,26 @@ class Drill(Section):
     """Time a drill's request spends outside the target's server (client, network, waiting
     for a CPU), per endpoint: a distribution, written by ``peakday calibrate`` and added to
     every predicted latency of the drill."""
+    demand_by_load: dict[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] = {}
+    """The target's cost per request by the load it serves: requests per second (real time)
+    -> a factor on every endpoint's ``service``, written by ``peakday calibrate`` (an event
+    loop's cost per request falls as it gets busier). A drill's prediction takes the factor at
+    the drill's own throughput (log-linear between points, the nearest point's beyond them);
+    empty, or any other command: the demands as written."""
+
+    def demand_factor(self, throughput: float) -> float:
+        """The factor on every endpoint's demand at ``throughput`` requests/s."""
+        return factor_at(self.demand_by_load, throughput)
+
+
+def factor_at(curve: dict[float, float], throughput: float) -> float:
+    """``curve`` (requests/s -> factor) at ``throughput``: log-linear between its points, the
+    nearest point's beyond them; 1 without a curve."""
+    if not curve or throughput <= 0:
+        return 1.0
+    loads = sorted(curve)
+    return float(np.interp(math.log(throughput), [math.log(x) for x in loads],
+                           [curve[x] for x in loads]))
 
 
 class Scenario(Section):
