@@ -11,7 +11,9 @@ the same as compressing the shoppers into real time (rates x ``compress``, think
 phases, flash sales and outages keep their clock times. The model's latencies are divided by
 ``compress`` back into real time, and the time a request spends outside the server (client,
 network, waiting for a CPU: ``drill.outside_server``, a distribution measured by ``peakday
-calibrate``) is drawn and added.
+calibrate``) is drawn and added. A target whose cost per request depends on its load
+(``drill.demand_by_load``, also measured by calibrate) has its demands taken at the drill's
+own throughput.
 
 With the scenario's own production demands the prediction foresees a platform idling at 1% of
 its traffic; with a calibrated target (``--overlay calibration.yaml``) it predicts the drill's
