@@ -129,8 +129,11 @@ def _run_locust(scenario: Scenario, options: DrillOptions, config: DrillConfig,
     against a reference checkout started on a loopback port for the drill (on a core of its
     own unless --no-pin) and stopped after it, whatever happens."""
     role = "master" if (options.workers or options.master) else "local"
+    # A master's workers on other machines may yet refuse the target: nothing goes to it
+    # before they accept it, not even a read of its CPU.
+    read_cpu = not options.master
     if not options.self_test:
-        return _measured(role, config)
+        return _measured(role, config, read_cpu)
     with tempfile.TemporaryDirectory(prefix="peakday-selftest-") as scratch:
         service = start_service(
             f"sqlite:///{Path(scratch) / 'checkout.db'}", options.file, "--reset",
@@ -150,7 +153,7 @@ def _run_locust(scenario: Scenario, options: DrillOptions, config: DrillConfig,
                           + (f" (core {placement.service[0]}; the load generator on "
                              f"{_cores(placement.generator)})" if placement else ""),
                           markup=False)
-            return _measured(role, config)
+            return _measured(role, config, read_cpu)
         finally:
             service.stop()
 
@@ -159,9 +162,11 @@ def _cores(cores: list[int]) -> str:
     return ("core " if len(cores) == 1 else "cores ") + ", ".join(map(str, cores))
 
 
-def _measured(role: str, config: DrillConfig) -> tuple[int, float | None]:
+def _measured(role: str, config: DrillConfig, read_cpu: bool) -> tuple[int, float | None]:
     """Run the Locust child; its exit status, and the CPU seconds the target spent beyond
-    idle meanwhile (None when its /metrics does not say: probe.py)."""
+    idle meanwhile (None when its /metrics does not say, or not ``read_cpu``: probe.py)."""
+    if not read_cpu:
+        return locust_process(role, config), None
     idle = probe.idle_rate(config.target)
     before, since = probe.metrics(config.target), time.monotonic()
     status = locust_process(role, config)
