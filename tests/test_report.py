@@ -115,3 +115,18 @@ def test_broken_results_are_a_clean_error(results, runner, tmp_path, damage, mes
 def test_not_a_folder(runner, tmp_path):
     result = runner.invoke(app, ["report", str(tmp_path / "nothing")])
     assert result.exit_code == 2 and "not a results folder" in result.output
+
+
+def test_a_long_figure_title_is_wrapped_and_the_caption_kept_whole():
+    """A verdict with its advice ran off the PNG's edge (the drill's load curve): the title
+    over the axes wraps to the figure's width; the HTML caption keeps it on one line."""
+    from sim.report.figures import TITLE_WIDTH, canvas, finish
+
+    title = "Predicted p95 off by up to 7842% (checkout, whole drill): " + "calibrate " * 12
+    with canvas() as (fig, (ax,)):
+        ax.plot([0, 1], [0, 1])
+        figure = finish(fig, ax, "curve", title)
+        drawn = ax.get_title(loc="left")
+    assert figure.title == title and figure.png.startswith(b"\x89PNG")
+    assert "\n" in drawn and all(len(line) <= TITLE_WIDTH for line in drawn.splitlines())
+    assert drawn.replace("\n", " ") == title.strip()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -55,10 +56,16 @@ def canvas(rows: int = 1, height: float = 3.6) -> Iterator[tuple]:
             plt.close(fig)
 
 
+TITLE_WIDTH = 105
+"""Characters of a title's line over an 11-inch figure at 11 pt (a longer one ran off the
+PNG's edge: the drill's load-curve verdict with its advice)."""
+
+
 def finish(fig, ax, name: str, title: str) -> Figure:
-    """How every figure ends: its conclusion as the title, left-aligned over ``ax``, and the
-    PNG (the HTML uses the title again as the caption)."""
-    ax.set_title(title, fontsize=11, loc="left")
+    """How every figure ends: its conclusion as the title, left-aligned over ``ax`` and
+    wrapped to the figure's width, and the PNG (the HTML uses the title again, whole, as the
+    caption)."""
+    ax.set_title(textwrap.fill(title, TITLE_WIDTH), fontsize=11, loc="left")
     return Figure(name, title, png_bytes(fig))
 
 
