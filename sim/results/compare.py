@@ -264,7 +264,8 @@ def compare(scenario: Scenario, drill: dict, window: tuple[float, float],
                         "target's demands stretched by compress); observed: drill.json; "
                         "relative_error = (predicted - observed) / observed"}
     if curve:
-        document["curve"] = load_curve(scenario, window, seed, client_timeout)
+        document["curve"] = load_curve(scenario, window, seed, client_timeout,
+                                       drilled=predicted)
     return document
 
 
@@ -282,13 +283,17 @@ def _demand_ms(scenario: Scenario, predicted: dict) -> float | None:
 
 def load_curve(scenario: Scenario, window: tuple[float, float], seed: int,
                client_timeout: float | None = None,
-               factors: Iterable[float] = CURVE_FACTORS) -> list[dict]:
+               factors: Iterable[float] = CURVE_FACTORS, drilled: dict | None = None
+               ) -> list[dict]:
     """The drill predicted at multiples of its scale: throughput and latency per endpoint,
-    for a figure of observed points against the predicted curve across load."""
+    for a figure of observed points against the predicted curve across load. ``drilled`` is
+    the prediction at the drill's own scale when the caller has it (the same seed gives the
+    same prediction: not run again)."""
     points = []
     for factor in factors:
         drill = scenario.drill.model_copy(update={"scale": scenario.drill.scale * factor})
-        at = predict(scenario.model_copy(update={"drill": drill}), window, seed, client_timeout)
+        at = (drilled if factor == 1 and drilled is not None else
+              predict(scenario.model_copy(update={"drill": drill}), window, seed, client_timeout))
         points.append({"scale_factor": factor,
                        "throughput": sum(e["throughput"] for e in at["endpoints"].values()),
                        "endpoints": at["endpoints"]})
