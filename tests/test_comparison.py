@@ -94,13 +94,34 @@ def test_model_starts_empty_at_the_window():
     doc["traffic"]["sessions_per_min"] = {"00:00": 100, "02:00": 300, "06:00": 300}
     scenario = scenario_of(doc)
     model = drill_model(scenario, window(scenario))
-    assert model.clock.duration == 4 * 3600
+    assert model.clock.duration == 4 * 3600 + scenario.drill.graceful_stop * COMPRESS
     assert model.clock.start.hour == 1
     assert model.customers.client_timeout is None
     assert model.platform.endpoints["home"].service.mean == pytest.approx(SERVICE_S * COMPRESS)
     # sessions in 01:00-05:00: half an hour-ramp 200->300 over 1h, then 300 for 3h, per minute
     expected = (250 * 60 + 300 * 180)
     assert predict(scenario, window(scenario))["sessions"] == pytest.approx(expected, rel=0.02)
+
+
+def test_sessions_walk_on_through_the_graceful_stop():
+    """The drill starts sessions during its window only and counts the requests of those
+    still walking after it, for drill.graceful_stop: so does the prediction. Sessions of
+    home and three product views 10 s apart (2 real seconds) all end within the default 10 s:
+    three views each; with no graceful stop, those started in the window's last 30 s lose
+    the views that fall after it (12 sessions a second: 12 x (10 + 20 + 30) = 720)."""
+    doc = mm1_drill(window=["01:00", "01:30"])
+    doc["traffic"]["sessions_per_min"] = {"00:00": 12 * 60}
+    doc["customers"]["think_time"] = "constant(10s)"
+    doc["customers"]["segments"]["all"]["product_views"] = "constant(3)"
+    doc["platform"]["endpoints"]["product"] = {"service": "constant(1ms)"}
+    doc["catalog"] = {"skus": [{"id": "A", "stock": 10, "price": 1}]}
+    walked = predict(scenario_of(doc), window(scenario_of(doc)))
+    assert walked["endpoints"]["product"]["requests"] == 3 * walked["sessions"]
+    doc["drill"]["graceful_stop"] = "0s"
+    cut = predict(scenario_of(doc), window(scenario_of(doc)))
+    assert cut["sessions"] == walked["sessions"]
+    lost = 3 * cut["sessions"] - cut["endpoints"]["product"]["requests"]
+    assert lost == pytest.approx(720, abs=4 * math.sqrt(720))
 
 
 def test_comparison_rows_set_prediction_beside_the_drill():

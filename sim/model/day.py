@@ -41,13 +41,15 @@ SUPPORT = ENDPOINTS.index("support")
 
 def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
                  progress: Callable[[float], None] | None = None,
-                 record_contacts: bool = False) -> Observation:
+                 record_contacts: bool = False, arrivals_until: float | None = None
+                 ) -> Observation:
     """Run one replication and return what it measured.
 
     ``record_contacts`` adds the support contact stream (``parts.support.stream``) that agent
-    sizing replays.
+    sizing replays. ``arrivals_until`` (seconds into the clock) ends the arrivals before the
+    clock does: the sessions already walking go on to the end (a drill's graceful stop).
     """
-    return DayRun(scenario, seed, progress, record_contacts).finish()
+    return DayRun(scenario, seed, progress, record_contacts, arrivals_until).finish()
 
 
 class DayRun:
@@ -61,10 +63,11 @@ class DayRun:
 
     def __init__(self, scenario: Scenario, seed: np.random.SeedSequence,
                  progress: Callable[[float], None] | None = None,
-                 record_contacts: bool = False):
+                 record_contacts: bool = False, arrivals_until: float | None = None):
         self.env = env = simpy.Environment()
         self.scenario, self.record_contacts = scenario, record_contacts
-        self.day = day = _Day.wire(env, scenario, seed, progress, record_contacts)
+        self.day = day = _Day.wire(env, scenario, seed, progress, record_contacts,
+                                   arrivals_until)
         env.process(day.observer.ticker())
         if scenario.clock.warmup:
             env.timeout(scenario.clock.warmup).callbacks.append(lambda _: day.end_warmup())
@@ -133,7 +136,8 @@ class _Day:
 
     @classmethod
     def wire(cls, env: simpy.Environment, scenario: Scenario, seed: np.random.SeedSequence,
-             progress: Callable[[float], None] | None, record_contacts: bool) -> _Day:
+             progress: Callable[[float], None] | None, record_contacts: bool,
+             arrivals_until: float | None = None) -> _Day:
         """Every part on its own random stream, connected as the day runs, arrivals started."""
         streams = spawn_streams(seed)
         observer = Observer(env, scenario, progress)
@@ -170,7 +174,9 @@ class _Day:
         observer.servers = servers
         observer.sessions = lambda: (tally.sessions, tally.sessions - tally.finished)
         curve = RateCurve(scenario.traffic.sessions_per_min, scenario.clock)
-        _Arrivals(env, curve, scenario.clock.duration, streams["arrivals"], shoppers.arrive)
+        end = scenario.clock.duration
+        _Arrivals(env, curve, end if arrivals_until is None else min(arrivals_until, end),
+                  streams["arrivals"], shoppers.arrive)
         return cls(scenario, observer, servers, inventory, shoppers, gateway, support, capacity)
 
     def counters(self) -> dict[str, float]:

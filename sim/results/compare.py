@@ -56,12 +56,16 @@ def drill_model(scenario: Scenario, window: tuple[float, float],
     """The scenario the model runs to predict a drill of ``window`` (see the module's note).
 
     ``client_timeout`` is the drill client's own timeout in real seconds (None: it waits);
-    ``demand_factor`` multiplies every endpoint's demand (``drill.demand_by_load``)."""
+    ``demand_factor`` multiplies every endpoint's demand (``drill.demand_by_load``). Its clock
+    runs on past the window for the drill's graceful stop, in which the sessions still walking
+    go on (run it with :func:`simulate_window`, which ends the arrivals with the window): the
+    drill counts their requests too."""
     model = scaled(scenario)
     stretch = scenario.drill.compress
     w0, w1 = window
-    clock = model.clock.model_copy(update={"start": model.clock.start + timedelta(seconds=w0),
-                                           "duration": w1 - w0, "warmup": 0.0})
+    clock = model.clock.model_copy(update={
+        "start": model.clock.start + timedelta(seconds=w0),
+        "duration": w1 - w0 + scenario.drill.graceful_stop * stretch, "warmup": 0.0})
     traffic = model.traffic
     if w0 > 0:
         traffic = traffic.model_copy(update={"sessions_per_min": _window_points(model, w0, w1)})
@@ -89,6 +93,12 @@ def drill_model(scenario: Scenario, window: tuple[float, float],
     return model.model_copy(update={"clock": clock, "traffic": traffic, "platform": platform,
                                     "inventory": inventory, "payments": payments,
                                     "customers": customers})
+
+
+def simulate_window(model: Scenario, window: tuple[float, float], seed: int) -> Observation:
+    """One run of a :func:`drill_model`: sessions arrive during the window only, as the
+    drill's schedule starts them, and walk on through the graceful stop."""
+    return simulate_day(model, np.random.SeedSequence(seed), arrivals_until=window[1] - window[0])
 
 
 def _stretch(dist: Distribution, factor: float) -> Distribution:
@@ -159,11 +169,9 @@ def predict(scenario: Scenario, window: tuple[float, float], seed: int | None = 
     real = (window[1] - window[0]) / scenario.drill.compress
     factor = 1.0
     if scenario.drill.demand_by_load:
-        first = simulate_day(drill_model(scenario, window, client_timeout),
-                             np.random.SeedSequence(seed))
+        first = simulate_window(drill_model(scenario, window, client_timeout), window, seed)
         factor = scenario.drill.demand_factor(float(first.series["requests"].sum()) / real)
-    model = drill_model(scenario, window, client_timeout, factor)
-    obs = simulate_day(model, np.random.SeedSequence(seed))
+    obs = simulate_window(drill_model(scenario, window, client_timeout, factor), window, seed)
     compress = scenario.drill.compress
     outside = scenario.drill.outside_server
     endpoints = {e: _figures(obs.latency[e], real, compress, outside.get(e))
