@@ -13,7 +13,7 @@ import threading
 import time
 from collections import defaultdict
 
-from . import collector
+from .. import collector
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 

@@ -46,6 +46,7 @@ class DeadlineProtocol(HttpToolsProtocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
+        _unlink(self.transport)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -71,6 +72,20 @@ class DeadlineProtocol(HttpToolsProtocol):
         reading = cycle is None or cycle.response_complete or cycle.more_body
         if reading and not self.transport.is_closing():
             self.transport.close()
+
+
+def _unlink(transport: asyncio.BaseTransport) -> None:
+    """Drop the bound methods of itself that a closed transport keeps (asyncio's selector
+    transport holds its read callback so, ``_read_ready_cb``; 3.12's its write one too), so
+    that reference counting frees it and its socket as soon as the connection is gone.
+
+    Each one is otherwise a reference cycle of seven objects that only the cycle collector
+    frees — the service's only cyclic garbage in a drill (counted with ``gc.DEBUG_SAVEALL``:
+    65,165 transports and nothing else after 74,741 requests at 90% of the ceiling), and
+    the reason it had to run at all (collector.py)."""
+    for name, value in list(vars(transport).items()):
+        if getattr(value, "__self__", None) is transport:
+            setattr(transport, name, None)
 
 
 def server_options() -> dict[str, Any]:

@@ -22,7 +22,7 @@ from fastapi import FastAPI
 from sim.behaviour.scaling import scaled_stock
 from sim.scenario import Scenario, load_scenario
 
-from . import collector
+from .. import collector
 from .app import Service, create_app
 from .gateway import Gateway
 from .store import SkuSeed, Store, dialect_for
