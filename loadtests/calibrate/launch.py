@@ -116,7 +116,7 @@ def _calibrate(ask: Request, target: str, console: Console, cores: list[int] | N
                               if step.generator_bound else ""))
 
     steps = run_profile(ask.scenario, ask.file, ask.overrides, ask.overlays, target,
-                        ask.allow_hosts, ask.profile, ask.seed, heard, cores or [])
+                        ask.allow_hosts, ask.profile, ask.seed, heard, cores)
     return _files(ask, target, steps)
 
 
