@@ -93,7 +93,9 @@ def calibrate(url: str, out: Path, step: float, first_rate: float, probes: bool)
 
 def scale_for(load: float, saturation: float, overlay: Path) -> float:
     """drill.scale at which the calibrated model sends `load` x the saturation throughput."""
-    probe = load_scenario(SCENARIO, [*STEADY, "drill.scale=0.01"], [overlay])
+    # The window's rate: the graceful stop's requests are not the load the drill holds.
+    probe = load_scenario(SCENARIO, [*STEADY, "drill.scale=0.01", "drill.graceful_stop=0s"],
+                          [overlay])
     per_scale = sum(e["throughput"] for e in predict(probe, window_of(probe))["endpoints"]
                     .values()) / 0.01
     return load * saturation / per_scale

@@ -26,7 +26,9 @@ on memory, not a schedule): no collection in the drill above, the resident set 1
 in that drill). Instagram's web servers, the reason ``gc.freeze`` exists, did the same.
 
 The generator (:func:`settle_generator`, drill.py): its plan and scenario frozen once built,
-its users once spawned (all live as long as the drill), and its full collections 10x rarer:
+its users once spawned (all live as long as the drill), and its full collections at least
+10x rarer (Python also waits for the oldest generation to grow by a quarter of what it held
+at the last full collection, start-up's heap included):
 what they walk is then what is in flight, and the garbage it makes is a failed request's
 traceback (~60 objects; 3,045 in 74,698 requests). p95 14.5-15.2 ms in the drill above (15
 full collections of 41 ms median with the freezes alone: 17-19 ms).
@@ -42,7 +44,9 @@ from typing import Any
 
 YOUNG = 1_000_000
 """The service's objects allocated and alive (or in unfreed cycles) since the last collection
-that start one (Python's default: 700); its live set at 90% of the ceiling: ~290,000."""
+that start one (Python's default: 700); its live set at 90% of the ceiling: ~290,000. The
+collection that this starts, if one ever does, walks them all: seconds (3 s for 1.5 million
+objects here), a pause to see coming on ``peakday_gc_young_objects``."""
 GENERATOR_OLDEST = 100
 """The generator's generation-1 collections between two full ones (Python's default: 10)."""
 
@@ -93,7 +97,8 @@ def settle_generator() -> None:
 
 
 def exposition() -> list[str]:
-    """Prometheus lines: the pauses per generation and the objects frozen at start-up."""
+    """Prometheus lines: the pauses per generation, the objects frozen at start-up and those
+    waiting for the collector."""
     if PAUSES is None:
         return []
     lines = ["# HELP peakday_gc_pause_seconds Time the cycle collector stopped this worker "

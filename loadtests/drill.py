@@ -96,13 +96,15 @@ class Control:
         if self.local is not None:
             busy = self.local.busy(self.stopped_at or time.time())
             frozen: int | None = gc.get_freeze_count()
+            users: int | None = self.local.users_frozen
         else:
-            busy = max((r["busy"] for r in self.reports.values() if r.get("busy") is not None),
-                       default=None)
-            frozen = min((r["frozen"] for r in self.reports.values() if "frozen" in r),
-                         default=None)
+            reports = self.reports.values()
+            busy = max((r["busy"] for r in reports if r.get("busy") is not None), default=None)
+            frozen = min((r["frozen"] for r in reports if "frozen" in r), default=None)
+            users = min((r["users_frozen"] or 0 for r in reports if "users_frozen" in r),
+                        default=None)
         return None if busy is None else {"busy": busy, "limited": busy >= GENERATOR_LIMIT,
-                                          "frozen_objects": frozen}
+                                          "frozen_objects": frozen, "users_frozen": users}
 
     def recorder(self) -> Recorder:
         if self.local is not None:
@@ -246,7 +248,7 @@ def run(role: str, path: Path) -> int:
     # collection, they stopped the generator 194 ms (up to 453) every ~8 s, and every request
     # in flight and every session due meanwhile waited that long (collector.py).
     collector.settle_generator()
-    events.spawning_complete.add_listener(lambda **_: collector.freeze())
+    events.spawning_complete.add_listener(lambda **_: _freeze_users(state))
     if role == "worker":
         return _work(config, state)
     refused = state.refusal(config.target)
@@ -305,6 +307,15 @@ def run(role: str, path: Path) -> int:
     return 0
 
 
+def _freeze_users(state: DrillState) -> None:
+    """Once, when the pool is up: its users live as long as the drill (collector.py). Not
+    again (users rebalanced after a worker is lost): that would freeze what is in flight."""
+    if state.users_frozen is None:
+        before = gc.get_freeze_count()
+        collector.freeze()
+        state.users_frozen = gc.get_freeze_count() - before
+
+
 def _collect_final(control: Control, expected: int) -> None:
     deadline = time.time() + 10
     while time.time() < deadline and not (
@@ -337,7 +348,7 @@ def _work(config: DrillConfig, state: DrillState) -> int:
         runner.send_message("peakday_report", {
             "snapshot": state.recorder.snapshot(), "remaining": len(state.visits),
             "in_flight": state.in_flight, "final": final, "busy": state.busy(time.time()),
-            "frozen": gc.get_freeze_count()})
+            "frozen": gc.get_freeze_count(), "users_frozen": state.users_frozen})
 
     def reporter() -> None:
         while True:

@@ -73,6 +73,9 @@ class DrillState:
     cpu_from: float = 0.0
     """This process's CPU seconds when it took its share (time.process_time())."""
 
+    users_frozen: int | None = None
+    """Objects this process froze out of its collector once its users were up (drill.py)."""
+
     def take(self, worker: int, workers: int, t0: float) -> None:
         self.visits = deque(self.plan.share(worker, workers))
         self.t0 = t0

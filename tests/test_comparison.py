@@ -8,7 +8,10 @@ import math
 import pytest
 
 from sim.results.compare import compare, drill_model, predict
+from sim.scenario import load_scenario
 from sim.scenario.loader import Source, validate
+
+from .conftest import ROOT
 
 ARRIVALS_PER_S = 60.0
 """Requests per real second the drills below send."""
@@ -180,3 +183,15 @@ def test_load_curve_rises_with_load():
     p95s = [p["endpoints"]["home"]["p95_ms"] for p in curve]
     assert throughputs == sorted(throughputs)
     assert p95s[0] < p95s[3] < p95s[-1]  # 15/s, 60/s and 90/s on a 100/s server
+
+
+def test_a_flash_sale_audience_stops_arriving_with_the_window():
+    """A window that ends while a sale's audience still piles in: the drill plans the buyers
+    inside the window only, and so does the model, graceful stop or not."""
+    def sessions(stop: str) -> float:
+        scenario = load_scenario(ROOT / "scenarios" / "flash-sale.yaml", [
+            'drill.window=["19:59","20:01"]', "drill.scale=0.05", f"drill.graceful_stop={stop}",
+            "promotions.flash_sales.0.arrival_spread=exponential(mean=120s)"])
+        return predict(scenario, window(scenario))["sessions"]
+
+    assert sessions("10s") == sessions("0s")

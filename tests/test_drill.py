@@ -120,8 +120,9 @@ def check_drill(report: dict) -> None:
     assert report["endpoints"]["checkout"]["outcomes"]["sold_out"] > 0
     generator = report["load_generator"]  # from the local process, or each worker's reports
     assert 0 < generator["busy"] < 2 and generator["limited"] == (generator["busy"] >= 0.9)
-    # Every process froze its plan (a visit is several objects) and then its users.
+    # Every process froze its plan (a visit is several objects), then its share of the users.
     assert generator["frozen_objects"] > 3 * report["sessions"]["scheduled"] + report["users"]
+    assert generator["users_frozen"] >= report["users"] / max(1, report["workers"])
 
 
 @pytest.mark.parametrize("workers", [0, 2], ids=["local", "two-workers"])

@@ -71,7 +71,8 @@ def _model_shoppers(scenario: Scenario) -> tuple[simpy.Environment, Shoppers, _P
         inventory.add(sku.id, sku.stock, scenario.catalog.per_user_limit)
     shoppers = Shoppers(env, scenario, platform, streams["journeys"],  # type: ignore[arg-type]
                         streams["shoppers"], inventory, None, None)
-    schedule_flash_sales(env, scenario, inventory, shoppers, streams["flash_sales"])
+    schedule_flash_sales(env, scenario, inventory, shoppers, streams["flash_sales"],
+                         scenario.clock.duration)
     return env, shoppers, platform
 
 
@@ -181,7 +182,8 @@ def test_parity_stock_scaling_and_shard_split(tmp_path) -> None:
         inventory.add(sku.id, sku.stock, model.catalog.per_user_limit)
     shoppers = Shoppers(env, model, _Platform(), streams["journeys"],  # type: ignore[arg-type]
                         streams["shoppers"], inventory, None, None)
-    schedule_flash_sales(env, model, inventory, shoppers, streams["flash_sales"])
+    schedule_flash_sales(env, model, inventory, shoppers, streams["flash_sales"],
+                         model.clock.duration)
 
     store = Store(SQLite(tmp_path / "checkout.db"))
     store.seed(seeds_of(scenario, scenario.drill.scale), 3, 900.0)

@@ -82,8 +82,9 @@ def _unlink(transport: asyncio.BaseTransport) -> None:
     Each one is otherwise a reference cycle of seven objects that only the cycle collector
     frees — the service's only cyclic garbage in a drill (counted with ``gc.DEBUG_SAVEALL``:
     65,165 transports and nothing else after 74,741 requests at 90% of the ceiling), and
-    the reason it had to run at all (collector.py)."""
-    for name, value in list(vars(transport).items()):
+    the reason it had to run at all (collector.py). Python 3.12 clears them itself in
+    ``close()`` (not on every path); transports without a ``__dict__`` (uvloop's) have none."""
+    for name, value in list(getattr(transport, "__dict__", {}).items()):
         if getattr(value, "__self__", None) is transport:
             setattr(transport, name, None)
 

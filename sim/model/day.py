@@ -46,8 +46,9 @@ def simulate_day(scenario: Scenario, seed: np.random.SeedSequence,
     """Run one replication and return what it measured.
 
     ``record_contacts`` adds the support contact stream (``parts.support.stream``) that agent
-    sizing replays. ``arrivals_until`` (seconds into the clock) ends the arrivals before the
-    clock does: the sessions already walking go on to the end (a drill's graceful stop).
+    sizing replays. ``arrivals_until`` (seconds into the clock) ends the arrivals — sessions
+    and flash-sale buyers — before the clock does: the sessions already walking go on to the
+    end (a drill's graceful stop).
     """
     return DayRun(scenario, seed, progress, record_contacts, arrivals_until).finish()
 
@@ -164,7 +165,10 @@ class _Day:
         shoppers = Shoppers(env, scenario, servers, streams["journeys"], streams["shoppers"],
                             inventory, gateway, support)
         servers.attach(CHECKOUT, hold=checkout_work(inventory))
-        schedule_flash_sales(env, scenario, inventory, shoppers, streams["flash_sales"])
+        end = scenario.clock.duration
+        if arrivals_until is not None:
+            end = min(arrivals_until, end)
+        schedule_flash_sales(env, scenario, inventory, shoppers, streams["flash_sales"], end)
         for sku_id, stock in inventory.skus.items():
             observer.gauge(f"stock_{sku_id}", lambda stock=stock: stock.available)  # type: ignore[misc]
         observer.on_minute.append(inventory.flush)
@@ -174,9 +178,7 @@ class _Day:
         observer.servers = servers
         observer.sessions = lambda: (tally.sessions, tally.sessions - tally.finished)
         curve = RateCurve(scenario.traffic.sessions_per_min, scenario.clock)
-        end = scenario.clock.duration
-        _Arrivals(env, curve, end if arrivals_until is None else min(arrivals_until, end),
-                  streams["arrivals"], shoppers.arrive)
+        _Arrivals(env, curve, end, streams["arrivals"], shoppers.arrive)
         return cls(scenario, observer, servers, inventory, shoppers, gateway, support, capacity)
 
     def counters(self) -> dict[str, float]:

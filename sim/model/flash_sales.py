@@ -19,7 +19,8 @@ from .wakeup import Wakeable, wake
 
 
 def schedule_flash_sales(env: simpy.Environment, scenario: Scenario, inventory: Inventory,
-                         shoppers: Shoppers, rng: np.random.Generator) -> None:
+                         shoppers: Shoppers, rng: np.random.Generator, until: float) -> None:
+    """Every sale's stock and audience; buyers arrive until ``until`` (seconds into the run)."""
     if scenario.promotions is None:
         return
     clock = scenario.clock
@@ -28,7 +29,7 @@ def schedule_flash_sales(env: simpy.Environment, scenario: Scenario, inventory: 
         stock = inventory.add(sale.sku.id, sale.sku.stock, sale.per_user_limit)
         closes = clock.window(sale.start, sale.end)[1]
         shoppers.add_flash_sale(sale, stock, closes)
-        _Buyers(env, shoppers, audience, clock.duration)
+        _Buyers(env, shoppers, audience, until)
 
 
 class _Buyers(Wakeable):
@@ -42,7 +43,7 @@ class _Buyers(Wakeable):
                  duration: float):
         self.env, self.shoppers, self.audience = env, shoppers, audience
         self.count = int(np.searchsorted(audience.times, duration))
-        """Buyers who arrive before the run ends (times ascend)."""
+        """Buyers who arrive before ``duration`` (times ascend)."""
         self.next = 0
         self._arriving = (self._arrive,)
         if self.count:

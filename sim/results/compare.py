@@ -59,7 +59,8 @@ def drill_model(scenario: Scenario, window: tuple[float, float],
     ``demand_factor`` multiplies every endpoint's demand (``drill.demand_by_load``). Its clock
     runs on past the window for the drill's graceful stop, in which the sessions still walking
     go on (run it with :func:`simulate_window`, which ends the arrivals with the window): the
-    drill counts their requests too."""
+    drill counts their requests too. (A payment outage's edge inside the stop opens or closes
+    in the model; the drill switches none after its window.)"""
     model = scaled(scenario)
     stretch = scenario.drill.compress
     w0, w1 = window
@@ -163,14 +164,17 @@ def predict(scenario: Scenario, window: tuple[float, float], seed: int | None = 
     factor its demands were taken at.
 
     With ``drill.demand_by_load`` the model runs twice: once to learn the drill's throughput
-    (below the ceiling it is the offered load, whatever the demands), then with every demand
-    at that throughput's factor."""
+    in its window (below the ceiling it is the offered load, whatever the demands), then with
+    every demand at that throughput's factor."""
     seed = scenario.seed if seed is None else seed
     real = (window[1] - window[0]) / scenario.drill.compress
     factor = 1.0
     if scenario.drill.demand_by_load:
         first = simulate_window(drill_model(scenario, window, client_timeout), window, seed)
-        factor = scenario.drill.demand_factor(float(first.series["requests"].sum()) / real)
+        # The window's minutes only: the curve is read at the load the steps held (steady,
+        # no graceful stop), not diluted by the stop's trickle.
+        in_window = first.series["requests"][:math.ceil((window[1] - window[0]) / MINUTE)]
+        factor = scenario.drill.demand_factor(float(in_window.sum()) / real)
     obs = simulate_window(drill_model(scenario, window, client_timeout, factor), window, seed)
     compress = scenario.drill.compress
     outside = scenario.drill.outside_server
