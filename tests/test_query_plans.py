@@ -4,12 +4,14 @@ A full scan costs nothing in a test's empty shop and grows with every order: a c
 whose pay read every payment ever made got dearer through a drill (calibrations minutes
 apart found pay 7-30% dearer the second time). Every statement a shopper's journey sends
 (home to pay, an order read back, a support ticket) is asked for SQLite's query plan, with
-the values it was sent with.
+the values it was sent with. And the keys the service makes sort by creation, so each insert
+appends to its table's B-tree instead of dirtying a page anywhere in it.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import time
 import uuid
 from typing import Any
 
@@ -54,3 +56,27 @@ def test_a_journeys_statements_read_growing_tables_by_index(monkeypatch, tmp_pat
                 if detail.startswith("SCAN") and detail.split()[1] in GROWING:
                     scans.append(f"{detail}: {statement}")
     assert not scans, scans
+
+
+def test_the_keys_the_service_makes_sort_by_creation(tmp_path):
+    """Carts, orders and tickets made a few milliseconds apart (and a payment with no
+    Idempotency-Key) get keys in the order they were made, each a version-7 UUID's hex."""
+    with inside(f"sqlite:///{tmp_path / 'c.db'}", SHOP) as shop:
+        shop.reset()
+        shopper = {"X-Shopper-Id": "ana"}
+        made: dict[str, list[str]] = {"cart": [], "order": [], "ticket": []}
+        for _ in range(4):
+            cart = shop.client.post("/cart", json={"sku": "CALM", "qty": 1}, headers=shopper)
+            made["cart"].append(cart.json()["cart_id"])
+            made["order"].append(shop.client.post("/orders", json={
+                "cart_id": made["cart"][-1]}, headers=shopper).json()["order_id"])
+            made["ticket"].append(shop.client.post("/support/tickets", json={"topic": "where"},
+                                                   headers=shopper).json()["ticket_id"])
+            time.sleep(0.003)
+        assert shop.pay(made["order"][0], "ana", key=None).status_code == 200
+        with sqlite3.connect(tmp_path / "c.db") as db:
+            made["payment"] = [db.execute("SELECT idem_key FROM payments").fetchone()[0]]
+    for kind, keys in made.items():
+        assert keys == sorted(keys), (kind, keys)
+        assert all(uuid.UUID(k).version == 7 and k == uuid.UUID(k).hex for k in keys), keys
+    assert len({k for keys in made.values() for k in keys}) == 13

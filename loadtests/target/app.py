@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import secrets
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
@@ -36,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .gateway import Gateway
 from .metrics import Metrics
-from .store import Busy, PaymentState, SkuSeed, Store, StoreError
+from .store import Busy, PaymentState, SkuSeed, Store, StoreError, new_id
 
 MAX_BODY = 64 * 1024
 """Bytes a request body may have; beyond it, 413."""
@@ -225,7 +224,7 @@ async def pay(order_id: str, body: PayIn, shopper: ShopperId, service: ServiceOf
     if not gateway.knows(body.channel):
         raise StoreError("unknown_channel", 422, f"no payment channel {body.channel!r}")
     await _db(store, _owned, store, order_id, shopper)
-    key = idempotency_key or uuid.uuid4().hex
+    key = idempotency_key or new_id()
     deadline = time.monotonic() + gateway.timeout + 5.0
     provider_ms = 0.0
     while True:
