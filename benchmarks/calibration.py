@@ -16,7 +16,9 @@ With ``--repeats N`` each load is drilled N times in a row, the same schedule ag
 server: how far the target's own p95 moves between identical drills is the yardstick for the
 prediction's error (on this 2-core microVM, up to 15x at ~760 requests/s, README). Each
 drill's load generator busy share (drill.json) says whether the generator, not only the
-target, was measured.
+target, was measured. With ``--witness``, one more drill per load with a lone client beside
+it (:class:`Witness`): the target's latency with none of the load generator's own waiting in
+it, against the prediction.
 
 The service gets a core of its own and the load generator the others (``--no-pin``: the
 scheduler's choice): sharing two cores, the target's product p95 at ~760 requests/s moved
@@ -26,22 +28,26 @@ quoting them). Results under
 results/bench-calibration-<UTC time>/.
 
     python benchmarks/calibration.py [--step 15] [--first-rate 20] [--loads 0.5 0.9]
-                                     [--calibrations 2] [--probes] [--repeats 1]
+                                     [--calibrations 2] [--probes] [--repeats 1] [--witness]
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from loadtests.schedule import window_of
 from loadtests.target.cores import place
@@ -55,6 +61,12 @@ STEADY = ['drill.window=["20:15","20:25"]', "drill.compress=5"]
 """Ten steady minutes (no flash sale, no outage) replayed in two."""
 MIN_REQUESTS = 200
 LOAD_EVERY_S = 5.0
+WITNESS_RATE = 50.0
+"""The lone client's requests per second (exponential gaps: it samples the target's time
+average, as a Poisson arrival does)."""
+WITNESS_BUSY = 0.25
+"""The witness's requests count in seconds when the service is busy over this share of its
+core (the drill's load, not its planning before or its graceful stop after)."""
 
 
 @contextmanager
@@ -75,6 +87,62 @@ def load_watch(phase: str, seen: dict[str, list[float]]) -> Iterator[None]:
         done.set()
         watcher.join()
         samples.append(os.getloadavg()[0])
+
+
+class Witness:
+    """A lone client beside a drill: product pages over one kept-alive connection at
+    WITNESS_RATE a second, from this process's idle thread (so on the load generator's core,
+    in a process of its own), each timed, and the service's CPU read every second.
+
+    A drill's latency is counted from each request's intended start, in a Locust process busy
+    up to 80% of a core near the target's ceiling: what its own loop makes a request wait
+    (sending late, reading late, sending in bursts) is in the figure. The witness's latency
+    is the target's alone."""
+
+    def __init__(self, url: str, service_pid: int):
+        parts = urlsplit(url)
+        self.host, self.port, self.pid = parts.hostname or "127.0.0.1", parts.port, service_pid
+        self.latencies: list[tuple[float, float]] = []
+        self.cpu: list[tuple[float, float]] = []
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Witness:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _cpu_seconds(self) -> float:
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def _run(self) -> None:
+        rng = random.Random(0)
+        client = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        client.request("GET", "/")
+        sku = json.loads(client.getresponse().read())["skus"][0]
+        next_cpu = 0.0
+        while not self._done.wait(rng.expovariate(WITNESS_RATE)):
+            sent = time.perf_counter()
+            client.request("GET", f"/products/{sku}")
+            client.getresponse().read()
+            now = time.perf_counter()
+            self.latencies.append((now, now - sent))
+            if now >= next_cpu:
+                self.cpu.append((now, self._cpu_seconds()))
+                next_cpu = now + 1.0
+        client.close()
+
+    def p95_ms(self) -> tuple[float, int]:
+        """The witness's p95 (ms) over the seconds the service was busy, and its count."""
+        busy = [(a, b) for (a, ca), (b, cb) in zip(self.cpu, self.cpu[1:], strict=False)
+                if (cb - ca) / (b - a) > WITNESS_BUSY]
+        seen = sorted(x for t, x in self.latencies if any(a <= t < b for a, b in busy))
+        return (seen[int(0.95 * (len(seen) - 1))] * 1000 if seen else float("nan")), len(seen)
 
 
 def peakday(*args: str) -> int:
@@ -135,6 +203,8 @@ def main() -> None:
     parser.add_argument("--probes", action="store_true", help="calibrate with --probes")
     parser.add_argument("--repeats", type=int, default=1,
                         help="drills per load (the target's own run-to-run spread)")
+    parser.add_argument("--witness", action="store_true",
+                        help="one more drill per load with a lone client timing the target")
     parser.add_argument("--no-pin", action="store_true",
                         help="leave the service and the load generator to the scheduler")
     args = parser.parse_args()
@@ -157,17 +227,27 @@ def main() -> None:
             if not fits[0]["saturation_throughput"]:
                 sys.exit("A never saturated")
             results = []
+            witnessed = []
             for load in args.loads:
                 scale = scale_for(load, fits[0]["saturation_throughput"], overlay)
-                for run in range(1, args.repeats + 1):
+                runs = [*range(1, args.repeats + 1), *(["witness"] if args.witness else [])]
+                for run in runs:
                     folder = out / f"drill-{load:g}" / f"run-{run}"
+                    command = ["drill", str(SCENARIO), "--target", service.url, "--overlay",
+                               str(overlay), *(x for s in [*STEADY, f"drill.scale={scale:.5f}"]
+                                               for x in ("--set", s)), "--out", str(folder)]
                     with load_watch(f"drill at {load:.0%}", loads):
-                        peakday("drill", str(SCENARIO), "--target", service.url, "--overlay",
-                                str(overlay), *(x for s in [*STEADY, f"drill.scale={scale:.5f}"]
-                                                for x in ("--set", s)), "--out", str(folder))
-                    results.append((load, run, scale, *(
-                        json.loads((folder / name).read_text())
-                        for name in ("comparison.json", "drill.json"))))
+                        if run == "witness":
+                            with Witness(service.url, service.process.pid) as witness:
+                                peakday(*command)
+                        else:
+                            peakday(*command)
+                    figures = [json.loads((folder / name).read_text())
+                               for name in ("comparison.json", "drill.json")]
+                    if run == "witness":
+                        witnessed.append((load, witness.p95_ms(), *figures))
+                    else:
+                        results.append((load, run, scale, *figures))
         finally:
             service.stop()
     print(f"load average after: {os.getloadavg()}\n")
@@ -202,6 +282,13 @@ def main() -> None:
                       f"{row['observed']:.3f} ms ({row['relative_error']:+.1%})")
     if args.repeats > 1:
         spread(results)
+    for load, (p95, count), comparison, drill in witnessed:
+        row = next(r for r in comparison["rows"] if r["figure"] == "latency p95"
+                   and r["endpoint"] == "product" and r["phase"] == "all")
+        print(f"\nwitness at {load:.0%}: a lone client's product p95 {p95:.1f} ms ({count} "
+              f"requests while the service was busy), the drill's {row['observed']:.1f} ms, "
+              f"predicted {row['predicted']:.1f} ms; load generator busy "
+              f"{(drill.get('load_generator') or {}).get('busy', 0):.0%}")
     print(f"\nresults: {out}")
 
 
