@@ -40,7 +40,7 @@ from sim.results.folders import json_bytes, write_atomically
 from sim.scenario import load_scenario
 from sim.scenario.schema import Scenario
 
-from . import collector, keepalive
+from . import client_pool, collector
 from .config import DrillConfig
 from .recorder import GENERATOR_LIMIT, Recorder, summarize, thresholds
 from .schedule import Plan, build_plan
@@ -248,7 +248,7 @@ def run(role: str, path: Path) -> int:
     # collection, they stopped the generator 194 ms (up to 453) every ~8 s, and every request
     # in flight and every session due meanwhile waited that long (collector.py).
     collector.settle_generator()
-    keepalive.install()
+    client_pool.install()
     events.spawning_complete.add_listener(lambda **_: _freeze_users(state))
     if role == "worker":
         return _work(config, state)

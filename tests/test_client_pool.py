@@ -1,4 +1,5 @@
-"""A drill's shopper reuses its connection whatever descriptor it landed on (keepalive.py)."""
+"""The drill's connection pool (client_pool.py): a shopper reuses its connection whatever
+descriptor it landed on, and the target is looked up once per process."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import gevent.socket
 import pytest
 from geventhttpclient import HTTPClient
 from geventhttpclient.connectionpool import ConnectionPool
 
-from loadtests import keepalive
+from loadtests import client_pool
 
 DESCRIPTORS = 1100
 """Open before the client connects, so that its socket's descriptor is past select's 1024."""
@@ -47,13 +49,20 @@ def counting_server() -> Iterator[tuple[str, list[int]]]:
         server.server_close()
 
 
+def restore_pools(monkeypatch) -> None:
+    """Undo install() after the test, and forget what it looked up."""
+    monkeypatch.setattr(ConnectionPool, "_is_socket_alive", ConnectionPool._is_socket_alive)
+    monkeypatch.setattr(ConnectionPool, "_resolve", ConnectionPool._resolve)
+    monkeypatch.setattr(client_pool, "_ADDRESSES", {})
+
+
 def test_a_connection_past_descriptor_1024_is_kept(monkeypatch):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < DESCRIPTORS + 100:
         pytest.skip(f"this machine allows {hard} open files")
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, DESCRIPTORS + 100), hard))
-    monkeypatch.setattr(ConnectionPool, "_is_socket_alive", ConnectionPool._is_socket_alive)
-    keepalive.install()
+    restore_pools(monkeypatch)
+    client_pool.install()
     filler = [socket.socket() for _ in range(DESCRIPTORS)]
     try:
         with counting_server() as (url, ports):
@@ -73,8 +82,32 @@ def test_a_connection_past_descriptor_1024_is_kept(monkeypatch):
 def test_a_connection_the_server_closed_is_not_reused():
     """The check still does its job: an idle connection with its end-of-file waiting is dead."""
     mine, theirs = socket.socketpair()
-    assert keepalive.alive(mine)
+    assert client_pool.alive(mine)
     theirs.close()
-    assert not keepalive.alive(mine)
+    assert not client_pool.alive(mine)
     mine.close()
-    assert not keepalive.alive(mine)
+    assert not client_pool.alive(mine)
+
+
+def test_the_target_is_looked_up_once_per_process(monkeypatch):
+    """Three shoppers' pools open three connections to the address one lookup gave (without
+    install(), three lookups: each through gevent's thread pool)."""
+    restore_pools(monkeypatch)
+    lookups = []
+    lookup = gevent.socket.getaddrinfo
+
+    def counted(*args, **kwargs):
+        lookups.append(args[:2])
+        return lookup(*args, **kwargs)
+
+    monkeypatch.setattr(gevent.socket, "getaddrinfo", counted)
+    client_pool.install()
+    with counting_server() as (url, ports):
+        for _ in range(3):
+            client = HTTPClient.from_url(url, concurrency=1)
+            response = client.get("/")
+            assert response.read() == b"ok"
+            response.release()
+            client.close()
+    assert len(set(ports)) == 3, f"connections from ports {ports}"
+    assert len(lookups) == 1, lookups
