@@ -23,7 +23,8 @@ import gevent
 from locust import LoadTestShape, events
 from locust.runners import WorkerRunner
 
-from loadtests.drill import SPAWN_RATE, lead
+from loadtests import client_pool
+from loadtests.drill import SPAWN_RATE, lead, quiet_spawn_warning
 from loadtests.safety import UnsafeTarget
 from loadtests.schedule import build_plan
 from loadtests.users import DrillState, Shopper, attach
@@ -39,6 +40,8 @@ except ScenarioError as exc:
 SEED = os.environ.get("PEAKDAY_SEED")
 PLAN = build_plan(SCENARIO, int(SEED) if SEED else None)
 STATE = DrillState(SCENARIO, PLAN)
+client_pool.install()
+quiet_spawn_warning()
 
 
 def _refuse(reason: UnsafeTarget) -> str:
