@@ -229,13 +229,19 @@ def _verdict(directory: Path, console: Console) -> int:
         console.print(f"{sku} sold out (as shoppers saw it) at {seen['clock']} "
                       f"({seen['after_s']:.1f} s into the drill)", markup=False)
     comparison = json.loads((directory / "comparison.json").read_text())
+    versus = Table(title="model vs drill (every phase and percentile: comparison.json, "
+                         "report.html)", show_header=True)
+    for column in ("figure", "of", "predicted", "observed", "error"):
+        versus.add_column(column, justify="left" if column in ("figure", "of") else "right")
     for row in comparison["rows"]:
         if row["phase"] != "all" or row["figure"] in ("latency p50", "latency p99"):
-            continue  # every phase and percentile is in comparison.json and the report
+            continue
         error = row["relative_error"]
-        console.print(f"Model vs drill: {row['figure']} {row.get('sku') or row['endpoint']}: "
-                      f"predicted {row['predicted']}, observed {row['observed']}"
-                      + ("" if error is None else f" ({error:+.0%})"), markup=False)
+        versus.add_row(row["figure"], row.get("sku") or row["endpoint"],
+                       _figure(row["figure"], row["predicted"]),
+                       _figure(row["figure"], row["observed"]),
+                       "" if error is None else f"{error:+.0%}")
+    console.print(versus)
     for note in comparison.get("notes", []):
         console.print(f"note: {note}", markup=False)
     if report.get("server"):
@@ -258,3 +264,22 @@ def _verdict(directory: Path, console: Console) -> int:
 
 def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:,.0f}"
+
+
+def _figure(figure: str, value: float | None) -> str:
+    """A comparison row's value as people read it (comparison.json keeps every digit)."""
+    if value is None:
+        return "–"
+    if figure == "sessions":
+        return f"{value:,.0f}"
+    if figure == "error rate":
+        return f"{value:.2%}"
+    if figure == "throughput":
+        return f"{value:,.1f}/s"
+    if figure.startswith("latency"):
+        return f"{value:,.1f} ms"
+    if figure.startswith("CPU"):
+        return f"{value:.3f} ms"
+    if figure.startswith("sold out"):
+        return f"{value:,.1f} s"
+    return f"{value:,.4g}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 
 import numpy as np
@@ -141,6 +142,8 @@ def test_self_test_drill_replays_the_flash_sale(runner, tmp_path, workers):
         assert placed is None
     assert os.sched_getaffinity(0) == mine, "the command's own process is not pinned"
     assert result.exit_code == (0 if report["passed"] else 1), result.output
+    assert "model vs drill" in result.output
+    assert not re.search(r"\d\.\d{4,}", result.output), "figures are rounded for people"
     assert report["workers"] == workers
     assert report["ran_s"] <= 30 + 10 + 2, "the schedule, drill.graceful_stop, a shape tick"
     check_drill(report)
