@@ -17,11 +17,11 @@ limit.
 through gevent's resolver — by default a thread pool, so each new connection handed
 ``getaddrinfo`` to another thread and waited for it to hand back. A drill opens a connection
 per session (a shopper's pooled one has timed out by its next visit), ~600 a second at 90%
-of the reference service's ceiling, where those hand-offs took ~8% of the generator's core
-(sampled with py-spy). A drill loads one host and port: :func:`_resolve_once` looks each up
-once per process, and every later connection goes to that address, whatever a name server
-answers later.
+of the reference service's ceiling. A drill loads one host and port: :func:`_resolve_once`
+keeps the first answer for each (shoppers connecting before it arrives ask too), and every
+later connection is made to its addresses, whatever a name server answers later.
 """
+
 from __future__ import annotations
 
 import select

@@ -258,7 +258,6 @@ def run(role: str, path: Path) -> int:
     if config.cores:  # before any thread or worker process starts: they inherit it
         os.sched_setaffinity(0, config.cores)
     setup_logging("WARNING")
-    quiet_spawn_warning()
     scenario = load_scenario(config.scenario, config.overrides, config.overlays)
     plan = build_plan(scenario, config.seed)
     state = DrillState(scenario, plan, extra_hosts=tuple(config.allow_hosts))
@@ -266,9 +265,7 @@ def run(role: str, path: Path) -> int:
     # before the schedule's zero, lead()) live as long as the drill: walked by each full
     # collection, they stopped the generator 194 ms (up to 453) every ~8 s, and every request
     # in flight and every session due meanwhile waited that long (collector.py).
-    collector.settle_generator()
-    client_pool.install()
-    events.spawning_complete.add_listener(lambda **_: _freeze_users(state))
+    prepare_generator(state)
     if role == "worker":
         return _work(config, state)
     refused = state.refusal(config.target)
@@ -325,6 +322,17 @@ def run(role: str, path: Path) -> int:
             worker.wait(timeout=30)
     _write(config, control, env, plan, scenario)
     return 0
+
+
+def prepare_generator(state: DrillState) -> None:
+    """What every load-generating process of a drill does once its plan is built (run(), and
+    the plain locustfile): its collector settled (the plan frozen now, the users once up:
+    collector.py), its connection pool made fit for thousands of connections
+    (client_pool.py), and Locust's spawn-rate warning kept out of its log."""
+    collector.settle_generator()
+    client_pool.install()
+    quiet_spawn_warning()
+    events.spawning_complete.add_listener(lambda **_: _freeze_users(state))
 
 
 def _freeze_users(state: DrillState) -> None:

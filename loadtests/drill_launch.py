@@ -18,6 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from sim.report import render_drill_report, write_report
 from sim.results.compare import compare
@@ -202,12 +203,12 @@ def locust_process(role: str, config: DrillConfig) -> int:
 
 def _verdict(directory: Path, console: Console) -> int:
     report = json.loads((directory / "drill.json").read_text())
-    table = Table(title=f"drill of {report['scenario']} against {report['target']}",
+    table = Table(title=Text(f"drill of {report['scenario']} against {report['target']}"),
                   show_header=True)
     for column in ("endpoint", "requests", "errors", "p50 ms", "p99 ms", "p99 ms (uncorr.)"):
         table.add_column(column, justify="right" if column != "endpoint" else "left")
     for name, e in report["endpoints"].items():
-        table.add_row(name, f"{e['requests']:,}", f"{e['errors']:,}", _ms(e["p50_ms"]),
+        table.add_row(Text(name), f"{e['requests']:,}", f"{e['errors']:,}", _ms(e["p50_ms"]),
                       _ms(e["p99_ms"]), _ms(e["p99_uncorrected_ms"]))
     console.print(table)
     sessions = report["sessions"]
@@ -237,7 +238,7 @@ def _verdict(directory: Path, console: Console) -> int:
         if row["phase"] != "all" or row["figure"] in ("latency p50", "latency p99"):
             continue
         error = row["relative_error"]
-        versus.add_row(row["figure"], row.get("sku") or row["endpoint"],
+        versus.add_row(row["figure"], Text(row.get("sku") or row["endpoint"]),
                        _figure(row["figure"], row["predicted"]),
                        _figure(row["figure"], row["observed"]),
                        "" if error is None else f"{error:+.0%}")
@@ -278,8 +279,8 @@ def _figure(figure: str, value: float | None) -> str:
         return f"{value:,.1f}/s"
     if figure.startswith("latency"):
         return f"{value:,.1f} ms"
-    if figure.startswith("CPU"):
-        return f"{value:.3f} ms"
+    if figure.startswith("CPU"):  # the unit is in the figure's name
+        return f"{value:.3f}"
     if figure.startswith("sold out"):
-        return f"{value:,.1f} s"
+        return f"{value:,.1f}"
     return f"{value:,.4g}"

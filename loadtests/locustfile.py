@@ -23,8 +23,7 @@ import gevent
 from locust import LoadTestShape, events
 from locust.runners import WorkerRunner
 
-from loadtests import client_pool
-from loadtests.drill import SPAWN_RATE, lead, quiet_spawn_warning
+from loadtests.drill import SPAWN_RATE, lead, prepare_generator
 from loadtests.safety import UnsafeTarget
 from loadtests.schedule import build_plan
 from loadtests.users import DrillState, Shopper, attach
@@ -40,8 +39,7 @@ except ScenarioError as exc:
 SEED = os.environ.get("PEAKDAY_SEED")
 PLAN = build_plan(SCENARIO, int(SEED) if SEED else None)
 STATE = DrillState(SCENARIO, PLAN)
-client_pool.install()
-quiet_spawn_warning()
+prepare_generator(STATE)
 
 
 def _refuse(reason: UnsafeTarget) -> str:

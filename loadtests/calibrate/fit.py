@@ -312,9 +312,9 @@ def _step_inside(step: StepResult, endpoints: list[str]) -> dict[str, float]:
 def _light(steps: list[StepResult]) -> dict[str, dict]:
     """Per endpoint, the light-load mean and p95 (ms): the median over the light steps, so one
     step that met a stalled machine does not set the model; requests summed. The server never
-    saw a session's start lag: it is taken off the first request of each step, and kept as
-    ``lag_ms`` (the drill counts it in that request's latency, as it counts every later
-    request's waking late: the time outside the server holds it, :func:`_endpoint`)."""
+    saw a session's start lag: it is taken off the first request of each step; ``seen_*``
+    keep the latencies as the drill counted them, lag and all (it counts every later
+    request's waking late too): the time outside the server holds it, :func:`_endpoint`."""
     chosen = _light_steps(steps)
     figures: dict[str, dict] = {}
     for e in {e for s in chosen for e in s.endpoints}:
@@ -324,7 +324,8 @@ def _light(steps: list[StepResult]) -> dict[str, dict]:
             figures[e] = {"mean_ms": _median([f["mean_ms"] - lag for f, lag in seen]),
                           "p95_ms": _median([(f["p95_ms"] or 0) - lag for f, lag in seen]),
                           "requests": sum(f["requests"] for f, _ in seen),
-                          "lag_ms": _median([lag for _, lag in seen])}
+                          "seen_mean_ms": _median([f["mean_ms"] for f, _ in seen]),
+                          "seen_p95_ms": _median([f["p95_ms"] or 0 for f, _ in seen])}
     return figures
 
 
@@ -350,11 +351,11 @@ def _endpoint(figures: dict, demand: float, outside: float, requests: int,
     (Without the lag, the model foresaw home's p95 at half the ceiling 37-40% under the
     drill's, every other endpoint within 16%: calibration run 16.)"""
     mean, p95 = figures["mean_ms"] / 1000, (figures["p95_ms"] or 0) / 1000
-    lag = figures.get("lag_ms", 0.0) / 1000
+    seen_mean, seen_p95 = figures["seen_mean_ms"] / 1000, figures["seen_p95_ms"] / 1000
     light_demand = demand * at_light
-    away = max(0.0, mean + lag - light_demand)
+    away = max(0.0, seen_mean - light_demand)
     return EndpointFit(demand, min(MAX_CV, _cv(mean - outside, p95 - outside)), away,
-                       _cv(away, p95 + lag - light_demand), figures["mean_ms"], requests)
+                       _cv(away, seen_p95 - light_demand), figures["mean_ms"], requests)
 
 
 def _cv(mean: float, p95: float) -> float:

@@ -32,8 +32,9 @@ from sim.behaviour.stock import conserved, shard_split
 
 
 def new_id() -> str:
-    """A row's key that sorts by creation: UUID version 7's layout (RFC 9562: 48 bits of Unix
-    milliseconds, then 74 random bits), as 32 hex digits like ``uuid4().hex``.
+    """A row's key that sorts by creation, to the millisecond: UUID version 7's layout (RFC
+    9562: 48 bits of Unix milliseconds, then 74 random bits), as 32 hex digits like
+    ``uuid4().hex``.
 
     A random key (uuid4) lands anywhere in its table's B-tree, so each insert dirties a page
     of its own and a write gets dearer as the table grows: on SQLite (WAL), a cart and an
