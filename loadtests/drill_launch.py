@@ -273,8 +273,8 @@ def _figure(figure: str, value: float | None) -> str:
         return "–"
     if figure == "sessions":
         return f"{value:,.0f}"
-    if figure == "error rate":
-        return f"{value:.2%}"
+    if figure == "error rate":  # a handful of errors in a big drill is not 0.00%
+        return f"{value * 100:.3g}%"
     if figure == "throughput":
         return f"{value:,.1f}/s"
     if figure.startswith("latency"):

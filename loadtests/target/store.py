@@ -37,11 +37,12 @@ def new_id() -> str:
     ``uuid4().hex``.
 
     A random key (uuid4) lands anywhere in its table's B-tree, so each insert dirties a page
-    of its own and a write gets dearer as the table grows: on SQLite (WAL), a cart and an
-    order inserted per transaction cost 53 µs at first and 73-77 µs past 100,000 rows, and
-    48-51 µs throughout with time-ordered keys. The target's checkout and pay then cost ~10%
-    more in a calibration run minutes after another (README, calibration runs 15-16): a
-    drift of the target, not of the method, that made two calibrations disagree."""
+    of its own and a write gets dearer as the table grows: through this store on SQLite, a
+    cart and its order cost 104 µs for the first 10,000 shoppers and 138 µs at 120,000 with
+    uuid4 keys, 88-97 µs throughout with these (``benchmarks/row_keys.py``). The target's
+    checkout and pay then cost 9-11% more in a calibration run minutes after another (README,
+    calibration runs 15-16; within 5% with these keys, run 17): a drift of the target, not of
+    the method."""
     value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
     value = value & ~(0xF << 76) | 0x7 << 76  # version 7
     value = value & ~(0x3 << 62) | 0x2 << 62  # the RFC's variant
