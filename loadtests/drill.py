@@ -17,7 +17,6 @@ import csv
 import gc
 import io
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -49,25 +48,11 @@ from .stops import Stop
 from .target.launch import bearer
 from .users import DrillState, Shopper, attach
 
-SPAWN_RATE = 1000
-"""Users started per second. A drill's users send nothing before their visits' times, and the
-schedule's zero comes once the last is up (:func:`lead`), so starting them fast ramps no
-load; at Locust's advised 100 a second, a drill at 90% of the reference service's ceiling
-(6,601 users) waited 66 s before its first request, and so did each calibration step near
-the ceiling."""
-
-
-class _SpawnRateWarning(logging.Filter):
-    """Locust warns of spawn rates over 100 a second (users that load the target at once):
-    every drill's would warn, and loads nothing while it spawns (SPAWN_RATE)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "spawn rate is very high" not in record.getMessage()
-
-
-def quiet_spawn_warning() -> None:
-    """Keep Locust's spawn-rate warning (above) out of this process's log."""
-    logging.getLogger("locust.runners").addFilter(_SpawnRateWarning())
+SPAWN_RATE = 100
+"""Users started per second (Locust warns above 100). Not faster: at 1,000 a second a drill
+would start sooner (a drill at 90% of the reference service's ceiling holds 6,601 users: 66 s
+of spawning), but the calibration of a known target then measured its demands ~5% high and
+one worker too many (tests/test_calibrate.py), for a reason not yet found."""
 
 
 def lead(plan: Plan) -> float:
@@ -327,11 +312,10 @@ def run(role: str, path: Path) -> int:
 def prepare_generator(state: DrillState) -> None:
     """What every load-generating process of a drill does once its plan is built (run(), and
     the plain locustfile): its collector settled (the plan frozen now, the users once up:
-    collector.py), its connection pool made fit for thousands of connections
-    (client_pool.py), and Locust's spawn-rate warning kept out of its log."""
+    collector.py) and its connection pool made fit for thousands of connections
+    (client_pool.py)."""
     collector.settle_generator()
     client_pool.install()
-    quiet_spawn_warning()
     events.spawning_complete.add_listener(lambda **_: _freeze_users(state))
 
 
