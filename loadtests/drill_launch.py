@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sim.report import render_drill_report, write_report
+from sim.report.formatting import comparison_value
 from sim.results.compare import compare
 from sim.results.folders import (
     RESULTS,
@@ -239,8 +240,8 @@ def _verdict(directory: Path, console: Console) -> int:
             continue
         error = row["relative_error"]
         versus.add_row(row["figure"], Text(row.get("sku") or row["endpoint"]),
-                       _figure(row["figure"], row["predicted"]),
-                       _figure(row["figure"], row["observed"]),
+                       comparison_value(row["figure"], row["predicted"]),
+                       comparison_value(row["figure"], row["observed"]),
                        "" if error is None else f"{error:+.0%}")
     console.print(versus)
     for note in comparison.get("notes", []):
@@ -266,21 +267,3 @@ def _verdict(directory: Path, console: Console) -> int:
 def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:,.0f}"
 
-
-def _figure(figure: str, value: float | None) -> str:
-    """A comparison row's value as people read it (comparison.json keeps every digit)."""
-    if value is None:
-        return "–"
-    if figure == "sessions":
-        return f"{value:,.0f}"
-    if figure == "error rate":  # a handful of errors in a big drill is not 0.00%
-        return f"{value * 100:.3g}%"
-    if figure == "throughput":
-        return f"{value:,.1f}/s"
-    if figure.startswith("latency"):
-        return f"{value:,.1f} ms"
-    if figure.startswith("CPU"):  # the unit is in the figure's name
-        return f"{value:.3f}"
-    if figure.startswith("sold out"):
-        return f"{value:,.1f}"
-    return f"{value:,.4g}"

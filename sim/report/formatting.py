@@ -43,6 +43,24 @@ def fmt(figure: SummaryFigure, kind: str = "int") -> str:
     return f"{value:,.0f}"
 
 
+
+def comparison_value(figure: str, value: float | None) -> str:
+    """A value of a comparison.json row (``figure``: sessions, throughput, latency p95, ...)
+    for people; the file keeps every digit."""
+    if value is None:
+        return "–"
+    if figure == "error rate":  # a handful of errors in a big drill is not 0.00%
+        return f"{value * 100:.3g}%"
+    if figure == "throughput":
+        return f"{value:,.1f}/s"
+    if figure.startswith("latency"):
+        return f"{value:,.1f} ms"
+    if figure.startswith("CPU"):  # the unit is in the figure's name
+        return f"{value:.3f}"
+    if figure.startswith("sold out"):
+        return fmt(value, "float")
+    return fmt(value)
+
 def plan_parts(options: dict) -> list[str]:
     """The ``--overlay``/``--set`` options a run was made with, one per item, as typed."""
     return [*(f"--overlay {o}" for o in options.get("overlays", [])),
