@@ -281,8 +281,11 @@ def main() -> None:
               + ", ".join(f"{b['mix']} {b['busy']:.0%}" for b in f.get("busy", [])))
     for load, run, scale, comparison, drill in results:
         busy = (drill.get("load_generator") or {}).get("busy")
+        modelled = next((r["predicted"] for r in comparison["rows"]
+                         if r["figure"] == "load generator busy"), None)
         print(f"\ndrill at {load:.0%} of saturation (drill.scale={scale:.4f}), run {run}; "
-              f"load generator busy {'?' if busy is None else f'{busy:.0%}'} of a core:")
+              f"load generator busy {'?' if busy is None else f'{busy:.0%}'} of a core"
+              + ("" if modelled is None else f" (model: {modelled:.0%})") + ":")
         print("  endpoint   throughput/s predicted observed   err   p95 ms predicted observed"
               "    err   ok")
         for endpoint, x, p95, ok in judge(comparison):

@@ -180,6 +180,26 @@ def test_cost_falling_with_load_is_measured_and_reaches_the_overlay():
     assert fit(no_cpu).demand_by_load == {}
 
 
+def test_the_load_generators_cost_per_request_is_measured_and_reaches_the_overlay():
+    """A generator with fixed work (5 ms of its core a second: timers, its collector) and
+    0.3 ms per request: its busy share over each step's run, per request it completed, is
+    measured at each step's load, and the overlay hands it to the drill's model. Steps that
+    did not say how busy their generator was (an older calibration folder): none."""
+    fixed, per_request = 0.005, 0.0003
+    steps = [replace(s, generator_busy=round(fixed + per_request * s.completed / s.ran_s, 3))
+             for s in ramp()]
+    result = fit(steps)
+    assert set(result.generator_cpu_by_load) == {round(s.completed / s.ran_s) for s in steps}
+    for load, cost in result.generator_cpu_by_load.items():
+        assert cost == pytest.approx(per_request + fixed / load, rel=0.05), load
+    calibrated = load_scenario(FLASH, overrides_of(overlay(result)))
+    generator = calibrated.drill.load_generator
+    assert generator is not None
+    assert generator.cpu_per_request(100) == pytest.approx(per_request + fixed / 100, rel=0.05)
+    assert fit(ramp()).generator_cpu_by_load == {}
+    assert "load_generator" not in overlay(fit(ramp()))["drill"]
+
+
 def test_mix_probes_recover_each_endpoints_demand():
     """Five saturated mixes pin every endpoint's demand (the light-load split alone puts
     home's connection time into its demand and product's into nothing)."""

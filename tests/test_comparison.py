@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from scipy.optimize import brentq
 
 from sim.results.compare import compare, drill_model, predict
 from sim.scenario import load_scenario
@@ -88,6 +89,35 @@ def test_outside_time_is_added_to_every_latency():
     # M/M/1 response Exp(40/s) plus Exp(mean 10 ms): the sum's median is 28.2 ms (2,000,000
     # draws), not the medians' sum 17.3 + 6.9 = 24.3 ms.
     assert drawn["p50_ms"] == pytest.approx(28.2, rel=0.05)
+
+
+def test_the_load_generators_wait_is_added_as_a_queue_of_its_own():
+    """A generator spending 12.5 ms of its core per request, sending 60 a second, is busy
+    75%: an answer waits for it with probability 0.75, then Exp(20/s). Behind the M/M/1 target
+    (Exp(40/s)): P(R + W > t) = 1.5 e^(-20t) - 0.5 e^(-40t). From three processes each is
+    busy 25%. The comparison sets the busy share beside the drill's."""
+    generator = {"cpu_by_load": {10: "12.5ms", 1000: "12.5ms"}}
+    scenario = scenario_of(mm1_drill(load_generator=generator))
+    predicted = predict(scenario, window(scenario))
+    assert predicted["generator_busy"] == pytest.approx(0.75, rel=0.03)
+    home = predicted["endpoints"]["home"]
+    for key, q in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
+        t = brentq(lambda t, q=q: 1.5 * math.exp(-20 * t) - 0.5 * math.exp(-40 * t) - (1 - q),
+                   0, 1)
+        assert home[key] == pytest.approx(t * 1000, rel=0.06), key
+    spread = predict(scenario, window(scenario), processes=3)
+    assert spread["generator_busy"] == pytest.approx(0.25, rel=0.03)
+    assert spread["endpoints"]["home"]["p95_ms"] < home["p95_ms"]
+    assert predict(scenario_of(mm1_drill()), window(scenario))["generator_busy"] is None
+    drill = {"planned_duration_s": 30 * 60 / COMPRESS, "sessions": {"started": 21_000},
+             "error_rate": 0, "workers": 3, "load_generator": {"busy": 0.3},
+             "endpoints": {"home": {"requests": 21_600, "p50_ms": 20.0, "p95_ms": 80.0,
+                                    "p99_ms": 120.0}}, "sold_out": {}}
+    short = scenario_of(mm1_drill(window=["01:00", "01:30"], load_generator=generator))
+    busy = next(r for r in compare(short, drill, window(short), curve=False)["rows"]
+                if r["figure"] == "load generator busy")
+    assert busy["predicted"] == pytest.approx(0.25, rel=0.03)
+    assert busy["observed"] == 0.3
 
 
 def test_model_starts_empty_at_the_window():

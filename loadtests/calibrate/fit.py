@@ -45,6 +45,12 @@ at the light steps' load).
 
 The spread of each demand is a lognormal whose cv matches the light steps' p95 / mean (capped
 at an exponential's); spread.py then fits one shared spread to the waiting the target showed.
+
+The load generator is measured too: each step's CPU seconds of the Locust process (its busy
+share over the time it ran) per request it completed, by its throughput
+(:func:`generator_cost`). A drill's prediction makes it a queue of its own (compare.py): on
+the reference service at 90% of the ceiling a lone client saw the target answer in 4.2 ms at
+p95 while the drill's own requests took 12.7, waiting in a generator 80% busy.
 """
 
 from __future__ import annotations
@@ -106,6 +112,9 @@ class Fit:
     """Mean time outside the server at light load."""
     demand_by_load: dict[int, float] = field(default_factory=dict)
     """Requests/s -> the factor on every demand there (see :func:`cost_by_load`)."""
+    generator_cpu_by_load: dict[int, float] = field(default_factory=dict)
+    """Requests/s -> the load generator's CPU seconds per request there (see
+    :func:`generator_cost`; {}: no step said how busy its generator was)."""
     busy: list[dict] = field(default_factory=list)
     """Per saturated step: its mix, throughput, and the workers the fitted demands keep
     busy there as a share of all (1 where the fit meets the utilization law)."""
@@ -205,7 +214,24 @@ def fit(steps: list[StepResult]) -> Fit:
                 assumed, _median([f.cv for f in endpoints.values()]), outside,
                 _median([f.outside_cv for f in endpoints.values()]), seen.get("mean_ms"),
                 seen.get("requests", 0), measured=False)
-    return Fit(endpoints, workers, concurrency, x_sat, cpu, outside, curve, busy, notes=notes)
+    return Fit(endpoints, workers, concurrency, x_sat, cpu, outside, curve,
+               generator_cost(journey), busy, notes=notes)
+
+
+def generator_cost(journey: list[StepResult]) -> dict[int, float]:
+    """The load generator's CPU seconds per request across the ramp, at each step's
+    throughput over the time it ran (the span its busy share covers).
+
+    Per request, not one figure: the generator's fixed work (timers, its collector, reports)
+    weighs on few requests at light load, and a busy loop shares each turn's wake-up between
+    the answers it finds ready. A step that kept its generator at its limit is in: what it
+    cost there is what a drill at that load costs."""
+    points: dict[int, list[float]] = {}
+    for s in journey:
+        if s.generator_busy and s.completed and s.ran_s > 0:
+            points.setdefault(round(s.completed / s.ran_s), []).append(
+                s.generator_busy * s.ran_s / s.completed)
+    return {x: round(_median(costs), 7) for x, costs in sorted(points.items()) if x > 0}
 
 
 def cost_by_load(journey: list[StepResult], reference: float) -> dict[int, float]:

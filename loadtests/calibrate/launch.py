@@ -167,6 +167,13 @@ def _summary(document: dict, out: Path, console: Console) -> None:
                       "–" if e["light_mean_ms"] is None else f"{e['light_mean_ms']:.2f}")
     console.print(table)
     console.print(_ceiling(result), markup=False)
+    generator = result.get("generator_cpu_by_load") or {}
+    if generator:
+        ends = dict.fromkeys([min(generator, key=float), max(generator, key=float)])
+        console.print("Load generator: " + " to ".join(
+            f"{float(generator[load]) * 1000:.2f} ms of its core per request at "
+            f"{float(load):,.0f} requests/s" for load in ends)
+            + " (a queue of its own in drills' predictions)", markup=False)
     if result["busy"]:
         console.print("Saturated steps kept busy by the fitted demands: " + ", ".join(
             f"{b['mix']} {b['busy']:.0%}" for b in result["busy"]), markup=False)

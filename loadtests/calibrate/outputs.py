@@ -50,7 +50,10 @@ def overlay(result: Fit) -> dict:
                                      if f.outside_s > 0 else "constant(0s)"
                                      for e, f in result.endpoints.items()},
                   **({"demand_by_load": result.demand_by_load} if result.demand_by_load
-                     else {})},
+                     else {}),
+                  **({"load_generator": {"cpu_by_load": {
+                      x: _ms(c) for x, c in result.generator_cpu_by_load.items()}}}
+                     if result.generator_cpu_by_load else {})},
     }
 
 

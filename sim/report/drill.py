@@ -13,7 +13,7 @@ import base64
 import jinja2
 
 from .figures import STYLES, Figure, canvas, finish
-from .formatting import fmt
+from .formatting import comparison_value, fmt
 from .load_curve import comparison_figure
 from .shapes import Comparison, Drill, parse
 
@@ -83,8 +83,8 @@ target reports it (Server-Timing: gateway).</p>
 <th>observed</th><th>relative error</th></tr>
 {% for r in comparison.rows if r.phase == 'all' %}<tr><td>{{ r.figure }}{% if r.sku %}
 {{ r.sku }}{% endif %}</td><td>{{ r.endpoint }}</td><td>{{ fmt(r.requests) if r.requests
-is defined else '' }}</td><td>{{ "%.4g" % r.predicted if r.predicted is not none else '–' }}</td>
-<td>{{ "%.4g" % r.observed if r.observed is not none else '–' }}</td>
+is defined else '' }}</td><td>{{ value(r.figure, r.predicted) }}</td>
+<td>{{ value(r.figure, r.observed) }}</td>
 <td>{{ "%+.0f%%" % (r.relative_error * 100) if r.relative_error is not none else '–' }}</td>
 </tr>{% endfor %}</table>{% endif %}
 <p>Locust's own report: locust.html; its statistics: locust_stats.csv.</p>
@@ -126,7 +126,8 @@ def render_drill_report(content: bytes, where: str = "drill.json",
     curve = comparison_figure(beside) if beside else None
     environment = jinja2.Environment(autoescape=True)
     html = environment.from_string(TEMPLATE).render(
-        d=drill, comparison=beside, fmt=fmt, measured=measured, limit=limit,
+        d=drill, comparison=beside, fmt=fmt, value=comparison_value, measured=measured,
+        limit=limit,
         title=fidelity.title, figure=base64.b64encode(fidelity.png).decode(),
         curve_title=curve[0] if curve else "",
         curve_png=base64.b64encode(curve[1]).decode() if curve else "",

@@ -57,9 +57,12 @@ def comparison_value(figure: str, value: float | None) -> str:
         return f"{value:,.1f} ms"
     if figure.startswith("CPU"):  # the unit is in the figure's name
         return f"{value:.3f}"
+    if figure == "load generator busy":  # a share of one process's core
+        return f"{value:.0%}"
     if figure.startswith("sold out"):
         return fmt(value, "float")
     return fmt(value)
+
 
 def plan_parts(options: dict) -> list[str]:
     """The ``--overlay``/``--set`` options a run was made with, one per item, as typed."""

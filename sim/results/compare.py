@@ -13,7 +13,11 @@ phases, flash sales and outages keep their clock times. The model's latencies ar
 network, waiting for a CPU: ``drill.outside_server``, a distribution measured by ``peakday
 calibrate``) is drawn and added. A target whose cost per request depends on its load
 (``drill.demand_by_load``, also measured by calibrate) has its demands taken at the drill's
-own throughput.
+own throughput. A calibrated load generator (``drill.load_generator``) is a queue of its own:
+each of the drill's processes is one event loop, and an answer that arrives while its loop is
+busy with other shoppers waits there, inside the latency the drill measures; that wait (M/M/1
+at the process's share of the predicted throughput, its CPU per request measured by
+calibrate) is drawn and added too.
 
 With the scenario's own production demands the prediction foresees a platform idling at 1% of
 its traffic; with a calibrated target (``--overlay calibration.yaml``) it predicts the drill's
@@ -30,6 +34,7 @@ from datetime import timedelta
 import numpy as np
 
 from ..behaviour.scaling import scaled
+from ..erlang import MMc
 from ..metrics import Histogram
 from ..model.day import simulate_day
 from ..model.observer import MINUTE, Observation
@@ -46,6 +51,9 @@ OUTSIDE_DRAWS = 20_000
 """Draws for adding the outside time to a latency histogram (percentiles within ~1%)."""
 OUTSIDE_SEED = 15
 """Fixed: the same prediction gives the same bytes."""
+GENERATOR_CAP = 0.99
+"""The busiest a load-generating process is taken to be: past its core it cannot send the
+drill at all, and its predicted wait is then the least it would add."""
 CPU_DRIFT = 0.10
 """How far the target's CPU per request may stray from the model's demand before the
 comparison says so: the calibration's own repeatability goal (two calibrations within 10%)."""
@@ -137,31 +145,48 @@ def phase_seconds(scenario: Scenario, window: tuple[float, float]) -> dict[str, 
     return covered
 
 
+def generator_queue(scenario: Scenario, throughput: float, processes: int = 1) -> MMc | None:
+    """The queue a drill's request meets in its own load-generating process when the drill
+    sends ``throughput`` requests/s (real time) from ``processes`` processes, each a share;
+    None without a calibrated ``drill.load_generator``."""
+    generator = scenario.drill.load_generator
+    if generator is None or throughput <= 0:
+        return None
+    share = throughput / processes
+    cost = generator.cpu_per_request(share)
+    return MMc(1, min(share, GENERATOR_CAP / cost), 1 / cost)
+
+
 def _figures(hist: Histogram, seconds: float, compress: float,
-             outside: Distribution | None) -> dict:
+             outside: Distribution | None, generator: MMc | None) -> dict:
     """Requests, throughput and real-time percentiles of one histogram of the model's, with
-    the time outside the server added (drawn, as it is a distribution: the sum's percentiles
-    are not the sums of the percentiles)."""
+    the time outside the server and the wait in the load generator added (drawn, as they are
+    distributions: the sum's percentiles are not the sums of the percentiles)."""
     n = hist.count
     figures: dict[str, float | None] = {"requests": n, "throughput": n / seconds}
     if not n:
         return {**figures, **dict.fromkeys(QUANTILES)}
-    if outside is None or outside.is_zero:
+    if (outside is None or outside.is_zero) and generator is None:
         for key, q in QUANTILES.items():
             figures[key] = hist.quantile(q) / compress * 1000
         return figures
     rng = np.random.default_rng(OUTSIDE_SEED)
-    total = hist.draw(rng, OUTSIDE_DRAWS) / compress + outside.sample(rng, OUTSIDE_DRAWS)
+    total = hist.draw(rng, OUTSIDE_DRAWS) / compress
+    if outside is not None and not outside.is_zero:
+        total += outside.sample(rng, OUTSIDE_DRAWS)
+    if generator is not None:
+        total += generator.wait_draws(rng, OUTSIDE_DRAWS)
     for key, q in QUANTILES.items():
         figures[key] = float(np.quantile(total, q)) * 1000
     return figures
 
 
 def predict(scenario: Scenario, window: tuple[float, float], seed: int | None = None,
-            client_timeout: float | None = None) -> dict:
+            client_timeout: float | None = None, processes: int = 1) -> dict:
     """What the model expects of the drill: per endpoint and phase, requests, throughput (per
     real second) and latency percentiles (real ms); sessions, error rate, sell-outs; the
-    factor its demands were taken at.
+    factor its demands were taken at; how busy each of its ``processes`` load-generating
+    processes is (None: no ``drill.load_generator``).
 
     With ``drill.demand_by_load`` the model runs twice: once to learn the drill's throughput
     in its window (below the ceiling it is the offered load, whatever the demands), then with
@@ -178,14 +203,23 @@ def predict(scenario: Scenario, window: tuple[float, float], seed: int | None = 
     obs = simulate_window(drill_model(scenario, window, client_timeout, factor), window, seed)
     compress = scenario.drill.compress
     outside = scenario.drill.outside_server
-    endpoints = {e: _figures(obs.latency[e], real, compress, outside.get(e))
-                 for e in ENDPOINTS if e in obs.latency and obs.latency[e].count}
-    phases = {}
-    for name, seconds in phase_seconds(scenario, window).items():
-        hists = obs.phase_latency.get(name, {})
-        phases[name] = {e: _figures(hists[e], seconds, compress, outside.get(e))
-                        for e in ENDPOINTS if e in hists and hists[e].count}
+
+    def queue(hists: dict[str, Histogram], seconds: float) -> MMc | None:
+        """The load generator's queue at the throughput of ``hists`` over ``seconds``."""
+        sent = sum(hists[e].count for e in ENDPOINTS if e in hists)  # not "all" again
+        return generator_queue(scenario, sent / seconds, processes)
+
+    def figures(hists: dict[str, Histogram], seconds: float) -> dict[str, dict]:
+        at = queue(hists, seconds)
+        return {e: _figures(hists[e], seconds, compress, outside.get(e), at)
+                for e in ENDPOINTS if e in hists and hists[e].count}
+
+    endpoints = figures(obs.latency, real)
+    phases = {name: figures(obs.phase_latency.get(name, {}), seconds)
+              for name, seconds in phase_seconds(scenario, window).items()}
+    generator = queue(obs.latency, real)
     return {"endpoints": endpoints, "phases": phases, "demand_factor": factor,
+            "generator_busy": None if generator is None else generator.utilization,
             **_totals(obs, compress)}
 
 
@@ -237,7 +271,8 @@ def compare(scenario: Scenario, drill: dict, window: tuple[float, float],
     its demand steeply, so a latency miss with a demand miss beside it is the target's speed
     (or an uncalibrated model), not the queueing model."""
     seed = scenario.seed if seed is None else seed
-    predicted = predict(scenario, window, seed, client_timeout)
+    processes = max(1, drill.get("workers") or 1)
+    predicted = predict(scenario, window, seed, client_timeout, processes)
     planned = drill.get("planned_duration_s") or (window[1] - window[0]) / scenario.drill.compress
     seconds = min(planned, drill.get("ran_s") or planned) or planned
     total = sum(e["requests"] for e in drill["endpoints"].values())
@@ -256,6 +291,9 @@ def compare(scenario: Scenario, drill: dict, window: tuple[float, float],
         seen = drill["sold_out"].get(sku)
         rows.append({**_row("sold out (s into the drill)", "checkout", ALL, after,
                             seen["after_s"] if seen else None), "sku": sku})
+    if predicted["generator_busy"] is not None:
+        rows.append(_row("load generator busy", ALL, ALL, predicted["generator_busy"],
+                         (drill.get("load_generator") or {}).get("busy"), total))
     notes = []
     if target_cpu_s is not None and total:
         row = _row("CPU per request (ms)", ALL, ALL, _demand_ms(scenario, predicted),
@@ -277,7 +315,7 @@ def compare(scenario: Scenario, drill: dict, window: tuple[float, float],
                         "relative_error = (predicted - observed) / observed"}
     if curve:
         document["curve"] = load_curve(scenario, window, seed, client_timeout,
-                                       drilled=predicted)
+                                       drilled=predicted, processes=processes)
     return document
 
 
@@ -295,8 +333,8 @@ def _demand_ms(scenario: Scenario, predicted: dict) -> float | None:
 
 def load_curve(scenario: Scenario, window: tuple[float, float], seed: int,
                client_timeout: float | None = None,
-               factors: Iterable[float] = CURVE_FACTORS, drilled: dict | None = None
-               ) -> list[dict]:
+               factors: Iterable[float] = CURVE_FACTORS, drilled: dict | None = None,
+               processes: int = 1) -> list[dict]:
     """The drill predicted at multiples of its scale: throughput and latency per endpoint,
     for a figure of observed points against the predicted curve across load. ``drilled`` is
     the prediction at the drill's own scale when the caller has it (the same seed gives the
@@ -305,7 +343,8 @@ def load_curve(scenario: Scenario, window: tuple[float, float], seed: int,
     for factor in factors:
         drill = scenario.drill.model_copy(update={"scale": scenario.drill.scale * factor})
         at = (drilled if factor == 1 and drilled is not None else
-              predict(scenario.model_copy(update={"drill": drill}), window, seed, client_timeout))
+              predict(scenario.model_copy(update={"drill": drill}), window, seed, client_timeout,
+                      processes))
         points.append({"scale_factor": factor,
                        "throughput": sum(e["throughput"] for e in at["endpoints"].values()),
                        "endpoints": at["endpoints"]})

@@ -461,6 +461,17 @@ DEFAULT_DRILL_ENDPOINTS: dict[Endpoint, str] = {
 }
 
 
+class LoadGenerator(Section):
+    cpu_by_load: dict[Annotated[float, Field(gt=0)], PositiveDuration]
+    """CPU seconds one load-generating process spends per request, by the requests per second
+    it sends (log-linear between points, the nearest point's beyond them): written by
+    ``peakday calibrate`` from its steps, for drills from the same machine."""
+
+    def cpu_per_request(self, throughput: float) -> float:
+        """Seconds of the process's core per request at ``throughput`` requests/s."""
+        return factor_at(self.cpu_by_load, throughput)
+
+
 class Drill(Section):
     window: tuple[ClockTime, ClockTime] | None = None
     """Part of the day to replay; absent replays the whole clock."""
@@ -493,6 +504,11 @@ class Drill(Section):
     loop's cost per request falls as it gets busier). A drill's prediction takes the factor at
     the drill's own throughput (log-linear between points, the nearest point's beyond them);
     empty, or any other command: the demands as written."""
+    load_generator: LoadGenerator | None = None
+    """The drill's load generator as a queue of its own (one per process): each Locust process
+    is one event loop, and a request whose answer arrives while the loop is busy waits for it,
+    inside the latency the drill measures. With it, a drill's prediction adds that wait
+    (M/M/1 at the process's utilization); absent: the generator is taken as never busy."""
 
     def demand_factor(self, throughput: float) -> float:
         """The factor on every endpoint's demand at ``throughput`` requests/s."""
