@@ -38,11 +38,11 @@ from locust.stats import StatsCSV
 from sim.behaviour.stock import conserved, oversold
 from sim.results.folders import json_bytes, write_atomically
 from sim.scenario import load_scenario
-from sim.scenario.schema import Scenario
+from sim.scenario.schema import GENERATOR_LIMIT, Scenario
 
 from . import client_pool, collector
 from .config import DrillConfig
-from .recorder import GENERATOR_LIMIT, Recorder, summarize, thresholds
+from .recorder import Recorder, summarize, thresholds
 from .schedule import Plan, build_plan
 from .stops import Stop
 from .target.launch import bearer
@@ -58,6 +58,8 @@ one worker too many (tests/test_calibrate.py), for a reason not yet found."""
 def lead(plan: Plan) -> float:
     """Seconds from starting the users to the schedule's zero: the pool is up before it."""
     return 2.0 + plan.users / SPAWN_RATE
+
+
 REPORT_EVERY = 2.0
 
 
@@ -298,6 +300,7 @@ def run(role: str, path: Path) -> int:
         control.halt(Stop.INTERRUPTED, "interrupted (Ctrl-C)")
     finally:
         control.stopped_at = time.time()
+        state.load_stopped()
         runner.stop()
         if workers:
             _collect_final(control, len(workers) or config.expect_workers)
@@ -370,7 +373,11 @@ def _work(config: DrillConfig, state: DrillState) -> int:
 
     runner.register_message("peakday_start", start)
     events.test_start.add_listener(check_host)
-    events.test_stop.add_listener(lambda **_: report(True))
+    def stopped(**_kwargs) -> None:
+        state.load_stopped()
+        report(True)
+
+    events.test_stop.add_listener(stopped)
     loop = gevent.spawn(reporter)
     runner.greenlet.join()
     loop.kill()

@@ -35,10 +35,6 @@ FAILED = ("error", "redirect", "redirect_refused")
 """Outcomes counted as errors: no answer or a 5xx; a 3xx not followed (the endpoint did not
 answer what the journey needs); a redirect to a host off the allow-list (never sent)."""
 
-GENERATOR_LIMIT = 0.9
-"""Share of a core past which a load-generating process limits what it measures (Locust
-warns at 90%): its own greenlets wait for its CPU, and their lateness is in the latencies."""
-
 
 def _histogram() -> HdrHistogram:
     return HdrHistogram(LOWEST, HIGHEST, DIGITS)

@@ -70,8 +70,12 @@ class DrillState:
     target (schedules restart at s1 with every drill): from the shared time zero, so every
     process of a distributed drill agrees on it."""
 
-    cpu_from: float = 0.0
-    """This process's CPU seconds when it took its share (time.process_time())."""
+    cpu_from: float | None = None
+    """This process's CPU seconds at the schedule's zero (time.process_time()): its busy share
+    is the load's, not that of starting its users during the lead (seconds of CPU for a few
+    thousand), which calibrate would otherwise count as the generator's cost per request."""
+    cpu_to: float | None = None
+    """Its CPU seconds when the load stopped (:meth:`load_stopped`), before the write-up."""
 
     users_frozen: int | None = None
     """Objects this process froze out of its collector once its users were up (drill.py)."""
@@ -80,14 +84,24 @@ class DrillState:
         self.visits = deque(self.plan.share(worker, workers))
         self.t0 = t0
         self.run = format(int(t0 * 1000), "x")
+        self.cpu_from = self.cpu_to = None
+        gevent.spawn_later(max(0.0, t0 - time.time()), self._at_zero)
+
+    def _at_zero(self) -> None:
         self.cpu_from = time.process_time()
 
+    def load_stopped(self) -> None:
+        """The load has stopped: the CPU this process spends from now on is not the load's."""
+        self.cpu_to = time.process_time()
+
     def busy(self, until: float) -> float | None:
-        """The share of a core this process spent from the schedule's zero to ``until``
-        (wall-clock): how near it came to limiting the load it generated (GENERATOR_LIMIT)."""
-        if self.t0 is None or until <= self.t0:
+        """The share of a core this process spent on the load from the schedule's zero to
+        ``until`` (wall-clock, when the load stopped): how near it came to limiting the load it
+        generated (GENERATOR_LIMIT), and calibrate's measure of its cost per request."""
+        if self.t0 is None or until <= self.t0 or self.cpu_from is None:
             return None
-        return round((time.process_time() - self.cpu_from) / (until - self.t0), 3)
+        spent = (time.process_time() if self.cpu_to is None else self.cpu_to) - self.cpu_from
+        return round(spent / (until - self.t0), 3)
 
     def refusal(self, host: str | None) -> UnsafeTarget | None:
         """Why this process must not load ``host`` (None when it may): checked by every

@@ -8,7 +8,7 @@ import math
 import pytest
 from scipy.optimize import brentq
 
-from sim.results.compare import compare, drill_model, predict
+from sim.results.compare import GENERATOR_CAP, compare, drill_model, predict
 from sim.scenario import load_scenario
 from sim.scenario.loader import Source, validate
 
@@ -95,8 +95,9 @@ def test_the_load_generators_wait_is_added_as_a_queue_of_its_own():
     """A generator spending 12.5 ms of its core per request, sending 60 a second, is busy
     75%: an answer waits for it with probability 0.75, then Exp(20/s). Behind the M/M/1 target
     (Exp(40/s)): P(R + W > t) = 1.5 e^(-20t) - 0.5 e^(-40t). From three processes each is
-    busy 25%. The comparison sets the busy share beside the drill's."""
-    generator = {"cpu_by_load": {10: "12.5ms", 1000: "12.5ms"}}
+    busy 25% (each process's cost taken at its own 20 a second: 15 ms, 5%). The comparison
+    sets the busy share beside the drill's, and says when it is near the generator's limit."""
+    generator = {"cpu_by_load": {20: "15ms", 60: "12.5ms", 1000: "10ms"}}
     scenario = scenario_of(mm1_drill(load_generator=generator))
     predicted = predict(scenario, window(scenario))
     assert predicted["generator_busy"] == pytest.approx(0.75, rel=0.03)
@@ -106,7 +107,7 @@ def test_the_load_generators_wait_is_added_as_a_queue_of_its_own():
                    0, 1)
         assert home[key] == pytest.approx(t * 1000, rel=0.06), key
     spread = predict(scenario, window(scenario), processes=3)
-    assert spread["generator_busy"] == pytest.approx(0.25, rel=0.03)
+    assert spread["generator_busy"] == pytest.approx(20 * 0.015, rel=0.03)
     assert spread["endpoints"]["home"]["p95_ms"] < home["p95_ms"]
     assert predict(scenario_of(mm1_drill()), window(scenario))["generator_busy"] is None
     drill = {"planned_duration_s": 30 * 60 / COMPRESS, "sessions": {"started": 21_000},
@@ -114,10 +115,19 @@ def test_the_load_generators_wait_is_added_as_a_queue_of_its_own():
              "endpoints": {"home": {"requests": 21_600, "p50_ms": 20.0, "p95_ms": 80.0,
                                     "p99_ms": 120.0}}, "sold_out": {}}
     short = scenario_of(mm1_drill(window=["01:00", "01:30"], load_generator=generator))
-    busy = next(r for r in compare(short, drill, window(short), curve=False)["rows"]
-                if r["figure"] == "load generator busy")
-    assert busy["predicted"] == pytest.approx(0.25, rel=0.03)
+    document = compare(short, drill, window(short), curve=False)
+    busy = next(r for r in document["rows"] if r["figure"] == "load generator busy")
+    assert busy["predicted"] == pytest.approx(0.3, rel=0.03)
     assert busy["observed"] == 0.3
+    assert document["notes"] == []
+    alone = compare(short, {**drill, "workers": 0}, window(short), curve=False)
+    assert alone["notes"] == [], "75% busy: under the generator's limit"
+    hard = scenario_of(mm1_drill(window=["01:00", "01:30"], load_generator={
+        "cpu_by_load": {60: "20ms"}}))
+    capped = compare(hard, {**drill, "workers": 0}, window(hard), curve=False)
+    assert next(r for r in capped["rows"] if r["figure"] == "load generator busy")[
+        "predicted"] == pytest.approx(GENERATOR_CAP)
+    assert any("busy 99% of its core" in n for n in capped["notes"])
 
 
 def test_model_starts_empty_at_the_window():

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -51,6 +53,17 @@ def test_schedule_is_seeded_and_shared_out_between_workers():
     assert any(v.bot for v in flash) and all(v.steps[0] == "product" for v in flash)
     shares = [a.share(i, 3) for i in range(3)]
     assert sorted(v.index for share in shares for v in share) == list(range(len(a.visits)))
+
+
+def test_the_generators_busy_share_is_the_loads_alone():
+    """What a process spends starting its users before the schedule's zero (0.3 s of CPU),
+    and writing up after the load stopped (0.3 s), is not the load's (0.2 s): calibrate
+    divides the busy share into the generator's cost per request. In a process of its own
+    (tests/busy_share.py: Locust patches the standard library on import)."""
+    run = subprocess.run([sys.executable, "-m", "tests.busy_share"], capture_output=True,
+                         text=True, timeout=60, check=True)
+    measured = json.loads(run.stdout)
+    assert measured["busy"] == pytest.approx(0.2 / measured["seconds"], rel=0.15)
 
 
 LOOPBACK = AllowList(["127.0.0.1", "localhost", "::1"])

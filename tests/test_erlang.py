@@ -105,3 +105,5 @@ def test_wait_draws_follow_the_waiting_time_distribution(c, lam):
     for t in (0.0, 0.5, 2.0, 5.0):
         p = model.p_wait * math.exp(-(c - lam) * t)
         assert np.mean(waits > t) == pytest.approx(p, abs=4 * math.sqrt(p * (1 - p) / n)), t
+    with pytest.raises(ValueError, match="no steady state"):
+        MMc(c, c * 1.0, 1.0).wait_draws(np.random.default_rng(1), 10)

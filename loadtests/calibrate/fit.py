@@ -50,7 +50,8 @@ The load generator is measured too: each step's CPU seconds of the Locust proces
 share over the time it ran) per request it completed, by its throughput
 (:func:`generator_cost`). A drill's prediction makes it a queue of its own (compare.py): on
 the reference service at 90% of the ceiling a lone client saw the target answer in 4.2 ms at
-p95 while the drill's own requests took 12.7, waiting in a generator 80% busy.
+p95 while the drill's own requests took 12.7 and the model without the generator foresaw 8.5
+(its spread, fitted to steps the generator's waits were in, carried some of them).
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ class Fit:
     """Requests/s -> the factor on every demand there (see :func:`cost_by_load`)."""
     generator_cpu_by_load: dict[int, float] = field(default_factory=dict)
     """Requests/s -> the load generator's CPU seconds per request there (see
-    :func:`generator_cost`; {}: no step said how busy its generator was)."""
+    :func:`generator_cost`; {}: no step said how busy its generator was, or how many requests
+    it completed over its run — a folder from before either was recorded)."""
     busy: list[dict] = field(default_factory=list)
     """Per saturated step: its mix, throughput, and the workers the fitted demands keep
     busy there as a share of all (1 where the fit meets the utilization law)."""
@@ -224,11 +226,13 @@ def generator_cost(journey: list[StepResult]) -> dict[int, float]:
 
     Per request, not one figure: the generator's fixed work (timers, its collector, reports)
     weighs on few requests at light load, and a busy loop shares each turn's wake-up between
-    the answers it finds ready. A step that kept its generator at its limit is in: what it
-    cost there is what a drill at that load costs."""
+    the answers it finds ready. A saturated step is left out (its unfinished sessions cost
+    the generator CPU that no completed request paid for), unless its generator was at its
+    limit: that is the most the generator measured, and what a drill that hard costs it."""
     points: dict[int, list[float]] = {}
     for s in journey:
-        if s.generator_busy and s.completed and s.ran_s > 0:
+        if (s.generator_busy and s.completed and s.ran_s > 0
+                and (not s.saturated or s.generator_bound)):
             points.setdefault(round(s.completed / s.ran_s), []).append(
                 s.generator_busy * s.ran_s / s.completed)
     return {x: round(_median(costs), 7) for x, costs in sorted(points.items()) if x > 0}

@@ -20,12 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from sim.scenario import load_scenario
-from sim.scenario.schema import Scenario
+from sim.scenario.schema import GENERATOR_LIMIT, Scenario
 
 from .. import probe
 from ..config import DrillConfig
 from ..drill_launch import locust_process
-from ..recorder import GENERATOR_LIMIT
 from ..schedule import build_plan
 from ..stops import Stop
 from ..target.launch import free_port

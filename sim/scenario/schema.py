@@ -461,8 +461,13 @@ DEFAULT_DRILL_ENDPOINTS: dict[Endpoint, str] = {
 }
 
 
+GENERATOR_LIMIT = 0.9
+"""Share of a core past which a load-generating process limits what it measures (Locust
+warns at 90%): its own greenlets wait for its CPU, and their lateness is in the latencies."""
+
+
 class LoadGenerator(Section):
-    cpu_by_load: dict[Annotated[float, Field(gt=0)], PositiveDuration]
+    cpu_by_load: dict[Annotated[float, Field(gt=0)], PositiveDuration] = Field(min_length=1)
     """CPU seconds one load-generating process spends per request, by the requests per second
     it sends (log-linear between points, the nearest point's beyond them): written by
     ``peakday calibrate`` from its steps, for drills from the same machine."""
