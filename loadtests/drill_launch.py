@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from sim.report import render_drill_report, write_report
-from sim.report.formatting import comparison_value
+from sim.report.formatting import comparison_value, fmt
 from sim.results.compare import compare
 from sim.results.folders import (
     RESULTS,
@@ -206,17 +206,17 @@ def _verdict(directory: Path, console: Console) -> int:
     report = json.loads((directory / "drill.json").read_text())
     table = Table(title=Text(f"drill of {report['scenario']} against {report['target']}"),
                   show_header=True)
-    for column in ("endpoint", "requests", "errors", "p50 ms", "p99 ms", "p99 ms (uncorr.)"):
+    for column in ("endpoint", "requests", "errors", "p50", "p99", "p99 (uncorrected)"):
         table.add_column(column, justify="right" if column != "endpoint" else "left")
     for name, e in report["endpoints"].items():
-        table.add_row(Text(name), f"{e['requests']:,}", f"{e['errors']:,}", _ms(e["p50_ms"]),
-                      _ms(e["p99_ms"]), _ms(e["p99_uncorrected_ms"]))
+        table.add_row(Text(name), f"{e['requests']:,}", f"{e['errors']:,}", fmt(e["p50_ms"], "ms"),
+                      fmt(e["p99_ms"], "ms"), fmt(e["p99_uncorrected_ms"], "ms"))
     console.print(table)
     sessions = report["sessions"]
     console.print(f"Sessions: {sessions['started']:,} of {sessions['scheduled']:,} scheduled "
                   f"started ({sessions['late']:,} late); fidelity (worst 10 s window) "
-                  f"{report['fidelity']:.1%}; start lag p99 {_ms(report['start_lag_ms']['p99'])} "
-                  f"ms", markup=False)
+                  f"{report['fidelity']:.1%}; start lag p99 "
+                  f"{fmt(report['start_lag_ms']['p99'], 'ms')}", markup=False)
     generator = report.get("load_generator")
     if generator and generator["limited"]:
         console.print(f"The load generator was busy {generator['busy']:.0%} of a core: its own "
@@ -262,8 +262,3 @@ def _verdict(directory: Path, console: Console) -> int:
                   f"{'PASSED' if report['passed'] else 'FAILED'}. Results: {directory}/ "
                   f"(report: {directory / 'report.html'})", markup=False)
     return 0 if report["passed"] else 1
-
-
-def _ms(value: float | None) -> str:
-    return "–" if value is None else f"{value:,.0f}"
-
