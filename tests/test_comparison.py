@@ -93,8 +93,9 @@ def test_outside_time_is_added_to_every_latency():
 
 def test_the_load_generators_wait_is_added_as_a_queue_of_its_own():
     """A generator spending 12.5 ms of its core per request, sending 60 a second, is busy
-    75%: an answer waits for it with probability 0.75, then Exp(20/s). Behind the M/M/1 target
-    (Exp(40/s)): P(R + W > t) = 1.5 e^(-20t) - 0.5 e^(-40t). From three processes each is
+    75%: a request waits for it twice (its timer, its answer), each time with probability
+    0.75, then Exp(20/s). With the M/M/1 target's Exp(40/s): P(R + W1 + W2 > t) =
+    0.25 e^(-40t) + (0.75 + 22.5 t) e^(-20t). From three processes each is
     busy 25% (each process's cost taken at its own 20 a second: 15 ms, 5%). The comparison
     sets the busy share beside the drill's, and says when it is near the generator's limit."""
     generator = {"cpu_by_load": {20: "15ms", 60: "12.5ms", 1000: "10ms"}}
@@ -103,8 +104,8 @@ def test_the_load_generators_wait_is_added_as_a_queue_of_its_own():
     assert predicted["generator_busy"] == pytest.approx(0.75, rel=0.03)
     home = predicted["endpoints"]["home"]
     for key, q in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
-        t = brentq(lambda t, q=q: 1.5 * math.exp(-20 * t) - 0.5 * math.exp(-40 * t) - (1 - q),
-                   0, 1)
+        t = brentq(lambda t, q=q: 0.25 * math.exp(-40 * t) + (0.75 + 22.5 * t)
+                   * math.exp(-20 * t) - (1 - q), 0, 1)
         assert home[key] == pytest.approx(t * 1000, rel=0.06), key
     spread = predict(scenario, window(scenario), processes=3)
     assert spread["generator_busy"] == pytest.approx(20 * 0.015, rel=0.03)
