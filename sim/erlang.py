@@ -69,15 +69,6 @@ class MMc:
         """P(wait <= within)."""
         return 1 - self.p_wait * math.exp(-(self.servers * self.mu - self.lam) * within)
 
-    def wait_draws(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        """``n`` draws of the time in queue: 0 with probability 1 - C, else exponential with
-        rate c mu - lam (the distribution :meth:`service_level` integrates)."""
-        if self.lam >= self.servers * self.mu:
-            raise ValueError(f"no steady state: {self.lam:g} arrivals/s for {self.servers} "
-                             f"servers of {self.mu:g}/s")
-        waits = rng.exponential(1 / (self.servers * self.mu - self.lam), n)
-        return np.where(rng.random(n) < self.p_wait, waits, 0.0)
-
     def response_over(self, t: float) -> float:
         """P(response time > t): no wait with probability 1 - C, else an exponential wait
         (rate c mu - lam) plus the exponential service."""

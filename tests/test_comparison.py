@@ -6,9 +6,8 @@ from __future__ import annotations
 import math
 
 import pytest
-from scipy.optimize import brentq
 
-from sim.results.compare import GENERATOR_CAP, compare, drill_model, predict
+from sim.results.compare import compare, drill_model, predict
 from sim.scenario import load_scenario
 from sim.scenario.loader import Source, validate
 
@@ -91,44 +90,43 @@ def test_outside_time_is_added_to_every_latency():
     assert drawn["p50_ms"] == pytest.approx(28.2, rel=0.05)
 
 
-def test_the_load_generators_wait_is_added_as_a_queue_of_its_own():
-    """A generator spending 12.5 ms of its core per request, sending 60 a second, is busy
-    75%: a request waits for it twice (its timer, its answer), each time with probability
-    0.75, then Exp(20/s). With the M/M/1 target's Exp(40/s): P(R + W1 + W2 > t) =
-    0.25 e^(-40t) + (0.75 + 22.5 t) e^(-20t). From three processes each is
-    busy 25% (each process's cost taken at its own 20 a second: 15 ms, 5%). The comparison
-    sets the busy share beside the drill's, and says when it is near the generator's limit."""
+def test_the_load_generators_busy_share_is_foreseen_beside_the_drills():
+    """A generator spending 12.5 ms of its core per request at 60 a second is busy 75%; from
+    three processes each sends 20 a second at its cost there (15 ms): 30%. The comparison
+    sets that beside the drill's busiest process, and says when it passes the generator's
+    limit (90%: 1.2 cores at 20 ms). The latencies are the target's alone either way (the
+    module's note says why)."""
     generator = {"cpu_by_load": {20: "15ms", 60: "12.5ms", 1000: "10ms"}}
     scenario = scenario_of(mm1_drill(load_generator=generator))
     predicted = predict(scenario, window(scenario))
     assert predicted["generator_busy"] == pytest.approx(0.75, rel=0.03)
-    home = predicted["endpoints"]["home"]
-    for key, q in (("p50_ms", 0.5), ("p95_ms", 0.95), ("p99_ms", 0.99)):
-        t = brentq(lambda t, q=q: 0.25 * math.exp(-40 * t) + (0.75 + 22.5 * t)
-                   * math.exp(-20 * t) - (1 - q), 0, 1)
-        assert home[key] == pytest.approx(t * 1000, rel=0.06), key
+    plain = predict(scenario_of(mm1_drill()), window(scenario))
+    assert plain["generator_busy"] is None
+    assert predicted["endpoints"] == plain["endpoints"]
     spread = predict(scenario, window(scenario), processes=3)
     assert spread["generator_busy"] == pytest.approx(20 * 0.015, rel=0.03)
-    assert spread["endpoints"]["home"]["p95_ms"] < home["p95_ms"]
-    assert predict(scenario_of(mm1_drill()), window(scenario))["generator_busy"] is None
     drill = {"planned_duration_s": 30 * 60 / COMPRESS, "sessions": {"started": 21_000},
-             "error_rate": 0, "workers": 3, "load_generator": {"busy": 0.3},
+             "error_rate": 0, "workers": 3, "load_generator": {"busy": 0.33},
              "endpoints": {"home": {"requests": 21_600, "p50_ms": 20.0, "p95_ms": 80.0,
                                     "p99_ms": 120.0}}, "sold_out": {}}
     short = scenario_of(mm1_drill(window=["01:00", "01:30"], load_generator=generator))
     document = compare(short, drill, window(short), curve=False)
     busy = next(r for r in document["rows"] if r["figure"] == "load generator busy")
     assert busy["predicted"] == pytest.approx(0.3, rel=0.03)
-    assert busy["observed"] == 0.3
+    assert busy["observed"] == 0.33
+    assert busy["relative_error"] == pytest.approx((busy["predicted"] - 0.33) / 0.33, abs=1e-3)
     assert document["notes"] == []
     alone = compare(short, {**drill, "workers": 0}, window(short), curve=False)
     assert alone["notes"] == [], "75% busy: under the generator's limit"
     hard = scenario_of(mm1_drill(window=["01:00", "01:30"], load_generator={
         "cpu_by_load": {60: "20ms"}}))
-    capped = compare(hard, {**drill, "workers": 0}, window(hard), curve=False)
-    assert next(r for r in capped["rows"] if r["figure"] == "load generator busy")[
-        "predicted"] == pytest.approx(GENERATOR_CAP)
-    assert any("busy 99% of its core" in n for n in capped["notes"])
+    past = compare(hard, {**drill, "workers": 0}, window(hard), curve=False)
+    assert next(r for r in past["rows"] if r["figure"] == "load generator busy")[
+        "predicted"] == pytest.approx(1.2, rel=0.03)
+    assert any("busy 120% of its core" in n for n in past["notes"])
+    without = compare(scenario_of(mm1_drill(window=["01:00", "01:30"])), drill,
+                      window(short), curve=False)
+    assert "load generator busy" not in {r["figure"] for r in without["rows"]}
 
 
 def test_model_starts_empty_at_the_window():

@@ -94,16 +94,3 @@ def test_hundreds_of_agents_far_overloaded_do_not_overflow():
     assert model.p_abandon == pytest.approx(0.5, abs=1e-3)
     assert model.p_wait == pytest.approx(1.0, abs=1e-6)
     assert 0.0 <= model.service_level(20.0) < 1e-3
-
-
-@pytest.mark.parametrize(("c", "lam"), [(1, 0.8), (3, 2.4)])
-def test_wait_draws_follow_the_waiting_time_distribution(c, lam):
-    """P(W > t) = C exp(-(c mu - lam) t): the draws' tail at 0 and beyond, within four
-    binomial standard errors."""
-    model, n = MMc(c, lam, 1.0), 400_000
-    waits = model.wait_draws(np.random.default_rng(1), n)
-    for t in (0.0, 0.5, 2.0, 5.0):
-        p = model.p_wait * math.exp(-(c - lam) * t)
-        assert np.mean(waits > t) == pytest.approx(p, abs=4 * math.sqrt(p * (1 - p) / n)), t
-    with pytest.raises(ValueError, match="no steady state"):
-        MMc(c, c * 1.0, 1.0).wait_draws(np.random.default_rng(1), 10)

@@ -173,7 +173,7 @@ def _summary(document: dict, out: Path, console: Console) -> None:
         console.print("Load generator: " + " to ".join(
             f"{float(generator[load]) * 1000:.2f} ms of its core per request at "
             f"{float(load):,.0f} requests/s" for load in ends)
-            + " (a queue of its own in drills' predictions)", markup=False)
+            + " (drills' predictions say how busy it will be)", markup=False)
     if result["busy"]:
         console.print("Saturated steps kept busy by the fitted demands: " + ", ".join(
             f"{b['mix']} {b['busy']:.0%}" for b in result["busy"]), markup=False)

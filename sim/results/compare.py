@@ -13,14 +13,16 @@ phases, flash sales and outages keep their clock times. The model's latencies ar
 network, waiting for a CPU: ``drill.outside_server``, a distribution measured by ``peakday
 calibrate``) is drawn and added. A target whose cost per request depends on its load
 (``drill.demand_by_load``, also measured by calibrate) has its demands taken at the drill's
-own throughput. A calibrated load generator (``drill.load_generator``) is a queue of its own:
-each of the drill's processes is one event loop, and a request waits for it twice — when its
-timer is due (the drill counts latency from that moment, the request's intended start) and
-when its answer arrives — while the loop is busy with other shoppers. Both waits are drawn
-(M/M/1 at the process's share of the predicted throughput, its CPU per request measured by
-calibrate: the loop's work per event taken as exponential, as a turn may find one answer
-ready or dozens) and added. Left out: requests a busy loop sends in bursts queue at the
-target longer than the model's Poisson arrivals do.
+own throughput. With a calibrated load generator (``drill.load_generator``, its CPU per request
+by load) the prediction says how busy each of the drill's processes will be: a generator near
+its core measures itself as well as the target.
+
+The generator's wait is not added to the latencies. Drawn as M/M/1 at the process's busy
+share, twice per request (its timer, its answer), it made the prediction of calibration run
+19's drills at half the ceiling 12-59% high (without it: -21...+6%) and left those at 90%
+22-78% low: the generator's delays come in episodes — at 90% its timers were 0.3 ms late at
+the median while the process was 72-77% busy, 12-32 ms at p99, up to 222 ms — not as a
+steady queue, and two identical drills there were 2.2-2.6x apart at p95 (README).
 
 With the scenario's own production demands the prediction foresees a platform idling at 1% of
 its traffic; with a calibrated target (``--overlay calibration.yaml``) it predicts the drill's
@@ -37,7 +39,6 @@ from datetime import timedelta
 import numpy as np
 
 from ..behaviour.scaling import scaled
-from ..erlang import MMc
 from ..metrics import Histogram
 from ..model.day import simulate_day
 from ..model.observer import MINUTE, Observation
@@ -54,12 +55,6 @@ OUTSIDE_DRAWS = 20_000
 """Draws for adding the outside time to a latency histogram (percentiles within ~1%)."""
 OUTSIDE_SEED = 15
 """Fixed: the same prediction gives the same bytes."""
-GENERATOR_WAITS = 2
-"""Times a drill's request waits for its process's event loop: when its timer is due (the
-drill counts its latency from that moment, its intended start) and when its answer arrives."""
-GENERATOR_CAP = 0.99
-"""The busiest a load-generating process is taken to be: past its core it cannot send the
-drill at all, and its predicted wait is then the least it would add."""
 CPU_DRIFT = 0.10
 """How far the target's CPU per request may stray from the model's demand before the
 comparison says so: the calibration's own repeatability goal (two calibrations within 10%)."""
@@ -151,38 +146,32 @@ def phase_seconds(scenario: Scenario, window: tuple[float, float]) -> dict[str, 
     return covered
 
 
-def generator_queue(scenario: Scenario, throughput: float, processes: int = 1) -> MMc | None:
-    """The queue a drill's request meets in its own load-generating process when the drill
-    sends ``throughput`` requests/s (real time) from ``processes`` processes, each a share;
+def generator_busy(scenario: Scenario, throughput: float, processes: int = 1) -> float | None:
+    """The share of a core each load-generating process spends when the drill sends
+    ``throughput`` requests/s (real time) from ``processes`` processes, the load split evenly;
     None without a calibrated ``drill.load_generator``."""
     generator = scenario.drill.load_generator
-    if generator is None or throughput <= 0:
+    if generator is None:
         return None
     share = throughput / processes
-    cost = generator.cpu_per_request(share)
-    return MMc(1, min(share, GENERATOR_CAP / cost), 1 / cost)
+    return share * generator.cpu_per_request(share) if share > 0 else 0.0
 
 
 def _figures(hist: Histogram, seconds: float, compress: float,
-             outside: Distribution | None, generator: MMc | None) -> dict:
+             outside: Distribution | None) -> dict:
     """Requests, throughput and real-time percentiles of one histogram of the model's, with
-    the time outside the server and the wait in the load generator added (drawn, as they are
-    distributions: the sum's percentiles are not the sums of the percentiles)."""
+    the time outside the server added (drawn, as it is a distribution: the sum's percentiles
+    are not the sums of the percentiles)."""
     n = hist.count
     figures: dict[str, float | None] = {"requests": n, "throughput": n / seconds}
     if not n:
         return {**figures, **dict.fromkeys(QUANTILES)}
-    if (outside is None or outside.is_zero) and generator is None:
+    if outside is None or outside.is_zero:
         for key, q in QUANTILES.items():
             figures[key] = hist.quantile(q) / compress * 1000
         return figures
     rng = np.random.default_rng(OUTSIDE_SEED)
-    total = hist.draw(rng, OUTSIDE_DRAWS) / compress
-    if outside is not None and not outside.is_zero:
-        total += outside.sample(rng, OUTSIDE_DRAWS)
-    if generator is not None:
-        for _ in range(GENERATOR_WAITS):
-            total += generator.wait_draws(rng, OUTSIDE_DRAWS)
+    total = hist.draw(rng, OUTSIDE_DRAWS) / compress + outside.sample(rng, OUTSIDE_DRAWS)
     for key, q in QUANTILES.items():
         figures[key] = float(np.quantile(total, q)) * 1000
     return figures
@@ -193,8 +182,7 @@ def predict(scenario: Scenario, window: tuple[float, float], seed: int | None = 
     """What the model expects of the drill: per endpoint and phase, requests, throughput (per
     real second) and latency percentiles (real ms); sessions, error rate, sell-outs; the
     factor its demands were taken at; how busy each of its ``processes`` load-generating
-    processes is, the load split evenly between them (None: no ``drill.load_generator``, or
-    no request).
+    processes is, the load split evenly between them (None: no ``drill.load_generator``).
 
     With ``drill.demand_by_load`` the model runs twice: once to learn the drill's throughput
     in its window (below the ceiling it is the offered load, whatever the demands), then with
@@ -211,23 +199,16 @@ def predict(scenario: Scenario, window: tuple[float, float], seed: int | None = 
     obs = simulate_window(drill_model(scenario, window, client_timeout, factor), window, seed)
     compress = scenario.drill.compress
     outside = scenario.drill.outside_server
-
-    def queue(hists: dict[str, Histogram], seconds: float) -> MMc | None:
-        """The load generator's queue at the throughput of ``hists`` over ``seconds``."""
-        sent = sum(hists[e].count for e in ENDPOINTS if e in hists)  # not "all" again
-        return generator_queue(scenario, sent / seconds, processes)
-
-    def figures(hists: dict[str, Histogram], seconds: float) -> dict[str, dict]:
-        at = queue(hists, seconds)
-        return {e: _figures(hists[e], seconds, compress, outside.get(e), at)
-                for e in ENDPOINTS if e in hists and hists[e].count}
-
-    endpoints = figures(obs.latency, real)
-    phases = {name: figures(obs.phase_latency.get(name, {}), seconds)
-              for name, seconds in phase_seconds(scenario, window).items()}
-    generator = queue(obs.latency, real)
+    endpoints = {e: _figures(obs.latency[e], real, compress, outside.get(e))
+                 for e in ENDPOINTS if e in obs.latency and obs.latency[e].count}
+    phases = {}
+    for name, seconds in phase_seconds(scenario, window).items():
+        hists = obs.phase_latency.get(name, {})
+        phases[name] = {e: _figures(hists[e], seconds, compress, outside.get(e))
+                        for e in ENDPOINTS if e in hists and hists[e].count}
+    sent = sum(figures["requests"] for figures in endpoints.values())
     return {"endpoints": endpoints, "phases": phases, "demand_factor": factor,
-            "generator_busy": None if generator is None else generator.utilization,
+            "generator_busy": generator_busy(scenario, sent / real, processes),
             **_totals(obs, compress)}
 
 
@@ -308,9 +289,9 @@ def compare(scenario: Scenario, drill: dict, window: tuple[float, float],
         if busy >= GENERATOR_LIMIT:
             notes.append(
                 f"the model foresees each load-generating process busy {busy:.0%} of its core: "
-                "near its limit it sends and reads late, and the predicted latencies carry its "
-                "own wait, steep there (spread the load: --workers, or a generator on other "
-                "machines, calibrated there)")
+                "near its limit it sends and reads late, and the drill's latencies are its own "
+                "as much as the target's, which the prediction leaves out (spread the load: "
+                "--workers, or a generator on other machines, calibrated there)")
     if target_cpu_s is not None and total:
         row = _row("CPU per request (ms)", ALL, ALL, _demand_ms(scenario, predicted),
                    round(target_cpu_s / total * 1000, 4), total)
@@ -331,7 +312,7 @@ def compare(scenario: Scenario, drill: dict, window: tuple[float, float],
                         "relative_error = (predicted - observed) / observed"}
     if curve:
         document["curve"] = load_curve(scenario, window, seed, client_timeout,
-                                       drilled=predicted, processes=processes)
+                                       drilled=predicted)
     return document
 
 
@@ -349,8 +330,8 @@ def _demand_ms(scenario: Scenario, predicted: dict) -> float | None:
 
 def load_curve(scenario: Scenario, window: tuple[float, float], seed: int,
                client_timeout: float | None = None,
-               factors: Iterable[float] = CURVE_FACTORS, drilled: dict | None = None,
-               processes: int = 1) -> list[dict]:
+               factors: Iterable[float] = CURVE_FACTORS, drilled: dict | None = None
+               ) -> list[dict]:
     """The drill predicted at multiples of its scale: throughput and latency per endpoint,
     for a figure of observed points against the predicted curve across load. ``drilled`` is
     the prediction at the drill's own scale when the caller has it (the same seed gives the
@@ -359,8 +340,7 @@ def load_curve(scenario: Scenario, window: tuple[float, float], seed: int,
     for factor in factors:
         drill = scenario.drill.model_copy(update={"scale": scenario.drill.scale * factor})
         at = (drilled if factor == 1 and drilled is not None else
-              predict(scenario.model_copy(update={"drill": drill}), window, seed, client_timeout,
-                      processes))
+              predict(scenario.model_copy(update={"drill": drill}), window, seed, client_timeout))
         points.append({"scale_factor": factor,
                        "throughput": sum(e["throughput"] for e in at["endpoints"].values()),
                        "endpoints": at["endpoints"]})

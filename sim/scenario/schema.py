@@ -510,10 +510,9 @@ class Drill(Section):
     the drill's own throughput (log-linear between points, the nearest point's beyond them);
     empty, or any other command: the demands as written."""
     load_generator: LoadGenerator | None = None
-    """The drill's load generator as a queue of its own (one per process): each Locust process
-    is one event loop, and a request whose answer arrives while the loop is busy waits for it,
-    inside the latency the drill measures. With it, a drill's prediction adds that wait
-    (M/M/1 at the process's utilization); absent: the generator is taken as never busy."""
+    """The drill's load generator, as calibrate measured it: with it, a drill's prediction says
+    how busy each of its processes will be (comparison.json's ``load generator busy``, and a
+    note past 90% of a core, where the generator measures itself as well as the target)."""
 
     def demand_factor(self, throughput: float) -> float:
         """The factor on every endpoint's demand at ``throughput`` requests/s."""
