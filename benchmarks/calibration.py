@@ -52,6 +52,7 @@ from urllib.parse import urlsplit
 from loadtests.schedule import window_of
 from loadtests.target.cores import place
 from loadtests.target.launch import start_service
+from sim.report.formatting import GENERATOR_BUSY
 from sim.results.compare import predict
 from sim.scenario import load_scenario
 
@@ -282,7 +283,7 @@ def main() -> None:
     for load, run, scale, comparison, drill in results:
         busy = (drill.get("load_generator") or {}).get("busy")
         modelled = next((r["predicted"] for r in comparison["rows"]
-                         if r["figure"] == "load generator busy"), None)
+                         if r["figure"] == GENERATOR_BUSY), None)
         print(f"\ndrill at {load:.0%} of saturation (drill.scale={scale:.4f}), run {run}; "
               f"load generator busy {'?' if busy is None else f'{busy:.0%}'} of a core"
               + ("" if modelled is None else f" (model: {modelled:.0%})") + ":")

@@ -365,19 +365,25 @@ def _work(config: DrillConfig, state: DrillState) -> int:
             "in_flight": state.in_flight, "final": final, "busy": state.busy(time.time()),
             "frozen": gc.get_freeze_count(), "users_frozen": state.users_frozen})
 
+    finished: list[bool] = []
+    """Set once the final report is sent: no periodic one replaces it at the master."""
+
     def reporter() -> None:
-        while True:
+        while not finished:
             gevent.sleep(REPORT_EVERY)
-            if state.t0 is not None:
+            if state.t0 is not None and not finished:
                 report(False)
+
+    def final(**_kwargs) -> None:
+        finished.append(True)
+        report(True)
 
     runner.register_message("peakday_start", start)
     events.test_start.add_listener(check_host)
-    def stopped(**_kwargs) -> None:
-        state.load_stopped()
-        report(True)
-
-    events.test_stop.add_listener(stopped)
+    # test_stopping fires before Locust stops the users (thousands: their teardown is not the
+    # load's CPU), test_stop after.
+    events.test_stopping.add_listener(lambda **_: state.load_stopped())
+    events.test_stop.add_listener(final)
     loop = gevent.spawn(reporter)
     runner.greenlet.join()
     loop.kill()

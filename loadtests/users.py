@@ -74,8 +74,13 @@ class DrillState:
     """This process's CPU seconds at the schedule's zero (time.process_time()): its busy share
     is the load's, not that of starting its users during the lead (seconds of CPU for a few
     thousand), which calibrate would otherwise count as the generator's cost per request."""
+    zero_at: float | None = None
+    """Wall-clock time the zero's timer fired (a busy loop may fire it late)."""
     cpu_to: float | None = None
     """Its CPU seconds when the load stopped (:meth:`load_stopped`), before the write-up."""
+    stopped_at: float | None = None
+    """Wall-clock time the load stopped."""
+    _zero_timer: gevent.Greenlet | None = field(default=None, repr=False)
 
     users_frozen: int | None = None
     """Objects this process froze out of its collector once its users were up (drill.py)."""
@@ -84,24 +89,36 @@ class DrillState:
         self.visits = deque(self.plan.share(worker, workers))
         self.t0 = t0
         self.run = format(int(t0 * 1000), "x")
-        self.cpu_from = self.cpu_to = None
-        gevent.spawn_later(max(0.0, t0 - time.time()), self._at_zero)
+        self.cpu_from = self.zero_at = self.cpu_to = self.stopped_at = None
+        if self._zero_timer is not None:  # taken again (plain Locust restarts): the new zero
+            self._zero_timer.kill()
+        self._zero_timer = gevent.spawn_later(max(0.0, t0 - time.time()), self._at_zero)
 
     def _at_zero(self) -> None:
-        self.cpu_from = time.process_time()
+        early = (self.t0 or 0.0) - time.time()
+        if early > 0:  # the loop's clock was stale when the timer was set (after a long
+            # computation, as building the plan): it fired early; wait for the zero itself
+            self._zero_timer = gevent.spawn_later(early, self._at_zero)
+            return
+        self.cpu_from, self.zero_at = time.process_time(), time.time()
 
     def load_stopped(self) -> None:
         """The load has stopped: the CPU this process spends from now on is not the load's."""
-        self.cpu_to = time.process_time()
+        self.cpu_to, self.stopped_at = time.process_time(), time.time()
 
     def busy(self, until: float) -> float | None:
         """The share of a core this process spent on the load from the schedule's zero to
-        ``until`` (wall-clock, when the load stopped): how near it came to limiting the load it
-        generated (GENERATOR_LIMIT), and calibrate's measure of its cost per request."""
-        if self.t0 is None or until <= self.t0 or self.cpu_from is None:
+        ``until`` (wall-clock; at most when the load stopped): how near it came to limiting
+        the load it generated (GENERATOR_LIMIT), and calibrate's measure of its cost per
+        request. None before the zero's timer fired (a process whose loop never turned)."""
+        if self.cpu_from is None or self.zero_at is None:
+            return None
+        if self.stopped_at is not None:
+            until = min(until, self.stopped_at)
+        if until <= self.zero_at:
             return None
         spent = (time.process_time() if self.cpu_to is None else self.cpu_to) - self.cpu_from
-        return round(spent / (until - self.t0), 3)
+        return round(spent / (until - self.zero_at), 3)
 
     def refusal(self, host: str | None) -> UnsafeTarget | None:
         """Why this process must not load ``host`` (None when it may): checked by every

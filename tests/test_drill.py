@@ -56,7 +56,7 @@ def test_schedule_is_seeded_and_shared_out_between_workers():
 
 
 def test_the_generators_busy_share_is_the_loads_alone():
-    """What a process spends starting its users before the schedule's zero (0.3 s of CPU),
+    """What a process spends starting its users before the schedule's zero (0.1 s of CPU),
     and writing up after the load stopped (0.3 s), is not the load's (0.2 s): calibrate
     divides the busy share into the generator's cost per request. In a process of its own
     (tests/busy_share.py: Locust patches the standard library on import)."""

@@ -115,8 +115,10 @@ class Fit:
     """Requests/s -> the factor on every demand there (see :func:`cost_by_load`)."""
     generator_cpu_by_load: dict[int, float] = field(default_factory=dict)
     """Requests/s -> the load generator's CPU seconds per request there (see
-    :func:`generator_cost`; {}: no step said how busy its generator was, or how many requests
-    it completed over its run — a folder from before either was recorded)."""
+    :func:`generator_cost`; {}: every step saturated, or none said how busy its generator
+    was or how many requests it completed over its run — a folder from before either was
+    recorded; folders from before 2026-11-26 counted the users' start and the write-up in
+    the busy share, 5-8% more per request at the top steps)."""
     busy: list[dict] = field(default_factory=list)
     """Per saturated step: its mix, throughput, and the workers the fitted demands keep
     busy there as a share of all (1 where the fit meets the utilization law)."""

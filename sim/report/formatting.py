@@ -43,6 +43,9 @@ def fmt(figure: SummaryFigure, kind: str = "int") -> str:
     return f"{value:,.0f}"
 
 
+GENERATOR_BUSY = "load generator busy"
+"""comparison.json's figure for the share of a core each load-generating process spends."""
+
 
 def comparison_value(figure: str, value: float | None) -> str:
     """A value of a comparison.json row (``figure``: sessions, throughput, latency p95, ...)
@@ -57,7 +60,7 @@ def comparison_value(figure: str, value: float | None) -> str:
         return f"{value:,.1f} ms"
     if figure.startswith("CPU"):  # the unit is in the figure's name
         return f"{value:.3f}"
-    if figure == "load generator busy":  # a share of one process's core
+    if figure == GENERATOR_BUSY:  # a share of one process's core
         return f"{value:.0%}"
     if figure.startswith("sold out"):
         return fmt(value, "float")

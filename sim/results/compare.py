@@ -42,6 +42,7 @@ from ..behaviour.scaling import scaled
 from ..metrics import Histogram
 from ..model.day import simulate_day
 from ..model.observer import MINUTE, Observation
+from ..report.formatting import GENERATOR_BUSY
 from ..scenario.distributions import Distribution, Scaled
 from ..scenario.schema import ENDPOINTS, GENERATOR_LIMIT, Clock, Scenario
 from ..scenario.units import DAY
@@ -206,7 +207,8 @@ def predict(scenario: Scenario, window: tuple[float, float], seed: int | None = 
         hists = obs.phase_latency.get(name, {})
         phases[name] = {e: _figures(hists[e], seconds, compress, outside.get(e))
                         for e in ENDPOINTS if e in hists and hists[e].count}
-    sent = sum(figures["requests"] for figures in endpoints.values())
+    sent = sum(figures["requests"] for e, figures in endpoints.items()
+               if e in scenario.drill.endpoints)  # what the drill's processes send
     return {"endpoints": endpoints, "phases": phases, "demand_factor": factor,
             "generator_busy": generator_busy(scenario, sent / real, processes),
             **_totals(obs, compress)}
@@ -284,7 +286,7 @@ def compare(scenario: Scenario, drill: dict, window: tuple[float, float],
     busy = predicted["generator_busy"]
     if busy is not None:
         # Observed: the busiest process's share (drill.json); predicted: each one's, evenly.
-        rows.append(_row("load generator busy", ALL, ALL, busy,
+        rows.append(_row(GENERATOR_BUSY, ALL, ALL, busy,
                          (drill.get("load_generator") or {}).get("busy"), total))
         if busy >= GENERATOR_LIMIT:
             notes.append(

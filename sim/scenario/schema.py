@@ -473,8 +473,9 @@ class LoadGenerator(Section):
     ``peakday calibrate`` from its steps, for drills from the same machine."""
 
     def cpu_per_request(self, throughput: float) -> float:
-        """Seconds of the process's core per request at ``throughput`` requests/s."""
-        return factor_at(self.cpu_by_load, throughput)
+        """Seconds of the process's core per request at ``throughput`` requests/s (at no
+        load, the lightest point's)."""
+        return factor_at(self.cpu_by_load, max(throughput, min(self.cpu_by_load)))
 
 
 class Drill(Section):
