@@ -10,7 +10,7 @@ import pytest
 
 from loadtests.calibrate.fit import fit
 from loadtests.calibrate.outputs import Source, overlay, overrides_of
-from loadtests.calibrate.profile import JOURNEY, MIXES, requests_per_session
+from loadtests.calibrate.profile import JOURNEY, MIXES, between_rate, requests_per_session
 from loadtests.calibrate.spread import WAITING, tune
 from loadtests.calibrate.steps import StepResult
 from sim.scenario import load_scenario
@@ -264,3 +264,12 @@ def test_shared_spread_is_fitted_to_the_waiting_at_moderate_load():
     assert [w["step"] for w in tuned.waiting] == [5, 6, 7]
     assert tuned.waiting[1]["best_cv"] > 2.5
     assert all(WAITING[0] <= w["utilization"] <= WAITING[1] for w in tuned.waiting)
+
+
+def test_a_ramp_that_doubled_past_the_ceiling_measures_once_more_in_between():
+    """Doubled from the last step under the ceiling to the first at it: one more step 40%
+    above the one under it (run 20 took a step the load generator could not send for the
+    ceiling). Grown gently already, or by less: nothing more to measure."""
+    assert between_rate(10.0, 20.0) == pytest.approx(14.0)
+    assert between_rate(10.0, 14.0) is None
+    assert between_rate(10.0, 15.0) is None

@@ -161,3 +161,16 @@ def next_rate(rate: float, p95_ms: float | None, lightest_p95_ms: float | None) 
     if p95_ms is None or lightest_p95_ms is None or p95_ms > CLIMBING * lightest_p95_ms:
         return rate * GENTLE
     return rate * FAST
+
+
+def between_rate(below: float, ceiling: float) -> float | None:
+    """A session rate between the last step under the ceiling (``below``) and the first at it
+    when the ramp doubled from one to the other (None: it grew gently, or less).
+
+    Doubling straight past the ceiling sees it from afar, and the step past it may be the
+    load generator's limit rather than the target's: calibration run 20 doubled from 2,493
+    requests/s to a step the generator could not send (95% of its core), and took 2,846 for
+    the ceiling where run 19, growing 40% there, measured 3,444. One step +40% from below
+    measures the most the target completes closer."""
+    nearer = below * GENTLE
+    return nearer if nearer < ceiling / GENTLE ** 0.5 else None

@@ -33,6 +33,7 @@ from .profile import (
     SATURATED,
     Profile,
     Step,
+    between_rate,
     next_rate,
     probe_mixes,
     requests_per_session,
@@ -150,13 +151,18 @@ def run_profile(scenario: Scenario, file: Path, overrides: list[str], overlays: 
             if result is None or result.at_ceiling:
                 break
             rate = next_rate(rate, _p95(result), _p95(results[0]))
-        if profile.probes and results and results[-1].saturated:
-            ceiling = results[-1].sessions_per_s * sessions.requests
+        last = results[-1] if results else None
+        nearer = (between_rate(results[-2].sessions_per_s, last.sessions_per_s)
+                  if last is not None and last.at_ceiling and len(results) > 1 else None)
+        if nearer is not None and len(results) < profile.max_steps:
+            run(Step(len(results) + 1, nearer))
+        if profile.probes and last is not None and last.saturated:
+            ceiling = last.sessions_per_s * sessions.requests
             for mix in probe_mixes(scenario):
                 if run(Step(len(results) + 1,
                             ceiling / requests_per_session(scenario, mix), mix)) is None:
                     break
-        if results and results[-1].at_ceiling:
+        if last is not None and last.at_ceiling:
             # The spread steps (spread.py): at SPREAD_LOAD of the ceiling, where one step's p95 on a
             # shared machine can be three times another's; the fit takes their median.
             moderate = SPREAD_LOAD * max(r.throughput for r in results) / sessions.requests
