@@ -21,14 +21,13 @@ from urllib.parse import urlsplit
 from hdrh.histogram import HdrHistogram
 
 from sim.behaviour.slo import judge, limit_for
-from sim.scenario.schema import Scenario
+from sim.scenario.schema import DRILL_WINDOW, Scenario
 
 from .schedule import Plan
 
 LOWEST, HIGHEST, DIGITS = 1, 120_000_000, 2
 """Microseconds from 1 us to 120 s, 2 significant digits (1% precision)."""
-WINDOW = 10.0
-"""Seconds per fidelity window."""
+WINDOW = DRILL_WINDOW
 OUTCOMES = ("ok", "error", "sold_out", "limit_exceeded", "declined", "expired", "redirect",
             "redirect_refused")
 FAILED = ("error", "redirect", "redirect_refused")
@@ -58,6 +57,13 @@ class Recorder:
     """``endpoint/outcome`` -> count."""
     started: dict[int, int] = field(default_factory=lambda: defaultdict(int))
     """Fidelity window -> sessions started in it (by actual start)."""
+    by_window: dict[int, HdrHistogram] = field(default_factory=lambda: defaultdict(_histogram))
+    """Fidelity window -> every endpoint's latency (corrected) of the requests due in it: a
+    drill's p95 is one figure over minutes, and whether it came from a steady queue or from a
+    few bad seconds decides what to do about it."""
+    generator_busy: dict[int, float] = field(default_factory=dict)
+    """Fidelity window -> this process's share of a core in it (merged: the busiest
+    process's), measured by its DrillState."""
     late: int = 0
     """Sessions that started more than a second after their time (every user was busy)."""
     sold_out_at: dict[str, float] = field(default_factory=dict)
@@ -76,9 +82,11 @@ class Recorder:
             self.late += 1
 
     def request(self, endpoint: str, phase: str | None, intended: float, sent: float,
-                done: float, outcome: str) -> None:
+                done: float, outcome: str, due_s: float) -> None:
+        """One answer; ``due_s``: its intended start in seconds after time zero."""
         corrected = _us(done - intended)
         self.corrected[endpoint].record_value(corrected)
+        self.by_window[int(due_s // WINDOW)].record_value(corrected)
         if phase:
             self.corrected[f"{phase}/{endpoint}"].record_value(corrected)
         self.raw[endpoint].record_value(_us(done - sent))
@@ -103,6 +111,8 @@ class Recorder:
             "lag": encode(self.lag),
             "outcomes": dict(self.outcomes),
             "started": {str(k): v for k, v in self.started.items()},
+            "by_window": {str(k): encode(h) for k, h in self.by_window.items()},
+            "generator_busy": {str(k): v for k, v in self.generator_busy.items()},
             "late": self.late,
             "sold_out_at": dict(self.sold_out_at),
             "paid": self.paid,
@@ -123,6 +133,10 @@ class Recorder:
             self.outcomes[key] += n
         for key, n in snapshot["started"].items():
             self.started[int(key)] += n
+        for key, text in snapshot["by_window"].items():
+            self.by_window[int(key)].add(decode(text))
+        for key, share in snapshot["generator_busy"].items():
+            self.generator_busy[int(key)] = max(share, self.generator_busy.get(int(key), 0.0))
         self.late += snapshot["late"]
         for sku, at in snapshot["sold_out_at"].items():
             self.saw_sold_out(sku, at)
@@ -162,8 +176,12 @@ def summarize(recorder: Recorder, plan: Plan, scenario: Scenario, real_duration:
     for w in sorted(scheduled):
         n, started = scheduled[w], recorder.started.get(w, 0)
         error = abs(started - n) / n
+        latency = recorder.by_window.get(w)
         windows.append({"from_s": w * WINDOW, "scheduled": n, "started": started,
-                        "relative_error": round(error, 4)})
+                        "relative_error": round(error, 4),
+                        "requests": latency.get_total_count() if latency else 0,
+                        "p95_ms": _ms(latency, 95) if latency else None,
+                        "generator_busy": recorder.generator_busy.get(w)})
         if w * WINDOW >= WINDOW:  # the first window holds the ramp-up
             worst = max(worst, error)
     endpoints = {}

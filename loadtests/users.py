@@ -28,7 +28,7 @@ from locust.env import Environment
 from sim.behaviour.retries import next_channel, payment_retry, platform_retry
 from sim.scenario.schema import Clock, Scenario
 
-from .recorder import Recorder
+from .recorder import WINDOW, Recorder
 from .safety import AllowList, UnsafeTarget, check_target
 from .schedule import Plan, Visit
 
@@ -81,6 +81,10 @@ class DrillState:
     stopped_at: float | None = None
     """Wall-clock time the load stopped."""
     _zero_timer: gevent.Greenlet | None = field(default=None, repr=False)
+    _windows: gevent.Greenlet | None = field(default=None, repr=False)
+    _window: tuple[int, float, float] | None = field(default=None, repr=False)
+    """The fidelity window being measured: its index, and the CPU seconds and wall-clock time
+    its measure started from."""
 
     users_frozen: int | None = None
     """Objects this process froze out of its collector once its users were up (drill.py)."""
@@ -92,6 +96,9 @@ class DrillState:
         self.cpu_from = self.zero_at = self.cpu_to = self.stopped_at = None
         if self._zero_timer is not None:  # taken again (plain Locust restarts): the new zero
             self._zero_timer.kill()
+        if self._windows is not None:
+            self._windows.kill()
+        self._window = None
         self._zero_timer = gevent.spawn_later(max(0.0, t0 - time.time()), self._at_zero)
 
     def _at_zero(self) -> None:
@@ -101,10 +108,35 @@ class DrillState:
             self._zero_timer = gevent.spawn_later(early, self._at_zero)
             return
         self.cpu_from, self.zero_at = time.process_time(), time.time()
+        self._window = (0, self.cpu_from, self.zero_at)
+        self._windows = gevent.spawn(self._measure_windows)
+
+    def _measure_windows(self) -> None:
+        """This process's busy share in every fidelity window, each closed at its end: a
+        busy share over the whole drill hides the seconds the generator spent at its core's
+        limit, which are the ones whose latencies carry its own lateness. A timer that fires
+        late (the loop was busy) closes a longer window: the share is over the time it
+        actually measured."""
+        while self._window is not None:
+            index = self._window[0]
+            gevent.sleep(max(0.0, (self.t0 or 0.0) + (index + 1) * WINDOW - time.time()))
+            self._close_window(index + 1)
+
+    def _close_window(self, following: int | None) -> None:
+        if self._window is None:
+            return
+        index, cpu, at = self._window
+        cpu_now, now = time.process_time(), time.time()
+        if now - at >= 1.0:  # a last window cut shorter than a second says little
+            self.recorder.generator_busy[index] = round((cpu_now - cpu) / (now - at), 3)
+        self._window = None if following is None else (following, cpu_now, now)
 
     def load_stopped(self) -> None:
         """The load has stopped: the CPU this process spends from now on is not the load's."""
         self.cpu_to, self.stopped_at = time.process_time(), time.time()
+        if self._windows is not None:
+            self._windows.kill()
+        self._close_window(None)
 
     def busy(self, until: float) -> float | None:
         """The share of a core this process spent on the load from the schedule's zero to
@@ -288,7 +320,7 @@ class Journey:
         # The platform's latency, as the simulator counts it: the payment provider's own
         # time (announced by the target in Server-Timing) is not the checkout's.
         state.recorder.request(step, state.phase_at(self.intended - t0), self.intended, sent,
-                               done - provider, outcome)
+                               done - provider, outcome, self.intended - t0)
         if outcome == "sold_out" and visit.sku is not None:
             state.recorder.saw_sold_out(visit.sku, done - t0)
         self.intended = done

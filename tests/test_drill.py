@@ -123,6 +123,21 @@ def check_drill(report: dict) -> None:
     assert late_windows and all(w["relative_error"] <= 0.05 for w in late_windows), \
         report["windows"]
     assert report["fidelity"] <= 0.05
+    # Latency per window, merged across workers: every window's requests, nothing counted twice
+    # (requests due after the schedule's last window, while visits finish, are in no window).
+    assert all(w["requests"] > 0 and w["p95_ms"] > 0 for w in late_windows), report["windows"]
+    in_windows = sum(w["requests"] for w in report["windows"])
+    assert 0.8 * report["requests"] <= in_windows <= report["requests"]
+    slowest = max(e["max_ms"] for e in report["endpoints"].values())
+    assert all(w["p95_ms"] <= slowest * 1.01 for w in late_windows)
+    # The generator's busy share per window (the busiest process's): the drill's whole share
+    # is their time average in one process, and at most the busiest window's with workers.
+    shares = [w["generator_busy"] for w in late_windows[:-1]]
+    assert shares and all(0 < share < 2 for share in shares), report["windows"]
+    whole = report["load_generator"]["busy"]
+    assert whole <= max(shares) + 0.05
+    if not report["workers"]:
+        assert min(shares) - 0.05 <= whole
     assert report["start_lag_ms"]["p99"] <= 250
     assert report["sessions"]["not_started"] == 0
     assert "H1" in report["sold_out"], "the flash sale sells out"

@@ -2,8 +2,9 @@
 
 Rendered from ``drill.json`` alone (a results file: the simulator's side never imports the
 load-test code), as a self-contained HTML page with one figure — sessions scheduled vs
-started per 10-second window — and the tables a reviewer checks: thresholds, latency per
-endpoint (corrected for coordinated omission, and not), sell-outs and the server's stock.
+started per 10-second window, over the p95 latency per window — and the tables a reviewer
+checks: thresholds, latency per endpoint (corrected for coordinated omission, and not),
+sell-outs and the server's stock.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import base64
 
 import jinja2
+
+from sim.scenario.schema import DRILL_WINDOW, GENERATOR_LIMIT
 
 from .figures import STYLES, Figure, canvas, finish
 from .formatting import comparison_value, fmt
@@ -93,20 +96,55 @@ is defined else '' }}</td><td>{{ value(r.figure, r.predicted) }}</td>
 
 
 def _fidelity_figure(drill: dict) -> Figure:
+    """Sessions scheduled and started per window over the latency of the requests due in it
+    (every endpoint) and the load generator's busy share there: whether the replay kept time,
+    and whether a p95 over minutes was a steady queue or a few bad seconds — and whose."""
     windows = drill["windows"]
-    with canvas(1, 3.4) as (fig, (ax,)):
+    latency = [w.get("p95_ms") for w in windows]
+    busy = [w.get("generator_busy") for w in windows]
+    rows = 2 if any(v is not None for v in latency) else 1
+    with canvas(rows, 3.0) as (fig, axes):
+        ax = axes[0]
         starts = [w["from_s"] for w in windows]
-        ax.bar(starts, [w["scheduled"] for w in windows], width=8, align="edge",
+        middles = [s + DRILL_WINDOW / 2 for s in starts]
+        ax.bar(starts, [w["scheduled"] for w in windows], width=DRILL_WINDOW * 0.8, align="edge",
                color="#d5dbdb", label="scheduled", hatch="..")
-        ax.plot([s + 4 for s in starts], [w["started"] for w in windows], color=STYLES[0][0],
+        ax.plot(middles, [w["started"] for w in windows], color=STYLES[0][0],
                 marker="o", ms=4, lw=1.4, label="started")
-        ax.set_xlabel("seconds into the drill (10-second windows)")
         ax.set_ylabel("sessions")
         ax.legend(fontsize=8)
-        ax.grid(alpha=0.3)
+        if rows == 2:
+            below = axes[1]
+            below.plot(middles, [_or_nan(v) for v in latency], color=STYLES[1][0],
+                       marker="s", ms=4, lw=1.4, label="p95 of the requests due in the window")
+            below.set_ylabel("p95 latency, ms")
+            below.set_ylim(bottom=0)
+            handles, labels = below.get_legend_handles_labels()
+            if any(v is not None for v in busy):
+                right = below.twinx()
+                right.plot(middles, [_or_nan(v) * 100 for v in busy], color=STYLES[2][0],
+                           ls=STYLES[2][1], marker="^", ms=4, lw=1.2,
+                           label="load generator busy (busiest process)")
+                right.axhline(GENERATOR_LIMIT * 100, color="#922b21", ls=(0, (4, 2)), lw=0.9,
+                              label=f"{GENERATOR_LIMIT:.0%}: it measures itself as well")
+                right.set_ylim(0, 110)
+                right.set_ylabel("% of a core")
+                more = right.get_legend_handles_labels()
+                handles, labels = handles + more[0], labels + more[1]
+            below.legend(handles, labels, fontsize=8, loc="upper left")
+        for each in axes:
+            each.grid(alpha=0.3)
+        axes[-1].set_xlabel("seconds into the drill (10-second windows)")
         title = (f"Sessions started as scheduled within {drill['fidelity']:.1%} in every window "
                  f"after the first; start lag p99 {fmt(drill['start_lag_ms']['p99'], 'ms')}")
+        seen = [v for v in latency if v is not None]
+        if seen:
+            title += f"; p95 per window {fmt(min(seen), 'ms')} to {fmt(max(seen), 'ms')}"
         return finish(fig, ax, "fidelity", title)
+
+
+def _or_nan(value: float | None) -> float:
+    return float("nan") if value is None else value
 
 
 def render_drill_report(content: bytes, where: str = "drill.json",

@@ -124,6 +124,9 @@ class Window(Shape):
     from_s: float
     scheduled: int
     started: int
+    requests: int = 0
+    p95_ms: float | None = None
+    generator_busy: float | None = None
 
 
 class DrillSessions(Shape):

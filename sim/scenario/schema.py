@@ -464,6 +464,9 @@ DEFAULT_DRILL_ENDPOINTS: dict[Endpoint, str] = {
 GENERATOR_LIMIT = 0.9
 """Share of a core past which a load-generating process limits what it measures (Locust
 warns at 90%): its own greenlets wait for its CPU, and their lateness is in the latencies."""
+DRILL_WINDOW = 10.0
+"""Seconds per window of a drill's fidelity figures (drill.json's ``windows``): long enough for
+a stable count and p95 at light load, short enough to show a few bad seconds."""
 
 
 class LoadGenerator(Section):
