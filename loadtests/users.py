@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urljoin
 
 import gevent
+from gevent.event import Event
 from locust import FastHttpUser, task
 from locust.env import Environment
 
@@ -81,6 +82,13 @@ class DrillState:
     stopped_at: float | None = None
     """Wall-clock time the load stopped."""
     _zero_timer: gevent.Greenlet | None = field(default=None, repr=False)
+    _taken: Event = field(default_factory=Event, repr=False)
+    """Set when this process takes a share of the schedule: a user that finds no visit waits
+    on it instead of polling. A share, once taken, only empties, so at the schedule's end
+    every user of the pool would otherwise wake a few times a second for nothing: 6,600
+    users five times a second took the generator from 73% of its core to 90% in a drill's
+    last ten seconds at 90% of the reference service's ceiling, and that window's p95 from
+    ~10 ms to 117."""
     _windows: gevent.Greenlet | None = field(default=None, repr=False)
     _window: tuple[int, float, float] | None = field(default=None, repr=False)
     """The fidelity window being measured: its index, and the CPU seconds and wall-clock time
@@ -91,6 +99,8 @@ class DrillState:
 
     def take(self, worker: int, workers: int, t0: float) -> None:
         self.visits = deque(self.plan.share(worker, workers))
+        taken, self._taken = self._taken, Event()
+        taken.set()  # the users waiting for a share find this one
         self.t0 = t0
         self.run = format(int(t0 * 1000), "x")
         self.cpu_from = self.zero_at = self.cpu_to = self.stopped_at = None
@@ -100,6 +110,10 @@ class DrillState:
             self._windows.kill()
         self._window = None
         self._zero_timer = gevent.spawn_later(max(0.0, t0 - time.time()), self._at_zero)
+
+    def wait_for_visits(self) -> None:
+        """Park the calling user until this process takes a (new) share of the schedule."""
+        self._taken.wait()
 
     def _at_zero(self) -> None:
         early = (self.t0 or 0.0) - time.time()
@@ -201,11 +215,11 @@ class Shopper(FastHttpUser):
     @task
     def next_visit(self) -> None:
         state = self.state
-        if state is None or state.t0 is None or not self.admitted:
+        if state is None or not self.admitted:
             gevent.sleep(IDLE_POLL)
             return
-        if not state.visits:
-            gevent.sleep(IDLE_POLL * 4)
+        if state.t0 is None or not state.visits:
+            state.wait_for_visits()
             return
         visit = state.visits.popleft()
         due = state.t0 + visit.start
