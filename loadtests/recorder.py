@@ -27,7 +27,6 @@ from .schedule import Plan
 
 LOWEST, HIGHEST, DIGITS = 1, 120_000_000, 2
 """Microseconds from 1 us to 120 s, 2 significant digits (1% precision)."""
-WINDOW = DRILL_WINDOW
 OUTCOMES = ("ok", "error", "sold_out", "limit_exceeded", "declined", "expired", "redirect",
             "redirect_refused")
 FAILED = ("error", "redirect", "redirect_refused")
@@ -77,7 +76,7 @@ class Recorder:
     def session_started(self, scheduled: float, actual: float) -> None:
         lag = max(0.0, actual - scheduled)
         self.lag.record_value(_us(lag))
-        self.started[int(actual // WINDOW)] += 1
+        self.started[int(actual // DRILL_WINDOW)] += 1
         if lag > 1.0:
             self.late += 1
 
@@ -86,7 +85,7 @@ class Recorder:
         """One answer; ``due_s``: its intended start in seconds after time zero."""
         corrected = _us(done - intended)
         self.corrected[endpoint].record_value(corrected)
-        self.by_window[int(due_s // WINDOW)].record_value(corrected)
+        self.by_window[int(due_s // DRILL_WINDOW)].record_value(corrected)
         if phase:
             self.corrected[f"{phase}/{endpoint}"].record_value(corrected)
         self.raw[endpoint].record_value(_us(done - sent))
@@ -170,19 +169,19 @@ def summarize(recorder: Recorder, plan: Plan, scenario: Scenario, real_duration:
     scheduled: dict[int, int] = defaultdict(int)
     for visit in plan.visits:
         if visit.start < real_duration:
-            scheduled[int(visit.start // WINDOW)] += 1
+            scheduled[int(visit.start // DRILL_WINDOW)] += 1
     windows = []
     worst = 0.0
     for w in sorted(scheduled):
         n, started = scheduled[w], recorder.started.get(w, 0)
         error = abs(started - n) / n
         latency = recorder.by_window.get(w)
-        windows.append({"from_s": w * WINDOW, "scheduled": n, "started": started,
+        windows.append({"from_s": w * DRILL_WINDOW, "scheduled": n, "started": started,
                         "relative_error": round(error, 4),
                         "requests": latency.get_total_count() if latency else 0,
                         "p95_ms": _ms(latency, 95) if latency else None,
                         "generator_busy": recorder.generator_busy.get(w)})
-        if w * WINDOW >= WINDOW:  # the first window holds the ramp-up
+        if w * DRILL_WINDOW >= DRILL_WINDOW:  # the first window holds the ramp-up
             worst = max(worst, error)
     endpoints = {}
     for endpoint in ("home", "product", "cart", "checkout", "pay", "support"):

@@ -27,9 +27,9 @@ from locust import FastHttpUser, task
 from locust.env import Environment
 
 from sim.behaviour.retries import next_channel, payment_retry, platform_retry
-from sim.scenario.schema import Clock, Scenario
+from sim.scenario.schema import DRILL_WINDOW, Clock, Scenario
 
-from .recorder import WINDOW, Recorder
+from .recorder import Recorder
 from .safety import AllowList, UnsafeTarget, check_target
 from .schedule import Plan, Visit
 
@@ -133,7 +133,7 @@ class DrillState:
         actually measured."""
         while self._window is not None:
             index = self._window[0]
-            gevent.sleep(max(0.0, (self.t0 or 0.0) + (index + 1) * WINDOW - time.time()))
+            gevent.sleep(max(0.0, (self.t0 or 0.0) + (index + 1) * DRILL_WINDOW - time.time()))
             self._close_window(index + 1)
 
     def _close_window(self, following: int | None) -> None:
@@ -331,10 +331,11 @@ class Journey:
         outcome, payload, provider = self._exchange(step, method, path, *self._content(step, key))
         done = time.time()
         t0 = state.t0 or sent
+        due = self.intended - t0
         # The platform's latency, as the simulator counts it: the payment provider's own
         # time (announced by the target in Server-Timing) is not the checkout's.
-        state.recorder.request(step, state.phase_at(self.intended - t0), self.intended, sent,
-                               done - provider, outcome, self.intended - t0)
+        state.recorder.request(step, state.phase_at(due), self.intended, sent, done - provider,
+                               outcome, due)
         if outcome == "sold_out" and visit.sku is not None:
             state.recorder.saw_sold_out(visit.sku, done - t0)
         self.intended = done
